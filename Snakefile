@@ -1,0 +1,31 @@
+# softdimo: every table and figure of Soft-Di[M]O, tiny preset by default.
+#   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
+#   snakemake --cores all --configfile config/smoke.yaml results/table1.csv     (CI, seconds per rule)
+#   snakemake --profile profiles/slurm --configfile config/paper.yaml results/table1.csv
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/teachers.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/table1.csv",
+        "results/table1.md",
+        "results/figures/fid_vs_steps.png",
+        "results/figures/samples_teacher.png",
+        "results/c2i/tokenizer_eval.json",

@@ -1,0 +1,1 @@
+"""The metric harness: feature extractors, FID / IS / precision-recall, tables and figures."""

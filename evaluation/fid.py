@@ -1,0 +1,118 @@
+"""FID, Inception Score and precision / recall through torch-fidelity, with the extractor from config.
+
+    python -m evaluation.fid ref  --images holdout.npz --extractor classifier.pt --dest ref_stats.npz
+    python -m evaluation.fid calc --samples seed0.npz --ref holdout.npz --extractor classifier.pt \
+        --num 1000 --out metrics.json
+
+Samples are uint8 NHWC arrays under key arr_0 (the ADM evaluator's format). Fewer images than --num is an
+error: an FID over fewer samples is a different (biased) number, not a noisier one.
+"""
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch_fidelity
+
+from evaluation.extractors import EVALUATORS, register_all
+from evaluation.frechet import feature_stats
+from softdimo.io import atomic_savez, git_commit, write_json
+
+
+class ImageArray(torch.utils.data.Dataset):
+    """uint8 NHWC array -> uint8 CHW tensors, as torch-fidelity expects."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(np.ascontiguousarray(self.images[i].transpose(2, 0, 1)))
+
+
+def load_images(path, num: int | None = None) -> np.ndarray:
+    with np.load(path) as f:
+        images = f["arr_0"]
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(f"{path}: arr_0 must be uint8 NHWC, got {images.dtype} {images.shape}")
+    if num is not None:
+        if len(images) < num:
+            raise ValueError(f"{path} holds {len(images)} images, fewer than the {num} the config asks for; "
+                             "regenerate the samples (an FID over fewer images is not comparable)")
+        images = images[:num]
+    return images
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def compute_metrics(samples: np.ndarray, reference: np.ndarray, *, evaluator: str, extractor_path,
+                    batch_size: int, prc_neighborhood: int, isc_splits: int = 10) -> dict:
+    register_all()
+    out = torch_fidelity.calculate_metrics(
+        input1=ImageArray(samples), input2=ImageArray(reference), cuda=torch.cuda.is_available(),
+        feature_extractor=EVALUATORS[evaluator], feature_extractor_weights_path=str(extractor_path),
+        isc=True, fid=True, prc=True, prc_neighborhood=prc_neighborhood, isc_splits=isc_splits,
+        batch_size=batch_size, save_cpu_ram=True, cache=False, verbose=False)
+    return {"fid": out["frechet_inception_distance"], "is": out["inception_score_mean"],
+            "is_std": out["inception_score_std"], "precision": out["precision"], "recall": out["recall"]}
+
+
+def extract_features(images: np.ndarray, *, evaluator: str, extractor_path, batch_size: int) -> np.ndarray:
+    register_all()
+    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+
+    fe = create_feature_extractor(EVALUATORS[evaluator], ["features"], cuda=False,
+                                  feature_extractor_weights_path=str(extractor_path), verbose=False)
+    feats = get_featuresdict_from_dataset(ImageArray(images), fe, batch_size, False, True, False)
+    return feats["features"].numpy()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    ref = sub.add_parser("ref", help="reference statistics (mu, sigma) of real images")
+    ref.add_argument("--images", required=True)
+    ref.add_argument("--dest", required=True)
+    calc = sub.add_parser("calc", help="FID / IS / precision / recall of samples against real images")
+    calc.add_argument("--samples", required=True)
+    calc.add_argument("--ref", required=True, help="real images (.npz, arr_0)")
+    calc.add_argument("--num", type=int, required=True, help="images to use; fewer is an error")
+    calc.add_argument("--out", required=True)
+    calc.add_argument("--prc-neighborhood", type=int, required=True)
+    for p in (ref, calc):
+        p.add_argument("--extractor", required=True, help="weights of the feature extractor")
+        p.add_argument("--evaluator", required=True, choices=sorted(EVALUATORS))
+        p.add_argument("--batch-size", type=int, required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.cmd == "ref":
+        feats = extract_features(load_images(args.images), evaluator=args.evaluator, extractor_path=args.extractor,
+                                 batch_size=args.batch_size)
+        mu, sigma = feature_stats(feats)
+        atomic_savez(args.dest, mu=mu, sigma=sigma, n=len(feats))
+        return
+    t0 = time.time()
+    metrics = compute_metrics(load_images(args.samples, args.num), load_images(args.ref), evaluator=args.evaluator,
+                              extractor_path=args.extractor, batch_size=args.batch_size,
+                              prc_neighborhood=args.prc_neighborhood)
+    meta_path = Path(args.samples).with_suffix(".json")
+    metrics.update({
+        "n_samples": args.num, "n_reference": int(len(load_images(args.ref))), "evaluator": args.evaluator,
+        "prc_neighborhood": args.prc_neighborhood, "reference_sha256": sha256(args.ref),
+        "extractor_sha256": sha256(args.extractor), "samples_sha256": sha256(args.samples),
+        "eval_seconds": round(time.time() - t0, 2), "git_commit": git_commit(),
+        "sampling": json.loads(meta_path.read_text()) if meta_path.exists() else None,
+    })
+    write_json(args.out, metrics)
+    print(json.dumps({k: metrics[k] for k in ("fid", "is", "precision", "recall")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Figures of the class-to-image track: FID vs teacher steps, and sample grids."""
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+
+def _save(fig, path) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    tmp = Path(path).with_suffix(".tmp.png")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+
+
+def plot_fid_vs_steps(table_csv, out_png) -> None:
+    table = pd.read_csv(table_csv)
+    teacher = table[table["method"] == "teacher"].sort_values("steps")
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    ax.errorbar(teacher["steps"], teacher["fid_mean"], yerr=teacher["fid_std"], marker="o", capsize=3,
+                label=f"tiny teacher (mean ± std, {int(teacher['n_seeds'].iloc[0])} seeds)")
+    students = table[table["method"] != "teacher"]
+    for _, r in students.iterrows():
+        ax.errorbar([r["steps"]], [r["fid_mean"]], yerr=[r["fid_std"]], marker="*", markersize=12, capsize=3,
+                    linestyle="none", label=f"{r['method']} (1 step)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sampling steps")
+    ax.set_ylabel(f"FID ({teacher['evaluator'].iloc[0]}, {int(teacher['n_samples'].iloc[0])} samples)")
+    ax.set_title(f"FID vs steps, preset {teacher['preset'].iloc[0]}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    _save(fig, out_png)
+
+
+def plot_sample_grid(npz_files: list[Path], titles: list[str], out_png, per_row: int = 20) -> None:
+    """One row per file: its first `per_row` images (classes cycle 0..9)."""
+    fig, axes = plt.subplots(len(npz_files), 1, figsize=(per_row * 0.45, 0.62 * len(npz_files) + 0.3),
+                             squeeze=False)
+    for ax, path, title in zip(axes[:, 0], npz_files, titles):
+        with np.load(path) as f:
+            images = f["arr_0"][:per_row]
+        strip = np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=255) for im in images], axis=1)
+        ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip, cmap="gray_r", interpolation="nearest",
+                  vmin=0, vmax=255)
+        ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _save(fig, out_png)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Draw the Table 1 figures.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    fid = sub.add_parser("fid-vs-steps")
+    fid.add_argument("--table", required=True)
+    fid.add_argument("--out", required=True)
+    grid = sub.add_parser("grid")
+    grid.add_argument("--samples", nargs="+", required=True)
+    grid.add_argument("--titles", nargs="+", required=True)
+    grid.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "fid-vs-steps":
+        plot_fid_vs_steps(args.table, args.out)
+    else:
+        plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
+
+
+if __name__ == "__main__":
+    main()

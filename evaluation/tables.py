@@ -1,0 +1,87 @@
+"""Metrics JSON files -> Table 1 (CSV + Markdown), with the paper's reported numbers side by side.
+
+Each row is one (method, steps) over the evaluation seeds: mean and sample std (ddof=1; 0 for one seed).
+The reported columns name the teacher the paper used, since our tiny teacher is not theirs.
+"""
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from softdimo.io import atomic_write_text, git_commit
+
+METRICS = ("fid", "is", "precision", "recall", "images_per_s")
+
+
+def _row(method: str, steps: int, records: list[dict]) -> dict:
+    row = {"method": method, "steps": steps, "nfe": records[0]["sampling"]["nfe"]}
+    for m in METRICS:
+        values = np.array([r["sampling"][m] if m == "images_per_s" else r[m] for r in records], dtype=float)
+        row[f"{m}_mean"] = values.mean()
+        row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+    row["n_seeds"] = len(records)
+    row["seeds"] = " ".join(str(r["sampling"]["eval_seed"]) for r in records)
+    row["n_samples"] = records[0]["n_samples"]
+    row["evaluator"] = records[0]["evaluator"]
+    row["n_reference"] = records[0]["n_reference"]
+    return row
+
+
+def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str) -> pd.DataFrame:
+    rep = reported[reported["table"] == table_name]
+    wide = rep.pivot_table(index=["method", "steps", "teacher", "source"], columns="metric", values="value",
+                           aggfunc="first").reset_index()
+    wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
+    wide = wide.rename(columns={"teacher": "reported_teacher", "source": "reported_source"})
+    wide = wide.groupby(["method", "steps"], as_index=False).first()
+    return table.merge(wide, on=["method", "steps"], how="left")
+
+
+def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> pd.DataFrame:
+    groups: dict[tuple, list[dict]] = {}
+    for path in metric_files:
+        record = json.loads(Path(path).read_text())
+        key = (record["sampling"]["method"], record["sampling"]["steps"])
+        groups.setdefault(key, []).append(record)
+    rows = [_row(method, steps, recs) for (method, steps), recs in sorted(groups.items())]
+    table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
+    table["preset"] = preset
+    table["git_commit"] = git_commit()
+    return table
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def pm(row, m, digits):
+        return f"{row[f'{m}_mean']:.{digits}f} ± {row[f'{m}_std']:.{digits}f}"
+
+    lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | paper FID (teacher) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in table.iterrows():
+        paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
+        lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
+                     f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {paper} |")
+    first = table.iloc[0]
+    lines.append(f"\n{first['n_samples']} samples per seed, seeds {first['seeds']}, evaluator {first['evaluator']} "
+                 f"against {first['n_reference']} held-out real images; preset {first['preset']}, "
+                 f"commit {first['git_commit']}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Aggregate metrics JSON files into Table 1.")
+    parser.add_argument("--metrics", nargs="+", required=True)
+    parser.add_argument("--reported", required=True)
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--out-csv", required=True)
+    parser.add_argument("--out-md", required=True)
+    args = parser.parse_args(argv)
+    table = build_table1([Path(p) for p in args.metrics], Path(args.reported), args.preset)
+    atomic_write_text(args.out_csv, table.to_csv(index=False, float_format="%.6g"))
+    atomic_write_text(args.out_md, to_markdown(table))
+    print(to_markdown(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""Validated, frozen configuration.
+
+The YAML presets hold every value; the JSON schema (config.schema.yaml, next to this file) rejects unknown,
+mistyped or out-of-range keys and the error names the key's path, before any job runs. The dict is then
+turned into frozen dataclasses, so library code never reads a raw dict.
+"""
+import dataclasses
+import typing
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message starts with the key's dotted path."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainCfg:
+    steps: int
+    batch_size: int
+    lr: float
+    warmup_steps: int
+    weight_decay: float
+    beta1: float
+    beta2: float
+    grad_clip: float
+    ema_decay: float
+    seed: int
+    log_every: int
+    ckpt_every: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedCfg:
+    repo_id: str
+    filename: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DataCfg:
+    source: str
+    path: str
+    holdout_fraction: float
+    split_seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerCfg:
+    arch: str
+    bits: int
+    splits: int
+    hidden_channels: int
+    downsample: int
+    commit_weight: float
+    entropy_weight: float
+    train: TrainCfg
+    pretrained: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierCfg:
+    width: int
+    feature_dim: int
+    train: TrainCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class TeacherCfg:
+    arch: str
+    num_classes: int
+    dim: int
+    depth: int
+    heads: int
+    mlp_ratio: float
+    dropout: float
+    label_dropout: float
+    train: TrainCfg
+    pretrained: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingCfg:
+    steps: tuple[int, ...]
+    schedule: str
+    cfg_scale: float
+    randomize_temperature: float
+    temperature: float
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalCfg:
+    evaluator: str
+    n_samples: int
+    seeds: tuple[int, ...]
+    prc_neighborhood: int
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class C2ICfg:
+    data: DataCfg
+    tokenizer: TokenizerCfg
+    classifier: ClassifierCfg
+    teacher: TeacherCfg
+    sampling: SamplingCfg
+    eval: EvalCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    preset: str
+    device: str
+    torch_threads: int
+    c2i: C2ICfg
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        # the offending key is not in the path; jsonschema only says it in the message
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        parts.append(",".join(extra))
+    elif error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        parts.append(",".join(missing))
+    return ".".join(parts) or "<root>"
+
+
+def validate(raw: dict) -> None:
+    """Raise ConfigError naming the first offending key (schema errors, then cross-field rules)."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        e = errors[0]
+        what = "unknown key" if e.validator == "additionalProperties" else (
+            "missing key" if e.validator == "required" else e.message)
+        raise ConfigError(f"config key '{_key_path(e)}': {what}")
+    tok, teacher = raw["c2i"]["tokenizer"], raw["c2i"]["teacher"]
+    if tok["bits"] % tok["splits"]:
+        raise ConfigError(f"config key 'c2i.tokenizer.splits': {tok['splits']} does not divide bits={tok['bits']}")
+    if teacher["dim"] % teacher["heads"]:
+        raise ConfigError(f"config key 'c2i.teacher.heads': {teacher['heads']} does not divide dim={teacher['dim']}")
+
+
+def _build(cls, value):
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        return cls(**{f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(cls)})
+    if typing.get_origin(cls) is tuple:
+        return tuple(value)
+    if cls is float:
+        return float(value)
+    return value
+
+
+def from_dict(raw: dict) -> Config:
+    validate(raw)
+    return _build(Config, raw)
+
+
+def load_config(path) -> Config:
+    return from_dict(yaml.safe_load(Path(path).read_text()))
+
+
+def to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)

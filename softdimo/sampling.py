@@ -1,0 +1,90 @@
+"""MaskGIT-style multi-step sampling with one random stream per image.
+
+Every random draw of image i comes from its own generator seeded with its image seed, so a sample never
+depends on the batch it was drawn in, on the batch size or on the device count (EDM's generate.py habit).
+"""
+import math
+
+import torch
+
+
+class ImageRngs:
+    """One torch.Generator per image; draws are stacked along the batch dimension."""
+
+    def __init__(self, seeds, device="cpu"):
+        self.device = device
+        self.generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+
+    def rand(self, *shape) -> torch.Tensor:
+        return torch.stack([torch.rand(shape, generator=g) for g in self.generators]).to(self.device)
+
+    def randn(self, *shape) -> torch.Tensor:
+        return torch.stack([torch.randn(shape, generator=g) for g in self.generators]).to(self.device)
+
+    def gumbel(self, *shape) -> torch.Tensor:
+        u = self.rand(*shape).clamp(1e-20, 1 - 1e-7)
+        return -torch.log(-torch.log(u))
+
+
+def image_seeds(eval_seed: int, n: int) -> list[int]:
+    """Image seeds of evaluation seed k: k*1_000_000 + i, disjoint across k for any n < 1e6."""
+    return [eval_seed * 1_000_000 + i for i in range(n)]
+
+
+def mask_ratio(schedule: str, progress: float) -> float:
+    """Fraction of tokens still masked after `progress` in [0, 1] of the sampling trajectory."""
+    if schedule == "arccos":
+        return math.acos(progress) / (math.pi / 2)
+    if schedule == "cosine":
+        return math.cos(progress * math.pi / 2)
+    if schedule == "linear":
+        return 1.0 - progress
+    raise ValueError(f"unknown mask schedule {schedule!r}")
+
+
+def guided_logits(model, tokens, labels, cfg_scale: float) -> torch.Tensor:
+    """z_u + w (z_c - z_u); one forward when w == 1."""
+    if cfg_scale == 1.0:
+        return model(tokens, labels)
+    null = torch.full_like(labels, model.null_class)
+    z = model(torch.cat([tokens, tokens]), torch.cat([labels, null]))
+    z_c, z_u = z.chunk(2)
+    return z_u + cfg_scale * (z_c - z_u)
+
+
+def forward_passes_per_step(cfg_scale: float) -> int:
+    return 1 if cfg_scale == 1.0 else 2
+
+
+@torch.no_grad()
+def sample_maskgit(model, labels: torch.Tensor, rngs: ImageRngs, *, steps: int, schedule: str, cfg_scale: float,
+                   randomize_temperature: float, temperature: float) -> torch.Tensor:
+    """Multi-step sampling from all-masked tokens; returns (B, L, S) long tokens without mask ids.
+
+    Each step samples every masked position (Gumbel-max at `temperature`), scores it by its log-probability
+    plus Gumbel noise scaled by randomize_temperature * (1 - progress), keeps the most confident and
+    re-masks the rest so that a fraction schedule(progress) stays masked.
+    """
+    b, L, S = len(labels), model.seq_len, model.splits
+    tokens = torch.full((b, L, S), model.mask_id, dtype=torch.long, device=labels.device)
+    masked = torch.ones(b, L, dtype=torch.bool, device=labels.device)
+    for step in range(steps):
+        n_masked = int(masked[0].sum())
+        if n_masked == 0:
+            break
+        logits = guided_logits(model, tokens, labels, cfg_scale) / temperature
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        candidate = (logp + rngs.gumbel(L, S, model.classes_per_split)).argmax(-1)
+        confidence = logp.gather(-1, candidate[..., None])[..., 0].sum(-1)
+        progress = (step + 1) / steps
+        confidence = confidence + randomize_temperature * (1 - progress) * rngs.gumbel(L)
+        tokens = torch.where(masked[..., None], candidate, tokens)
+        n_keep_masked = 0 if step == steps - 1 else min(n_masked - 1, math.floor(L * mask_ratio(schedule, progress)))
+        confidence = confidence.masked_fill(~masked, math.inf)
+        remask = torch.zeros_like(masked)
+        if n_keep_masked > 0:
+            lowest = confidence.argsort(dim=1)[:, :n_keep_masked]
+            remask.scatter_(1, lowest, True)
+        tokens = torch.where(remask[..., None], model.mask_id, tokens)
+        masked = remask
+    return tokens

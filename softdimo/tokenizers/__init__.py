@@ -1,0 +1,10 @@
+"""Tokenizers: encode(images) -> tokens, decode(tokens) -> images, decode_soft(probs) -> images."""
+from softdimo.tokenizers.lfq import LFQTokenizer
+
+TOKENIZERS = {"tiny_lfq": LFQTokenizer}
+
+
+def build_tokenizer(arch: str, **kwargs):
+    if arch not in TOKENIZERS:
+        raise SystemExit(f"tokenizer arch {arch!r} is not built into this version; known: {sorted(TOKENIZERS)}")
+    return TOKENIZERS[arch](**kwargs)

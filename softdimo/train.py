@@ -1,0 +1,166 @@
+"""The one training loop of every stage (tokenizer, classifier, teacher; distillation plugs in the same way).
+
+A stage (softdimo/stages.py) provides its modules, its batches and one or more *phases*: a loss callable
+plus the module it updates. The loop owns everything else: AdamW with linear warm-up, gradient clipping,
+EMA, a progress bar, the curve CSV written as it goes, atomic resumable checkpoints, and a hard stop on a
+non-finite loss that leaves the last good checkpoint in place.
+
+Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
+resumed ends with the same weights as one that never stopped.
+
+    python -m softdimo.train --config CFG --stage teacher --input train=... --input tokenizer=... \
+        --out results/c2i/teacher.pt --workdir results/c2i/checkpoints/teacher --curve results/c2i/teacher_curve.csv
+"""
+import argparse
+import copy
+import csv
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from softdimo.config import TrainCfg, load_config, to_dict
+from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
+
+
+class TrainingDiverged(RuntimeError):
+    pass
+
+
+def step_seed(seed: int, step: int) -> int:
+    return (seed * 1_000_003 + step) % (2**63 - 1)
+
+
+def lr_at(step: int, cfg: TrainCfg) -> float:
+    return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: float) -> None:
+    rate = min(decay, (1 + step) / (10 + step))
+    for pe, pm in zip(ema.parameters(), model.parameters()):
+        pe.lerp_(pm, 1 - rate)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+def _read_curve(path: Path, upto_step: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [row for row in csv.DictReader(f) if int(row["step"]) <= upto_step]
+
+
+def _write_curve(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "cpu",
+          stop_after: int | None = None) -> dict:
+    """Run (or resume) the stage to cfg.steps. `stop_after` ends this process early, as a kill would."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = workdir / "last.pt"
+    torch.manual_seed(cfg.seed)
+    stage.build(device)
+    optimizers = {
+        name: torch.optim.AdamW([p for p in stage.modules[name].parameters() if p.requires_grad], lr=cfg.lr,
+                                betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+        for name in {phase.module for phase in stage.phases}
+    }
+    ema = {name: copy.deepcopy(stage.modules[name]).requires_grad_(False) for name in optimizers} \
+        if cfg.ema_decay > 0 else {}
+    start = 0
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        for name, sd in state["modules"].items():
+            stage.modules[name].load_state_dict(sd)
+        for name, sd in state["optimizers"].items():
+            optimizers[name].load_state_dict(sd)
+        for name, sd in state["ema"].items():
+            ema[name].load_state_dict(sd)
+        start = state["step"]
+        print(f"resuming {stage.name} from {ckpt_path} at step {start}", flush=True)
+    rows = _read_curve(curve_path, start)
+
+    def save(step):
+        atomic_torch_save({"step": step, "modules": {k: m.state_dict() for k, m in stage.modules.items()},
+                           "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                           "ema": {k: m.state_dict() for k, m in ema.items()}}, ckpt_path)
+        _write_curve(curve_path, rows)
+
+    t0 = time.time()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=stage.name, mininterval=2.0)
+    for step in bar:
+        if stop_after is not None and step >= stop_after:
+            break
+        torch.manual_seed(step_seed(cfg.seed, step))
+        for m in stage.modules.values():
+            m.train()
+        batch = stage.next_batch(step)
+        logs = {}
+        for phase in stage.phases:
+            opt = optimizers[phase.module]
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            loss, parts = phase.loss(batch, step)
+            if not math.isfinite(loss.item()):
+                kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
+                raise TrainingDiverged(
+                    f"{stage.name}: loss '{phase.name}' is {loss.item()} at step {step}; training stopped and "
+                    f"{kept}. Lower train.lr or raise train.warmup_steps, then rerun to resume from it.")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                logs[f"{phase.name}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
+                    stage.modules[phase.module].parameters(), cfg.grad_clip))
+            opt.step()
+            logs.update({f"{phase.name}_{k}": float(v.detach()) if torch.is_tensor(v) else float(v)
+                         for k, v in parts.items()})
+        for name, ema_model in ema.items():
+            update_ema(ema_model, stage.modules[name], step, cfg.ema_decay)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            rows.append({"step": done, "lr": lr_at(step, cfg), "seconds": round(time.time() - t0, 2),
+                         **{k: f"{v:.6g}" for k, v in logs.items()}})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
+        if done % cfg.ckpt_every == 0 or done == cfg.steps:
+            save(done)
+    bar.close()
+    for name, ema_model in ema.items():  # export the EMA weights where EMA is on
+        stage.modules[name].load_state_dict(ema_model.state_dict())
+    return {"steps": cfg.steps, "train_seconds_this_run": round(time.time() - t0, 1)}
+
+
+def main(argv=None):
+    from softdimo.stages import build_stage
+
+    parser = argparse.ArgumentParser(description="Train one stage with the shared training loop.")
+    parser.add_argument("--config", required=True, help="resolved config YAML")
+    parser.add_argument("--stage", required=True, help="tokenizer | classifier | teacher")
+    parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="stage input file")
+    parser.add_argument("--out", required=True, help="final artefact (.pt) with weights, config and summary")
+    parser.add_argument("--workdir", required=True, help="folder of the resumable checkpoint")
+    parser.add_argument("--curve", required=True, help="training curve CSV, written as training goes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)
+    torch.set_num_threads(args.threads or cfg.torch_threads)
+    inputs = dict(item.split("=", 1) for item in args.input)
+    stage = build_stage(args.stage, cfg, {k: Path(v) for k, v in inputs.items()})
+    summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=cfg.device)
+    summary.update(stage.evaluate())
+    summary["git_commit"] = git_commit()
+    atomic_torch_save({**stage.export(), "summary": summary, "config": to_dict(cfg), "git_commit": git_commit()},
+                      args.out)
+    write_json(Path(args.out).with_suffix(".json"), summary)
+    print(summary, flush=True)
+
+
+if __name__ == "__main__":
+    main()

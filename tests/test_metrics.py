@@ -1,0 +1,106 @@
+"""Metric reference tests: torch-fidelity's FID with our extractor against a plain numpy/scipy Fréchet
+distance and against clean-fid's custom_feat_extractor path; FID(x, x) = 0; sample-count enforcement."""
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from evaluation.fid import ImageArray, compute_metrics, extract_features, load_images
+from evaluation.frechet import feature_stats, frechet_distance
+from softdimo.io import atomic_savez, atomic_torch_save
+from softdimo.stages import build_stage
+from softdimo.train import train
+
+
+@pytest.fixture(scope="module")
+def extractor(tmp_path_factory, digits_split):
+    from softdimo.config import load_config
+    from tests.conftest import ROOT
+
+    cfg = load_config(ROOT / "config" / "smoke.yaml")
+    out = tmp_path_factory.mktemp("extractor")
+    stage = build_stage("classifier", cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    # long enough for features that separate the classes (the smoke run's 40 steps leave them near-degenerate)
+    train(stage, dataclasses.replace(cfg.c2i.classifier.train, steps=300), out / "work", out / "curve.csv")
+    atomic_torch_save(stage.export(), out / "classifier.pt")
+    return out / "classifier.pt"
+
+
+@pytest.fixture(scope="module")
+def images(digits_split):
+    real = load_images(digits_split / "holdout.npz")
+    rng = np.random.default_rng(0)
+    fake = np.clip(load_images(digits_split / "train.npz")[:300].astype(int) + rng.integers(-40, 40, (300, 8, 8, 1)),
+                   0, 255).astype(np.uint8)
+    return real, fake
+
+
+def metrics(fake, real, extractor):
+    return compute_metrics(fake, real, evaluator="digits_cnn", extractor_path=extractor, batch_size=128,
+                           prc_neighborhood=3)
+
+
+def test_fid_matches_numpy_scipy_reference(images, extractor):
+    real, fake = images
+    ours = metrics(fake, real, extractor)["fid"]
+    f_fake = extract_features(fake, evaluator="digits_cnn", extractor_path=extractor, batch_size=128)
+    f_real = extract_features(real, evaluator="digits_cnn", extractor_path=extractor, batch_size=128)
+    reference = frechet_distance(*feature_stats(f_fake), *feature_stats(f_real))
+    assert ours > 1.0
+    assert ours == pytest.approx(reference, rel=1e-4)
+
+
+def test_fid_matches_clean_fid_custom_extractor(images, extractor, tmp_path):
+    from cleanfid import fid as cleanfid
+
+    from softdimo.checkpoints import load_artefact
+
+    real, fake = images
+    for name, arr in (("real", real), ("fake", fake)):
+        (tmp_path / name).mkdir()
+        for i, im in enumerate(arr):
+            Image.fromarray(im[..., 0]).save(tmp_path / name / f"{i:06d}.png")
+    model, _ = load_artefact(extractor, "classifier")
+
+    def features(batch):  # float NCHW in [0, 255], RGB
+        return model(batch)[0].double()
+
+    theirs = cleanfid.compute_fid(str(tmp_path / "fake"), str(tmp_path / "real"), mode="clean",
+                                  custom_feat_extractor=features, custom_fn_resize=lambda x: x,
+                                  device=torch.device("cpu"), num_workers=0, verbose=False)
+    assert metrics(fake, real, extractor)["fid"] == pytest.approx(theirs, rel=1e-4)
+
+
+def test_fid_of_a_set_with_itself_is_zero(images, extractor):
+    real, _ = images
+    out = metrics(real, real, extractor)
+    assert abs(out["fid"]) < 1e-6
+    assert out["precision"] == pytest.approx(1.0) and out["recall"] == pytest.approx(1.0)
+
+
+def test_is_rises_with_class_diversity(images, extractor, digits_split):
+    real, _ = images
+    _, labels = np.load(digits_split / "holdout.npz")["arr_0"], np.load(digits_split / "holdout.npz")["labels"]
+    one_class = real[labels == 3]
+    assert metrics(one_class, real, extractor)["is"] < metrics(real, real, extractor)["is"]
+
+
+def test_fewer_samples_than_configured_is_an_error(tmp_path):
+    atomic_savez(tmp_path / "s.npz", arr_0=np.zeros((10, 8, 8, 1), np.uint8))
+    with pytest.raises(ValueError, match="holds 10 images, fewer than the 20"):
+        load_images(tmp_path / "s.npz", 20)
+    assert len(load_images(tmp_path / "s.npz", 10)) == 10
+
+
+def test_samples_must_be_uint8_nhwc(tmp_path):
+    atomic_savez(tmp_path / "s.npz", arr_0=np.zeros((10, 8, 8, 1), np.float32))
+    with pytest.raises(ValueError, match="uint8 NHWC"):
+        load_images(tmp_path / "s.npz")
+
+
+def test_dataset_hands_torch_fidelity_uint8_chw(images):
+    real, _ = images
+    item = ImageArray(real)[0]
+    assert item.dtype == torch.uint8 and item.shape == (1, 8, 8)

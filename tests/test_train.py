@@ -1,0 +1,76 @@
+"""The one training loop: exact resume after a kill, hard stop on a non-finite loss, curves as it goes."""
+import csv
+
+import pytest
+import torch
+
+from softdimo.stages import Phase, build_stage
+from softdimo.train import TrainingDiverged, train
+
+
+def run_tokenizer(cfg, split, workdir, stop_after=None):
+    stage = build_stage("tokenizer", cfg, {"train": split / "train.npz", "holdout": split / "holdout.npz"})
+    train(stage, cfg.c2i.tokenizer.train, workdir, workdir / "curve.csv", stop_after=stop_after)
+    return stage.modules["tokenizer"].state_dict()
+
+
+def test_resume_after_interrupt_gives_the_same_weights(smoke_cfg, digits_split, tmp_path):
+    straight = run_tokenizer(smoke_cfg, digits_split, tmp_path / "a")
+    with pytest.raises(AssertionError):  # the interrupted run really stopped short of the end
+        partial = run_tokenizer(smoke_cfg, digits_split, tmp_path / "b", stop_after=13)
+        assert all(torch.equal(partial[k], straight[k]) for k in straight)
+    assert torch.load(tmp_path / "b" / "last.pt", weights_only=False)["step"] == 10  # ckpt_every: 10
+    resumed = run_tokenizer(smoke_cfg, digits_split, tmp_path / "b")
+    assert all(torch.equal(resumed[k], straight[k]) for k in straight)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "curve.csv")))
+    assert [int(r["step"]) for r in rows] == [5, 10, 15, 20]
+
+
+def test_teacher_resume_with_ema_and_dropout(smoke_cfg, digits_split, tmp_path):
+    from softdimo.config import load_config
+    from softdimo.io import atomic_torch_save
+
+    tok_stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz",
+                                                     "holdout": digits_split / "holdout.npz"})
+    train(tok_stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "tok", tmp_path / "tok.csv")
+    atomic_torch_save(tok_stage.export(), tmp_path / "tokenizer.pt")
+    inputs = {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz",
+              "tokenizer": tmp_path / "tokenizer.pt"}
+    tcfg = smoke_cfg.c2i.teacher.train
+    a = build_stage("teacher", smoke_cfg, inputs)
+    train(a, tcfg, tmp_path / "a", tmp_path / "a.csv")
+    b = build_stage("teacher", smoke_cfg, inputs)
+    train(b, tcfg, tmp_path / "b", tmp_path / "b.csv", stop_after=12)
+    b = build_stage("teacher", smoke_cfg, inputs)
+    train(b, tcfg, tmp_path / "b", tmp_path / "b.csv")
+    sa, sb = a.modules["teacher"].state_dict(), b.modules["teacher"].state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+class ExplodingStage:
+    """A linear regression whose loss turns NaN at a chosen step."""
+
+    name = "exploding"
+
+    def __init__(self, nan_at):
+        self.nan_at = nan_at
+        self.phases = [Phase("mse", self.loss, "net")]
+
+    def build(self, device):
+        self.modules = {"net": torch.nn.Linear(3, 1)}
+
+    def next_batch(self, step):
+        return torch.randn(8, 3)
+
+    def loss(self, x, step):
+        loss = self.modules["net"](x).pow(2).mean()
+        return (loss * float("nan") if step >= self.nan_at else loss), {}
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(smoke_cfg, tmp_path):
+    cfg = smoke_cfg.c2i.tokenizer.train  # ckpt_every 10
+    with pytest.raises(TrainingDiverged, match="mse.*nan at step 14.*last good checkpoint"):
+        train(ExplodingStage(nan_at=14), cfg, tmp_path, tmp_path / "curve.csv")
+    state = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert state["step"] == 10
+    assert all(torch.isfinite(v).all() for v in state["modules"]["net"].values())

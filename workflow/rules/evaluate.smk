@@ -1,0 +1,59 @@
+# FID / IS / precision-recall through torch-fidelity with the configured feature extractor.
+
+
+rule download_inception:
+    output:
+        "resources/eval/inception_v3_torch_fidelity.pth",
+    log:
+        "logs/download_inception.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained download-inception --dest {output} > {log} 2>&1"
+
+
+rule evaluate_samples:
+    input:
+        samples="results/c2i/samples/{method}/steps{steps}/seed{seed}.npz",
+        reference="results/c2i/data/holdout.npz",
+        extractor=extractor_weights(),
+    output:
+        "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
+    params:
+        section=C2I["eval"],
+    threads: 1
+    log:
+        "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate_samples/{method}_steps{steps}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.fid calc --samples {input.samples} --ref {input.reference} "
+        "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
+        f"{EVAL_ARGS} --out {{output}} > {{log}} 2>&1"
+
+
+rule evaluate_tokenizer:
+    input:
+        tokenizer="results/c2i/tokenizer.pt",
+        reference="results/c2i/data/holdout.npz",
+        extractor=extractor_weights(),
+    output:
+        report(
+            "results/c2i/tokenizer_eval.json",
+            category="Tokenizer",
+            caption="../report/tokenizer.rst",
+        ),
+    params:
+        section=C2I["eval"],
+    threads: 1
+    log:
+        "logs/evaluate_tokenizer.log",
+    benchmark:
+        "benchmarks/evaluate_tokenizer.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.reconstruction --tokenizer {input.tokenizer} --ref {input.reference} "
+        f"{EVAL_ARGS} --prc-neighborhood {{params.section[prc_neighborhood]}} --out {{output}} > {{log}} 2>&1"

@@ -1,0 +1,22 @@
+rule sample_teacher:
+    input:
+        teacher="results/c2i/teacher.pt",
+        tokenizer="results/c2i/tokenizer.pt",
+    output:
+        samples="results/c2i/samples/teacher/steps{steps}/seed{seed}.npz",
+        meta="results/c2i/samples/teacher/steps{steps}/seed{seed}.json",
+    params:
+        resolved=RESOLVED_CONFIG,
+        sampling=C2I["sampling"],
+        n_samples=C2I["eval"]["n_samples"],
+    threads: 1
+    log:
+        "logs/sample_teacher/steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/sample_teacher/steps{steps}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.sample --config {params.resolved} --teacher {input.teacher} "
+        "--tokenizer {input.tokenizer} --steps {wildcards.steps} --seed {wildcards.seed} "
+        "--threads {threads} --out {output.samples} > {log} 2>&1"
