@@ -35,6 +35,10 @@ class ImageArray(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray(self.images[i].transpose(2, 0, 1)))
 
 
+# what a table needs to know about a row of real images scored like samples
+REAL_ROW = {"method": "real_train_images", "steps": 0, "nfe": 0, "eval_seed": 0, "images_per_s": float("nan")}
+
+
 def load_images(path, num: int | None = None) -> np.ndarray:
     with np.load(path) as f:
         images = f["arr_0"]
@@ -86,6 +90,8 @@ def main(argv=None):
     calc.add_argument("--num", type=int, required=True, help="images to use; fewer is an error")
     calc.add_argument("--out", required=True)
     calc.add_argument("--prc-neighborhood", type=int, required=True)
+    calc.add_argument("--real", action="store_true",
+                      help="the 'samples' are real images (the FID floor row of the table), not generated ones")
     for p in (ref, calc):
         p.add_argument("--extractor", required=True, help="weights of the feature extractor")
         p.add_argument("--evaluator", required=True, choices=sorted(EVALUATORS))
@@ -108,7 +114,7 @@ def main(argv=None):
         "prc_neighborhood": args.prc_neighborhood, "reference_sha256": sha256(args.ref),
         "extractor_sha256": sha256(args.extractor), "samples_sha256": sha256(args.samples),
         "eval_seconds": round(time.time() - t0, 2), "git_commit": git_commit(),
-        "sampling": json.loads(meta_path.read_text()) if meta_path.exists() else None,
+        "sampling": REAL_ROW if args.real else json.loads(meta_path.read_text()),
     })
     write_json(args.out, metrics)
     print(json.dumps({k: metrics[k] for k in ("fid", "is", "precision", "recall")}))

@@ -28,12 +28,14 @@ def plot_fid_vs_steps(table_csv, out_png) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.errorbar(teacher["steps"], teacher["fid_mean"], yerr=teacher["fid_std"], marker="o", capsize=3,
                 label=f"tiny teacher (mean ± std, {int(teacher['n_seeds'].iloc[0])} seeds)")
-    students = table[table["method"] != "teacher"]
+    for _, r in table[table["method"] == "real_train_images"].iterrows():
+        ax.axhline(r["fid_mean"], color="gray", linestyle="--", label="real train images (FID floor)")
+    students = table[~table["method"].isin(["teacher", "real_train_images"])]
     for _, r in students.iterrows():
         ax.errorbar([r["steps"]], [r["fid_mean"]], yerr=[r["fid_std"]], marker="*", markersize=12, capsize=3,
                     linestyle="none", label=f"{r['method']} (1 step)")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
+    ax.set_xticks(teacher["steps"], [str(s) for s in teacher["steps"]])
     ax.set_xlabel("sampling steps")
     ax.set_ylabel(f"FID ({teacher['evaluator'].iloc[0]}, {int(teacher['n_samples'].iloc[0])} samples)")
     ax.set_title(f"FID vs steps, preset {teacher['preset'].iloc[0]}")
@@ -49,8 +51,8 @@ def plot_sample_grid(npz_files: list[Path], titles: list[str], out_png, per_row:
     for ax, path, title in zip(axes[:, 0], npz_files, titles):
         with np.load(path) as f:
             images = f["arr_0"][:per_row]
-        strip = np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=255) for im in images], axis=1)
-        ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip, cmap="gray_r", interpolation="nearest",
+        strip = np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=96) for im in images], axis=1)
+        ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip, cmap="gray", interpolation="nearest",
                   vmin=0, vmax=255)
         ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
         ax.set_xticks([])
@@ -61,18 +63,12 @@ def plot_sample_grid(npz_files: list[Path], titles: list[str], out_png, per_row:
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Draw the Table 1 figures.")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    fid = sub.add_parser("fid-vs-steps")
-    fid.add_argument("--table", required=True)
-    fid.add_argument("--out", required=True)
     grid = sub.add_parser("grid")
     grid.add_argument("--samples", nargs="+", required=True)
     grid.add_argument("--titles", nargs="+", required=True)
     grid.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    if args.cmd == "fid-vs-steps":
-        plot_fid_vs_steps(args.table, args.out)
-    else:
-        plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
+    plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.figures import plot_fid_vs_steps
 from softdimo.io import atomic_write_text, git_commit
 
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
@@ -52,9 +53,12 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
     return table
 
 
-def to_markdown(table: pd.DataFrame) -> str:
+def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
     def pm(row, m, digits):
-        return f"{row[f'{m}_mean']:.{digits}f} ± {row[f'{m}_std']:.{digits}f}"
+        mean, std = row[f"{m}_mean"], row[f"{m}_std"]
+        if pd.isna(mean):
+            return "–"
+        return f"{mean:.{digits}f}" if row["n_seeds"] == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
     lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | paper FID (teacher) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -62,11 +66,26 @@ def to_markdown(table: pd.DataFrame) -> str:
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
         lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {paper} |")
-    first = table.iloc[0]
+    first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
     lines.append(f"\n{first['n_samples']} samples per seed, seeds {first['seeds']}, evaluator {first['evaluator']} "
                  f"against {first['n_reference']} held-out real images; preset {first['preset']}, "
                  f"commit {first['git_commit']}.")
+    lines += [f"\n{note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def component_notes(tokenizer_eval: Path | None, classifier_summary: Path | None) -> list[str]:
+    """One line each on the tokenizer's reconstructions and the extractor's accuracy, to read FID against."""
+    notes = []
+    if tokenizer_eval:
+        t = json.loads(Path(tokenizer_eval).read_text())
+        notes.append(f"Tokenizer ({t['seq_len']} positions x {t['bits']} bits, {t['splits']} groups): held-out "
+                     f"PSNR {t['psnr_db']:.2f} dB, rFID {t['rfid']:.3f}, precision {t['precision']:.3f}, "
+                     f"recall {t['recall']:.3f} ({t['n_images']} images).")
+    if classifier_summary:
+        c = json.loads(Path(classifier_summary).read_text())
+        notes.append(f"Feature extractor: held-out accuracy {c['holdout_accuracy']:.4f} on {c['n_holdout']} digits.")
+    return notes
 
 
 def main(argv=None):
@@ -76,11 +95,21 @@ def main(argv=None):
     parser.add_argument("--preset", required=True)
     parser.add_argument("--out-csv", required=True)
     parser.add_argument("--out-md", required=True)
+    parser.add_argument("--out-plot", required=True, help="FID-vs-steps figure (PNG)")
+    parser.add_argument("--tokenizer-eval", default=None, help="tokenizer_eval.json to summarise under the table")
+    parser.add_argument("--classifier-summary", default=None, help="classifier.json to summarise under the table")
+    parser.add_argument("--sample-grid", default=None, help="sample grid PNG to link from the Markdown table")
     args = parser.parse_args(argv)
     table = build_table1([Path(p) for p in args.metrics], Path(args.reported), args.preset)
+    notes = component_notes(args.tokenizer_eval, args.classifier_summary)
+    for figure in (args.out_plot, args.sample_grid):
+        if figure:
+            rel = Path(figure).resolve().relative_to(Path(args.out_md).resolve().parent)
+            notes.append(f"![{rel.stem}]({rel.as_posix()})")
     atomic_write_text(args.out_csv, table.to_csv(index=False, float_format="%.6g"))
-    atomic_write_text(args.out_md, to_markdown(table))
-    print(to_markdown(table))
+    plot_fid_vs_steps(args.out_csv, args.out_plot)
+    atomic_write_text(args.out_md, to_markdown(table, notes))
+    print(to_markdown(table, notes))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ wildcard_constraints:
 
 
 def teacher_metric_files():
-    return expand("results/c2i/metrics/teacher/steps{steps}/seed{seed}.json", steps=TEACHER_STEPS, seed=EVAL_SEEDS)
+    rows = expand("results/c2i/metrics/teacher/steps{steps}/seed{seed}.json", steps=TEACHER_STEPS, seed=EVAL_SEEDS)
+    return ["results/c2i/metrics/real_train_images/steps0/seed0.json"] + rows
 
 
 def teacher_grid_samples():

@@ -57,3 +57,25 @@ rule evaluate_tokenizer:
     shell:
         "python -m evaluation.reconstruction --tokenizer {input.tokenizer} --ref {input.reference} "
         f"{EVAL_ARGS} --prc-neighborhood {{params.section[prc_neighborhood]}} --out {{output}} > {{log}} 2>&1"
+
+
+rule evaluate_real_images:
+    input:
+        samples="results/c2i/data/train.npz",
+        reference="results/c2i/data/holdout.npz",
+        extractor=extractor_weights(),
+    output:
+        "results/c2i/metrics/real_train_images/steps0/seed0.json",
+    params:
+        section=C2I["eval"],
+    threads: 1
+    log:
+        "logs/evaluate_real_images.log",
+    benchmark:
+        "benchmarks/evaluate_real_images.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.fid calc --real --samples {input.samples} --ref {input.reference} "
+        "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
+        f"{EVAL_ARGS} --out {{output}} > {{log}} 2>&1"

@@ -2,9 +2,13 @@ rule make_table1:
     input:
         metrics=teacher_metric_files(),
         reported="config/reported.csv",
+        tokenizer_eval="results/c2i/tokenizer_eval.json",
+        classifier="results/c2i/classifier.json",
+        grid="results/figures/samples_teacher.png",
     output:
         csv=report("results/table1.csv", category="Table 1", caption="../report/table1.rst"),
         md="results/table1.md",
+        plot=report("results/figures/fid_vs_steps.png", category="Table 1", caption="../report/fid_vs_steps.rst"),
     params:
         preset=config["preset"],
     log:
@@ -13,20 +17,9 @@ rule make_table1:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.tables --metrics {input.metrics} --reported {input.reported} "
-        "--preset {params.preset} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
-
-
-rule plot_fid_vs_steps:
-    input:
-        "results/table1.csv",
-    output:
-        report("results/figures/fid_vs_steps.png", category="Table 1", caption="../report/fid_vs_steps.rst"),
-    log:
-        "logs/plot_fid_vs_steps.log",
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m evaluation.figures fid-vs-steps --table {input} --out {output} > {log} 2>&1"
+        "--preset {params.preset} --tokenizer-eval {input.tokenizer_eval} --classifier-summary {input.classifier} "
+        "--sample-grid {input.grid} --out-csv {output.csv} --out-md {output.md} --out-plot {output.plot} "
+        "> {log} 2>&1"
 
 
 rule plot_teacher_samples:
