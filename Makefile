@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 table1: setup
-	snakemake --cores all results/table1.csv
+	snakemake --cores all results/table1.csv results/claims.csv
 
 report: table1
 	snakemake --report report.html results/table1.csv

@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The tiny preset unless a preset is given with --configfile: presets are complete files and are never
+# merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset).
+if not config:
+
+    configfile: "config/config.yaml"
+
 
 
 report: "workflow/report/workflow.rst"
@@ -16,6 +21,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/teachers.smk"
+include: "workflow/rules/distill.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
@@ -29,3 +35,4 @@ rule all:
         "results/figures/fid_vs_steps.png",
         "results/figures/samples_teacher.png",
         "results/c2i/tokenizer_eval.json",
+        "results/claims.csv",

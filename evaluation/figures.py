@@ -1,4 +1,4 @@
-"""Figures of the class-to-image track: FID vs teacher steps, and sample grids."""
+"""Figures of the class-to-image track: FID vs teacher steps, training curves of the students, sample grids."""
 import argparse
 from pathlib import Path
 
@@ -67,8 +67,42 @@ def main(argv=None):
     grid.add_argument("--samples", nargs="+", required=True)
     grid.add_argument("--titles", nargs="+", required=True)
     grid.add_argument("--out", required=True)
+    curves = sub.add_parser("curves")
+    curves.add_argument("--curves", nargs="+", required=True, metavar="NAME=CSV")
+    curves.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
+    if args.cmd == "grid":
+        plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
+    else:
+        plot_training_curves({k: Path(v) for k, v in (c.split("=", 1) for c in args.curves)}, args.out)
+
+
+
+# The paper's Figure 4 a/b: which students share a panel (a student that is not configured is left out)
+CURVE_PANELS = {
+    "(a) soft embeddings vs Gumbel straight-through": ("soft_dimo", "soft_dimo_gumbel"),
+    "(b) Di[M]O only vs GAN only vs both": ("dimo_continued", "gan_only", "soft_dimo"),
+}
+
+
+def plot_training_curves(curves: dict[str, Path], out_png) -> None:
+    """One-step FID (in-training evaluation, EMA weights) against total training step, one panel each."""
+    fig, axes = plt.subplots(1, len(CURVE_PANELS), figsize=(5.2 * len(CURVE_PANELS), 3.6), squeeze=False)
+    for ax, (title, names) in zip(axes[0], CURVE_PANELS.items()):
+        for name in names:
+            if name not in curves:
+                continue
+            d = pd.read_csv(curves[name]).dropna(subset=["eval_fid"])
+            ax.plot(d["total_step"], d["eval_fid"], marker="o", markersize=3, label=name)
+        if "dimo" in curves:  # the shared start: the Di[M]O student the refinements continue
+            d = pd.read_csv(curves["dimo"]).dropna(subset=["eval_fid"])
+            ax.plot(d["total_step"], d["eval_fid"], color="gray", linestyle=":", label="dimo (init)")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("training step (total, seed of the first configured seed)")
+        ax.set_ylabel("one-step FID (in-training)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, out_png)
 
 
 if __name__ == "__main__":

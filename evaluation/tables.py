@@ -14,6 +14,7 @@ from evaluation.figures import plot_fid_vs_steps
 from softdimo.io import atomic_write_text, git_commit
 
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
+STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
 
 def _row(method: str, steps: int, records: list[dict]) -> dict:
@@ -22,6 +23,10 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
         values = np.array([r["sampling"][m] if m == "images_per_s" else r[m] for r in records], dtype=float)
         row[f"{m}_mean"] = values.mean()
         row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+    for m in STUDENT_SPEED:
+        values = np.array([r["sampling"].get(m, np.nan) for r in records], dtype=float)
+        row[f"{m}_mean"] = values.mean()
+    row["teacher_steps_for_speedup"] = records[0]["sampling"].get("teacher_steps", np.nan)
     row["n_seeds"] = len(records)
     row["seeds"] = " ".join(str(r["sampling"]["eval_seed"]) for r in records)
     row["n_samples"] = records[0]["n_samples"]
@@ -46,7 +51,9 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
         record = json.loads(Path(path).read_text())
         key = (record["sampling"]["method"], record["sampling"]["steps"])
         groups.setdefault(key, []).append(record)
-    rows = [_row(method, steps, recs) for (method, steps), recs in sorted(groups.items())]
+    order = {"real_train_images": 0, "teacher": 1}
+    rows = [_row(method, steps, recs) for (method, steps), recs in
+            sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][1] if kv[0][0] == "teacher" else 0))]
     table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
     table["preset"] = preset
     table["git_commit"] = git_commit()
@@ -60,15 +67,19 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
             return "–"
         return f"{mean:.{digits}f}" if row["n_seeds"] == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
-    lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | paper FID (teacher) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | paper FID (teacher) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
+        speed = "–" if pd.isna(r["speedup_mean"]) else \
+            f"{r['speedup_mean']:.1f}x vs {r['teacher_steps_for_speedup']:.0f} steps ({r['speedup_flop_ceiling_mean']:.1f}x)"
         lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
-                     f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {paper} |")
+                     f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
     first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
-    lines.append(f"\n{first['n_samples']} samples per seed, seeds {first['seeds']}, evaluator {first['evaluator']} "
-                 f"against {first['n_reference']} held-out real images; preset {first['preset']}, "
+    lines.append(f"\n{first['n_samples']} samples per seed, evaluator {first['evaluator']} "
+                 f"against {first['n_reference']} held-out real images; mean ± std over seeds (teacher: evaluation "
+                 f"seeds {first['seeds']}; students: training seeds, each evaluated on its own seed); "
+                 f"preset {first['preset']}, "
                  f"commit {first['git_commit']}.")
     lines += [f"\n{note}" for note in notes]
     return "\n".join(lines) + "\n"
@@ -98,11 +109,11 @@ def main(argv=None):
     parser.add_argument("--out-plot", required=True, help="FID-vs-steps figure (PNG)")
     parser.add_argument("--tokenizer-eval", default=None, help="tokenizer_eval.json to summarise under the table")
     parser.add_argument("--classifier-summary", default=None, help="classifier.json to summarise under the table")
-    parser.add_argument("--sample-grid", default=None, help="sample grid PNG to link from the Markdown table")
+    parser.add_argument("--figures", nargs="*", default=[], help="figures (PNG) to link from the Markdown table")
     args = parser.parse_args(argv)
     table = build_table1([Path(p) for p in args.metrics], Path(args.reported), args.preset)
     notes = component_notes(args.tokenizer_eval, args.classifier_summary)
-    for figure in (args.out_plot, args.sample_grid):
+    for figure in [args.out_plot, *args.figures]:
         if figure:
             rel = Path(figure).resolve().relative_to(Path(args.out_md).resolve().parent)
             notes.append(f"![{rel.stem}]({rel.as_posix()})")

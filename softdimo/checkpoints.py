@@ -7,6 +7,7 @@ PROVIDERS = {
     "tokenizer": "snakemake --cores all results/c2i/tokenizer.pt",
     "classifier": "snakemake --cores all results/c2i/classifier.pt",
     "teacher": "snakemake --cores all results/c2i/teacher.pt",
+    "student": "snakemake --cores all results/c2i/students/<method>/seed<k>/generator.pt",
 }
 
 
@@ -20,7 +21,7 @@ def load_artefact(path, kind: str, device="cpu"):
         raise ValueError(f"{path} holds a {payload.get('kind')!r}, not a {kind!r}")
     if kind == "tokenizer":
         from softdimo.tokenizers import build_tokenizer as build
-    elif kind == "teacher":
+    elif kind in ("teacher", "student"):
         from softdimo.models import build_model as build
     else:
         from evaluation.digits_cnn import build_classifier as build

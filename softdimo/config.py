@@ -102,6 +102,41 @@ class EvalCfg:
 
 
 @dataclasses.dataclass(frozen=True)
+class DistillCfg:
+    r_init: float
+    sigma_init: float
+    temperature: float
+    teacher_cfg: float
+    divergence_beta: float
+    schedule: str
+    aux_label_smoothing: float
+    gumbel_tau: float
+    eval_every: int
+    eval_samples: int
+    train: TrainCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class GanCfg:
+    layers: tuple[int, ...]
+    head_hidden: int
+    r_max: float
+    lr_scale: float
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentCfg:
+    init: str
+    steps: int
+    lr_scale: float
+    w_dimo: float
+    w_gan: float
+    estimator: str
+    r_init: float
+    seeds: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class C2ICfg:
     data: DataCfg
     tokenizer: TokenizerCfg
@@ -109,6 +144,9 @@ class C2ICfg:
     teacher: TeacherCfg
     sampling: SamplingCfg
     eval: EvalCfg
+    distill: DistillCfg
+    gan: GanCfg
+    students: dict[str, StudentCfg]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +187,19 @@ def validate(raw: dict) -> None:
         raise ConfigError(f"config key 'c2i.tokenizer.splits': {tok['splits']} does not divide bits={tok['bits']}")
     if teacher["dim"] % teacher["heads"]:
         raise ConfigError(f"config key 'c2i.teacher.heads': {teacher['heads']} does not divide dim={teacher['dim']}")
+    for layer in raw["c2i"]["gan"]["layers"]:
+        if layer >= teacher["depth"]:
+            raise ConfigError(f"config key 'c2i.gan.layers': block {layer} does not exist (depth {teacher['depth']})")
+    students = raw["c2i"]["students"]
+    for name, student in students.items():
+        if student["init"] != "teacher" and student["init"] not in students:
+            raise ConfigError(f"config key 'c2i.students.{name}.init': {student['init']!r} is neither 'teacher' "
+                              f"nor a student ({sorted(students)})")
+        if student["init"] != "teacher":
+            missing = set(student["seeds"]) - set(students[student["init"]]["seeds"])
+            if missing:
+                raise ConfigError(f"config key 'c2i.students.{name}.seeds': seeds {sorted(missing)} are not trained "
+                                  f"for its init {student['init']!r}")
 
 
 def _build(cls, value):
@@ -157,6 +208,9 @@ def _build(cls, value):
         return cls(**{f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(cls)})
     if typing.get_origin(cls) is tuple:
         return tuple(value)
+    if typing.get_origin(cls) is dict:
+        _, item = typing.get_args(cls)
+        return {k: _build(item, v) for k, v in value.items()}
     if cls is float:
         return float(value)
     return value

@@ -1,11 +1,16 @@
-"""Sample the teacher at a step count: uint8 NHWC images under arr_0 (+ labels) and a JSON sidecar.
+"""Sample a teacher (at a step count) or a one-step student: uint8 NHWC images under arr_0 (+ labels) and a
+JSON sidecar with seeds, NFE, wall time and images/s.
 
-    python -m softdimo.sample --config CFG --teacher teacher.pt --tokenizer tokenizer.pt \
-        --steps 8 --seed 0 --out results/c2i/samples/teacher_8/seed0.npz
+    python -m softdimo.sample --config CFG --teacher teacher.pt --tokenizer tokenizer.pt --steps 8 --seed 0 \
+        --out results/c2i/samples/teacher/steps8/seed0.npz
+    python -m softdimo.sample --config CFG --teacher teacher.pt --tokenizer tokenizer.pt --student generator.pt \
+        --seed 0 --out results/c2i/samples/dimo/steps1/seed0.npz
 
 Image i of evaluation seed k has class i mod num_classes and draws all its noise from generator seed
 k*1_000_000 + i, so the set of images does not depend on batch size. images/s is the wall-clock rate of
-sampling plus decoding, model loading excluded, at the configured batch size.
+sampling plus decoding at the configured batch size, model loading excluded. For a student, the teacher's
+rate at its largest configured step count is measured in the same process on the same batch size, next to
+the FLOP ceiling of the speed-up.
 """
 import argparse
 import time
@@ -13,27 +18,71 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.io import atomic_savez, git_commit, write_json
-from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, sample_maskgit
+from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, sample_maskgit, sample_one_step
 from softdimo.tokenizers.lfq import to_uint8
 
 
-def generate_teacher(teacher, tokenizer, sampling_cfg, *, steps: int, seeds: list[int], labels: torch.Tensor,
-                     batch_size: int, progress: bool = False) -> np.ndarray:
+def generate(sample_tokens, tokenizer, seeds: list[int], labels: torch.Tensor, batch_size: int,
+             desc: str = "", progress: bool = False) -> np.ndarray:
+    """Decode sample_tokens(labels, rngs) batch by batch into uint8 NHWC images."""
     out = []
-    for start in tqdm(range(0, len(seeds), batch_size), disable=not progress, desc=f"teacher {steps} steps"):
+    for start in tqdm(range(0, len(seeds), batch_size), disable=not progress, desc=desc):
         sl = slice(start, start + batch_size)
-        tokens = sample_maskgit(teacher, labels[sl], ImageRngs(seeds[sl], labels.device), steps=steps,
-                                schedule=sampling_cfg.schedule, cfg_scale=sampling_cfg.cfg_scale,
-                                randomize_temperature=sampling_cfg.randomize_temperature,
-                                temperature=sampling_cfg.temperature)
         with torch.no_grad():
+            tokens = sample_tokens(labels[sl], ImageRngs(seeds[sl], labels.device))
             out.append(to_uint8(tokenizer.decode(tokens)).cpu().numpy())
     return np.concatenate(out)
+
+
+def teacher_sampler(teacher, sampling_cfg, steps: int):
+    return lambda labels, rngs: sample_maskgit(
+        teacher, labels, rngs, steps=steps, schedule=sampling_cfg.schedule, cfg_scale=sampling_cfg.cfg_scale,
+        randomize_temperature=sampling_cfg.randomize_temperature, temperature=sampling_cfg.temperature)
+
+
+def student_sampler(student, r_init: float, distill_cfg):
+    return lambda labels, rngs: sample_one_step(student, labels, rngs, r_init=r_init,
+                                                sigma_init=distill_cfg.sigma_init, temperature=distill_cfg.temperature)
+
+
+@torch.no_grad()
+def soft_hard_gap(student, tokenizer, labels, seeds, r_init: float, distill_cfg) -> dict:
+    """Claim 1 of the paper: decoding the soft embedding (expected bits) gives almost the image of the sampled
+    tokens when the student's distributions are peaked. Pixel MSE in [0, 1] units, and the mean top probability."""
+    from softdimo.sampling import initial_embeddings, sample_from_logits
+
+    rngs = ImageRngs(seeds, labels.device)
+    z = student.forward_embeddings(initial_embeddings(student, rngs, r_init=r_init,
+                                                      sigma_init=distill_cfg.sigma_init), labels)
+    probs = (z.float() / distill_cfg.temperature).softmax(-1)
+    soft = tokenizer.decode_soft(probs).clamp(-1, 1)
+    hard = tokenizer.decode(sample_from_logits(z, rngs, distill_cfg.temperature)).clamp(-1, 1)
+    other = tokenizer.decode(sample_from_logits(z, rngs, distill_cfg.temperature)).clamp(-1, 1)
+    return {"soft_hard_mse": float(((soft - hard) / 2).pow(2).mean()),
+            "hard_hard_mse": float(((other - hard) / 2).pow(2).mean()),
+            "mean_top_probability": float(probs.max(-1).values.mean())}
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0
+
+
+def flops_per_image(model, tokenizer) -> tuple[float, float]:
+    """(G, D): FLOPs of one masked-model forward and of one decode, per image."""
+    tokens = torch.zeros(1, model.seq_len, model.splits, dtype=torch.long)
+    with FlopCounterMode(display=False) as g, torch.no_grad():
+        model(tokens, torch.zeros(1, dtype=torch.long))
+    with FlopCounterMode(display=False) as d, torch.no_grad():
+        tokenizer.decode(tokens)
+    return float(g.get_total_flops()), float(d.get_total_flops())
 
 
 def main(argv=None):
@@ -41,30 +90,48 @@ def main(argv=None):
     parser.add_argument("--config", required=True)
     parser.add_argument("--teacher", required=True)
     parser.add_argument("--tokenizer", required=True)
-    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--student", default=None, help="one-step student weights; without it the teacher is sampled")
+    parser.add_argument("--steps", type=int, default=None, help="teacher sampling steps (teacher only)")
     parser.add_argument("--seed", type=int, required=True, help="evaluation seed k")
     parser.add_argument("--out", required=True)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
     args = parser.parse_args(argv)
+    if (args.student is None) == (args.steps is None):
+        parser.error("give either --steps (teacher) or --student")
     cfg = load_config(args.config)
     torch.set_num_threads(args.threads or cfg.torch_threads)
+    s_cfg = cfg.c2i.sampling
     teacher, _ = load_artefact(args.teacher, "teacher", cfg.device)
     tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", cfg.device)
-    n = cfg.c2i.eval.n_samples
+    n, bs = cfg.c2i.eval.n_samples, s_cfg.batch_size
     seeds = image_seeds(args.seed, n)
     labels = torch.arange(n, device=cfg.device) % teacher.num_classes
-    t0 = time.perf_counter()
-    images = generate_teacher(teacher, tokenizer, cfg.c2i.sampling, steps=args.steps, seeds=seeds, labels=labels,
-                              batch_size=cfg.c2i.sampling.batch_size, progress=True)
-    seconds = time.perf_counter() - t0
+    meta = {"eval_seed": args.seed, "image_seeds": f"{seeds[0]}..{seeds[-1]}", "n_samples": n, "batch_size": bs,
+            "device": cfg.device, "torch_threads": torch.get_num_threads(), "git_commit": git_commit()}
+    if args.student is None:
+        sampler = teacher_sampler(teacher, s_cfg, args.steps)
+        meta.update(method="teacher", steps=args.steps, nfe=args.steps * forward_passes_per_step(s_cfg.cfg_scale))
+    else:
+        student, payload = load_artefact(args.student, "student", cfg.device)
+        sampler = student_sampler(student, payload["student"]["r_init"], cfg.c2i.distill)
+        meta.update(method=payload["method"], steps=1, nfe=1, student_total_steps=payload["total_steps"])
+    images, seconds = timed(lambda: generate(sampler, tokenizer, seeds, labels, bs, desc=meta["method"], progress=True))
+    meta.update(seconds=round(seconds, 3), images_per_s=n / seconds)
+    if args.student is not None:  # the teacher's rate on the same batch size, in this process
+        n_ref = max(steps for steps in s_cfg.steps)
+        k = min(bs, n)
+        _, t_seconds = timed(lambda: generate(teacher_sampler(teacher, s_cfg, n_ref), tokenizer, seeds[:k],
+                                              labels[:k], bs))
+        meta.update(soft_hard_gap(student, tokenizer, labels[:k], seeds[:k], payload["student"]["r_init"],
+                                  cfg.c2i.distill))
+        g, d = flops_per_image(teacher, tokenizer)
+        c = forward_passes_per_step(s_cfg.cfg_scale)
+        meta.update(teacher_steps=n_ref, teacher_images_per_s=k / t_seconds,
+                    speedup=(n / seconds) / (k / t_seconds), flops_generator=g, flops_decoder=d,
+                    speedup_flop_ceiling=(c * n_ref * g + d) / (g + d))
     atomic_savez(args.out, arr_0=images, labels=labels.cpu().numpy())
-    write_json(Path(args.out).with_suffix(".json"), {
-        "method": "teacher", "steps": args.steps,
-        "nfe": args.steps * forward_passes_per_step(cfg.c2i.sampling.cfg_scale),
-        "eval_seed": args.seed, "image_seeds": f"{seeds[0]}..{seeds[-1]}", "n_samples": n,
-        "seconds": round(seconds, 3), "images_per_s": n / seconds, "batch_size": cfg.c2i.sampling.batch_size,
-        "device": cfg.device, "torch_threads": torch.get_num_threads(), "git_commit": git_commit()})
-    print(f"{n} images in {seconds:.2f}s ({n / seconds:.1f} images/s)")
+    write_json(Path(args.out).with_suffix(".json"), meta)
+    print(f"{meta['method']}: {n} images in {seconds:.2f}s ({n / seconds:.1f} images/s)")
 
 
 if __name__ == "__main__":

@@ -88,3 +88,46 @@ def sample_maskgit(model, labels: torch.Tensor, rngs: ImageRngs, *, steps: int, 
         tokens = torch.where(remask[..., None], model.mask_id, tokens)
         masked = remask
     return tokens
+
+
+class GlobalRngs:
+    """The ImageRngs interface over the global RNG, for training where the loop seeds every step."""
+
+    def __init__(self, batch: int, device="cpu"):
+        self.batch, self.device = batch, device
+
+    def rand(self, *shape) -> torch.Tensor:
+        return torch.rand((self.batch, *shape), device=self.device)
+
+    def randn(self, *shape) -> torch.Tensor:
+        return torch.randn((self.batch, *shape), device=self.device)
+
+    def gumbel(self, *shape) -> torch.Tensor:
+        u = self.rand(*shape).clamp(1e-20, 1 - 1e-7)
+        return -torch.log(-torch.log(u))
+
+
+def initial_embeddings(model, rngs, *, r_init: float, sigma_init: float) -> torch.Tensor:
+    """Di[M]O's student input: uniform random tokens, exactly round(L * r_init) positions masked, then a
+    variance-preserving Gaussian perturbation e <- sigma * eps + sqrt(1 - sigma^2) * e of every image position."""
+    L, S, C = model.seq_len, model.splits, model.classes_per_split
+    tokens = (rngs.rand(L, S) * C).long().clamp_max(C - 1)
+    n_masked = round(L * r_init)
+    if n_masked:
+        masked = rngs.rand(L).argsort(dim=1)[:, :n_masked]
+        tokens.scatter_(1, masked[..., None].expand(-1, -1, S), model.mask_id)
+    e = model.embed(tokens)
+    return sigma_init * rngs.randn(*e.shape[1:]) + math.sqrt(1 - sigma_init**2) * e
+
+
+def sample_from_logits(logits: torch.Tensor, rngs, temperature: float = 1.0) -> torch.Tensor:
+    """Categorical sample per group via Gumbel-max, (B, L, S, C) -> (B, L, S)."""
+    return (logits.float() / temperature + rngs.gumbel(*logits.shape[1:])).argmax(-1)
+
+
+@torch.no_grad()
+def sample_one_step(student, labels: torch.Tensor, rngs, *, r_init: float, sigma_init: float,
+                    temperature: float) -> torch.Tensor:
+    """The one-step student: logits from the perturbed random/masked input, one categorical draw, no CFG."""
+    e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=sigma_init)
+    return sample_from_logits(student.forward_embeddings(e, labels), rngs, temperature)

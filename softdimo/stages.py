@@ -27,6 +27,7 @@ class Phase:
     name: str
     loss: Callable
     module: str
+    lr_scale: float = 1.0  # this phase's learning rate relative to the stage's train.lr
 
 
 def _random_rows(n: int, batch_size: int) -> torch.Tensor:
@@ -185,6 +186,12 @@ STAGES = {"tokenizer": TokenizerStage, "classifier": ClassifierStage, "teacher":
 
 
 def build_stage(name: str, cfg: Config, inputs: dict[str, Path]):
+    """`name` is a stage name, or student:<method>:<seed> for a one-step student of config c2i.students."""
+    if name.startswith("student:"):
+        from softdimo.student_stage import StudentStage
+
+        _, method, seed = name.split(":")
+        return StudentStage(cfg, method, int(seed), inputs)
     if name not in STAGES:
-        raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES)}")
+        raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES)} or student:<method>:<seed>")
     return STAGES[name](cfg, inputs)

@@ -56,8 +56,8 @@ def _read_curve(path: Path, upto_step: int) -> list[dict]:
 def _write_curve(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in rows]
+    keys = list(dict.fromkeys(k for r in rows for k in r))  # union: evaluation columns appear on some rows only
+    lines = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -73,7 +73,8 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
                                 betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
         for name in {phase.module for phase in stage.phases}
     }
-    ema = {name: copy.deepcopy(stage.modules[name]).requires_grad_(False) for name in optimizers} \
+    ema_names = getattr(stage, "ema_modules", tuple(optimizers))
+    ema = {name: copy.deepcopy(stage.modules[name]).requires_grad_(False) for name in ema_names} \
         if cfg.ema_decay > 0 else {}
     start = 0
     if ckpt_path.exists():
@@ -94,6 +95,9 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
                            "ema": {k: m.state_dict() for k, m in ema.items()}}, ckpt_path)
         _write_curve(curve_path, rows)
 
+    eval_every = getattr(stage, "eval_every", 0)
+    if eval_every and start == 0 and not rows:  # the curve starts at the initial weights
+        rows.append({"step": 0, **{k: f"{v:.6g}" for k, v in stage.periodic_eval(stage.modules, 0).items()}})
     t0 = time.time()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=stage.name, mininterval=2.0)
     for step in bar:
@@ -107,7 +111,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         for phase in stage.phases:
             opt = optimizers[phase.module]
             for group in opt.param_groups:
-                group["lr"] = lr_at(step, cfg)
+                group["lr"] = lr_at(step, cfg) * phase.lr_scale
             loss, parts = phase.loss(batch, step)
             if not math.isfinite(loss.item()):
                 kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
@@ -125,9 +129,12 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         for name, ema_model in ema.items():
             update_ema(ema_model, stage.modules[name], step, cfg.ema_decay)
         done = step + 1
+        if eval_every and (done % eval_every == 0 or done == cfg.steps):
+            logs.update(stage.periodic_eval({k: ema.get(k, m) for k, m in stage.modules.items()}, done))
         if done % cfg.log_every == 0 or done == cfg.steps:
             rows.append({"step": done, "lr": lr_at(step, cfg), "seconds": round(time.time() - t0, 2),
                          **{k: f"{v:.6g}" for k, v in logs.items()}})
+            _write_curve(curve_path, rows)
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
         if done % cfg.ckpt_every == 0 or done == cfg.steps:
             save(done)
@@ -142,7 +149,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description="Train one stage with the shared training loop.")
     parser.add_argument("--config", required=True, help="resolved config YAML")
-    parser.add_argument("--stage", required=True, help="tokenizer | classifier | teacher")
+    parser.add_argument("--stage", required=True, help="tokenizer | classifier | teacher | student:<method>:<seed>")
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="stage input file")
     parser.add_argument("--out", required=True, help="final artefact (.pt) with weights, config and summary")
     parser.add_argument("--workdir", required=True, help="folder of the resumable checkpoint")

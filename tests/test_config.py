@@ -86,3 +86,10 @@ def test_workflow_rejects_bad_config_before_any_job(root, tmp_path, smoke_raw):
                          capture_output=True, text=True, cwd=root, timeout=120)
     assert run.returncode != 0
     assert "c2i.sampling.cfg_scal" in run.stdout + run.stderr
+
+
+def test_student_init_must_name_a_student_or_the_teacher(smoke_raw):
+    with pytest.raises(ConfigError, match="c2i.students.soft_dimo.init"):
+        from_dict(_set(smoke_raw, "c2i.students.soft_dimo.init", "dimoo"))
+    with pytest.raises(ConfigError, match="c2i.students.soft_dimo.seeds"):
+        from_dict(_set(smoke_raw, "c2i.students.soft_dimo.seeds", [0, 7]))

@@ -37,15 +37,23 @@ def test_lint(workdir):
 def test_smoke_end_to_end(workdir):
     run = snakemake(["all", "--cores", "2", "--configfile", "config/smoke.yaml"], workdir, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    table = pd.read_csv(workdir / "results" / "table1.csv")
-    assert table["method"].iloc[0] == "real_train_images"
-    table = table[table["method"] == "teacher"]
+    full = pd.read_csv(workdir / "results" / "table1.csv")
+    assert list(full["method"]) == ["real_train_images", "teacher", "teacher", "dimo", "soft_dimo", "soft_dimo_gumbel"]
+    table = full[full["method"] == "teacher"]
     assert list(table["steps"]) == [1, 4]
     assert (table["n_seeds"] == 2).all() and (table["n_samples"] == 100).all()
     assert table["fid_mean"].notna().all() and (table["fid_std"] >= 0).all()
     assert (table["images_per_s_mean"] > 0).all()
-    assert (table["preset"] == "smoke").all()
-    for name in ("fid_vs_steps.png", "samples_teacher.png"):
+    assert (full["preset"] == "smoke").all()
+    students = full[full["method"].isin(["dimo", "soft_dimo", "soft_dimo_gumbel"])]
+    assert list(students["n_seeds"]) == [2, 1, 1] and (students["nfe"] == 1).all()
+    assert (students["speedup_mean"] > 0).all() and (students["speedup_flop_ceiling_mean"] > 1).all()
+    claims = pd.read_csv(workdir / "results" / "claims.csv")
+    assert list(claims["claim"]) == [1, 2, 3, 4, 5, 6, 7]
+    assert set(claims["holds"]) <= {"holds", "does not hold", "not tested"}
+    curve = pd.read_csv(workdir / "results" / "c2i" / "students" / "soft_dimo" / "seed0" / "curve.csv")
+    assert curve["eval_fid"].notna().sum() >= 2 and curve["total_step"].max() == 12  # continues dimo's 6 steps
+    for name in ("fid_vs_steps.png", "samples_teacher.png", "samples_students.png", "training_curves.png"):
         assert (workdir / "results" / "figures" / name).stat().st_size > 1000
     for log in ("train_teacher.log", "make_table1.log"):
         assert (workdir / "logs" / log).exists()

@@ -22,16 +22,35 @@ if not os.path.exists(RESOLVED_CONFIG) or open(RESOLVED_CONFIG).read() != _resol
 C2I = config["c2i"]
 TEACHER_STEPS = C2I["sampling"]["steps"]
 EVAL_SEEDS = C2I["eval"]["seeds"]
+STUDENTS = C2I["students"]
 
 
 wildcard_constraints:
     steps=r"\d+",
     seed=r"\d+",
+    student="|".join(STUDENTS) or "NO_STUDENT",
 
 
-def teacher_metric_files():
+def table1_metric_files():
+    """Every row of Table 1: real images, the teacher per step count and seed, every student per seed."""
     rows = expand("results/c2i/metrics/teacher/steps{steps}/seed{seed}.json", steps=TEACHER_STEPS, seed=EVAL_SEEDS)
+    for name, student in STUDENTS.items():
+        rows += expand("results/c2i/metrics/{student}/steps1/seed{seed}.json", student=name, seed=student["seeds"])
     return ["results/c2i/metrics/real_train_images/steps0/seed0.json"] + rows
+
+
+def student_init(wildcards):
+    """A student continues the same-seed weights of its `init` student, or starts from the teacher."""
+    init = STUDENTS[wildcards.student]["init"]
+    return [] if init == "teacher" else [f"results/c2i/students/{init}/seed{wildcards.seed}/generator.pt"]
+
+
+def student_curves():
+    return [f"results/c2i/students/{name}/seed{s['seeds'][0]}/curve.csv" for name, s in STUDENTS.items()]
+
+
+def student_grid_samples():
+    return [f"results/c2i/samples/{name}/steps1/seed{s['seeds'][0]}.npz" for name, s in STUDENTS.items()]
 
 
 def teacher_grid_samples():
@@ -59,3 +78,9 @@ EVAL_ARGS = (
     "--extractor {input.extractor} --evaluator {params.section[evaluator]} "
     "--batch-size {params.section[batch_size]}"
 )
+
+
+def gap_student_meta():
+    """Sample metadata of the student whose soft/hard decoding gap claim 1 reports (soft_dimo if configured)."""
+    name = "soft_dimo" if "soft_dimo" in STUDENTS else next(iter(STUDENTS), None)
+    return [] if name is None else [f"results/c2i/samples/{name}/steps1/seed{STUDENTS[name]['seeds'][0]}.json"]

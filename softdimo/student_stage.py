@@ -1,0 +1,150 @@
+"""The one-step student stage: Di[M]O distillation, optionally with GAN refinement (Soft-Di[M]O).
+
+Phases of one step (the shared loop runs them in order):
+  generator  w_dimo * L_DiMO + w_gan * L_GAN on the student (GAN input: soft embeddings or Gumbel-ST)
+  aux        cross-entropy of the auxiliary model on a fresh, re-masked student sample
+  disc       non-saturating discriminator loss on real embedded tokens vs detached fake embeddings
+A student whose `init` is another student continues that student's weights (student, auxiliary model and
+discriminator heads) for the same seed.
+"""
+import copy
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from softdimo.checkpoints import load_artefact
+from softdimo.config import Config
+from softdimo.data import load_split
+from softdimo.distill import aux_loss, dimo_loss, freeze_embeddings
+from softdimo.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
+from softdimo.models import build_model
+from softdimo.sampling import GlobalRngs, ImageRngs, image_seeds, initial_embeddings, sample_from_logits, \
+    sample_one_step
+from softdimo.soft import relaxed_probs
+from softdimo.stages import Phase
+from softdimo.tokenizers.lfq import to_uint8
+
+
+class StudentStage:
+    def __init__(self, cfg: Config, method: str, seed: int, inputs: dict[str, Path]):
+        if method not in cfg.c2i.students:
+            raise SystemExit(f"unknown student {method!r}; configured: {sorted(cfg.c2i.students)}")
+        self.name = f"{method}/seed{seed}"
+        self.method, self.seed, self.inputs = method, seed, inputs
+        self.cfg, self.d, self.gan = cfg, cfg.c2i.distill, cfg.c2i.gan
+        self.s = cfg.c2i.students[method]
+        self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
+                                             seed=self.d.train.seed + 1000 * seed)
+        self.eval_every = self.d.eval_every
+        self.ema_modules = ("student",)  # EMA of the generator only, as in the official code
+        self.phases = [Phase("generator", self.generator_loss, "student"),
+                       Phase("aux", self.aux_loss, "aux")]
+        if self.s.w_gan > 0:
+            self.phases.append(Phase("disc", self.disc_loss, "disc", lr_scale=self.gan.lr_scale))
+
+    def build(self, device):
+        self.device = device
+        self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
+        self._arch, self._kwargs = payload["arch"], payload["kwargs"]
+        student = build_model(payload["arch"], **self._kwargs).to(device)
+        student.load_state_dict(self.teacher.state_dict())
+        aux = copy.deepcopy(student)
+        disc = Discriminator(self._kwargs["dim"], self.gan.layers, self.gan.head_hidden).to(device)
+        self.init_steps = 0
+        if self.s.init != "teacher":
+            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
+            student.load_state_dict(init["state_dict"])
+            aux.load_state_dict(init["aux_state_dict"])
+            if init.get("disc_state_dict"):
+                disc.load_state_dict(init["disc_state_dict"])
+            self.init_steps = init["total_steps"]
+        for model in (student, aux):
+            freeze_embeddings(model)
+        self.modules = {"student": student, "aux": aux, "disc": disc}
+        tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
+        self.tokenizer = tokenizer
+        images, labels = load_split(self.inputs["train"])
+        self.real_tokens = tokenizer.encode(torch.from_numpy(images).to(device))
+        self.real_labels = torch.from_numpy(labels).to(device)
+        self.holdout, _ = load_split(self.inputs["holdout"])
+
+    def next_batch(self, step):
+        b = self.train_cfg.batch_size
+        rows = torch.randint(0, len(self.real_tokens), (b,))
+        return {"labels": torch.randint(0, self.teacher.num_classes, (b,), device=self.device),
+                "real_tokens": self.real_tokens[rows], "real_labels": self.real_labels[rows]}
+
+    def _student_logits(self, model, labels):
+        e = initial_embeddings(model, GlobalRngs(len(labels), self.device), r_init=self.s.r_init,
+                               sigma_init=self.d.sigma_init)
+        return model.forward_embeddings(e, labels)
+
+    def generator_loss(self, batch, step):
+        student, labels = self.modules["student"], batch["labels"]
+        z = self._student_logits(student, labels)
+        rngs = GlobalRngs(len(labels), self.device)
+        tokens = sample_from_logits(z.detach(), rngs, self.d.temperature)
+        loss, parts = z.sum() * 0, {}
+        if self.s.w_dimo > 0:
+            l_dimo, masked = dimo_loss(z, tokens, labels, self.teacher, self.modules["aux"],
+                                         teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
+                                         schedule=self.d.schedule)
+            loss = loss + self.s.w_dimo * l_dimo
+            parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
+        if self.s.w_gan > 0:
+            fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
+            r = torch.rand(len(labels), device=self.device) * self.gan.r_max
+            l_gan = generator_loss(self.modules["disc"](self.teacher, mask_positions(fake, r), labels, r))
+            loss = loss + self.s.w_gan * l_gan
+            batch["fake"] = fake.detach()
+            parts["gan"] = l_gan.detach()
+        return loss, parts
+
+    def aux_loss(self, batch, step):
+        with torch.no_grad():
+            z = self._student_logits(self.modules["student"], batch["labels"])
+            tokens = sample_from_logits(z, GlobalRngs(len(z), self.device), self.d.temperature)
+        loss = aux_loss(self.modules["aux"], tokens, batch["labels"], schedule=self.d.schedule,
+                        label_smoothing=self.d.aux_label_smoothing)
+        return loss, {"ce": loss.detach()}
+
+    def disc_loss(self, batch, step):
+        disc, b = self.modules["disc"], len(batch["labels"])
+        real = self.teacher.embed(batch["real_tokens"])
+        r_real = torch.rand(b, device=self.device) * self.gan.r_max
+        r_fake = torch.rand(b, device=self.device) * self.gan.r_max
+        d_real = disc(self.teacher, mask_positions(real, r_real), batch["real_labels"], r_real)
+        d_fake = disc(self.teacher, mask_positions(batch["fake"], r_fake), batch["labels"], r_fake)
+        loss = discriminator_loss(d_real, d_fake)
+        return loss, {"bce": loss.detach(), "real_minus_fake": (d_real.mean() - d_fake.mean()).detach()}
+
+    @torch.no_grad()
+    def periodic_eval(self, modules, step: int) -> dict:
+        """One-step FID of the (EMA) student on fixed image seeds: the FID-vs-training-step curves."""
+        from evaluation.fid import compute_metrics
+
+        student = modules["student"].eval()
+        n = self.d.eval_samples
+        labels = torch.arange(n, device=self.device) % student.num_classes
+        tokens = sample_one_step(student, labels, ImageRngs(image_seeds(self.seed, n), self.device),
+                                 r_init=self.s.r_init, sigma_init=self.d.sigma_init, temperature=self.d.temperature)
+        images = to_uint8(self.tokenizer.decode(tokens)).cpu().numpy()
+        ev = self.cfg.c2i.eval
+        m = compute_metrics(images, self.holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
+                            batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
+        return {"eval_fid": m["fid"], "eval_precision": m["precision"], "eval_recall": m["recall"],
+                "total_step": self.init_steps + step}
+
+    def evaluate(self):
+        return {"method": self.method, "seed": self.seed, "init": self.s.init, "init_steps": self.init_steps,
+                "total_steps": self.init_steps + self.s.steps}
+
+    def export(self):
+        return {"kind": "student", "arch": self._arch, "kwargs": self._kwargs,
+                "state_dict": self.modules["student"].state_dict(),
+                "aux_state_dict": self.modules["aux"].state_dict(),
+                "disc_state_dict": self.modules["disc"].state_dict() if self.s.w_gan > 0 else None,
+                "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
+                "total_steps": self.init_steps + self.s.steps}

@@ -1,0 +1,35 @@
+# One-step students: Di[M]O distillation, GAN refinement (Soft-Di[M]O) and their ablations, one job per
+# (student, seed); a student whose init is another student continues that student's same-seed weights.
+
+
+rule train_student:
+    input:
+        teacher="results/c2i/teacher.pt",
+        tokenizer="results/c2i/tokenizer.pt",
+        train="results/c2i/data/train.npz",
+        holdout="results/c2i/data/holdout.npz",
+        extractor=extractor_weights(),
+        init=student_init,
+    output:
+        weights="results/c2i/students/{student}/seed{seed}/generator.pt",
+        summary="results/c2i/students/{student}/seed{seed}/generator.json",
+        curve="results/c2i/students/{student}/seed{seed}/curve.csv",
+    params:
+        resolved=RESOLVED_CONFIG,
+        student=lambda wildcards: STUDENTS[wildcards.student],
+        distill=C2I["distill"],
+        gan=C2I["gan"],
+        init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
+    threads: 1
+    log:
+        "logs/train_student/{student}_seed{seed}.log",
+    benchmark:
+        "benchmarks/train_student/{student}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.train --config {params.resolved} --stage student:{wildcards.student}:{wildcards.seed} "
+        "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input train={input.train} "
+        "--input holdout={input.holdout} --input extractor={input.extractor} {params.init} --threads {threads} "
+        "--out {output.weights} --workdir results/c2i/checkpoints/students/{wildcards.student}/seed{wildcards.seed} "
+        "--curve {output.curve} > {log} 2>&1"
