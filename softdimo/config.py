@@ -120,7 +120,6 @@ class DistillCfg:
 class GanCfg:
     layers: tuple[int, ...]
     head_hidden: int
-    r_max: float
     lr_scale: float
 
 
@@ -133,6 +132,7 @@ class StudentCfg:
     w_gan: float
     estimator: str
     r_init: float
+    gan_r_max: float
     seeds: tuple[int, ...]
 
 

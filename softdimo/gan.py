@@ -1,9 +1,9 @@
 """GAN refinement (Soft-Di[M]O §2.3): a discriminator made of the frozen teacher backbone and light heads.
 
 Real inputs are embedded tokens of real images, fake inputs the student's soft embeddings; both have a
-random fraction r in [0, r_max] of their positions replaced by the mask embedding, and r is told to D.
-The paper does not say how the heads look, which layers they tap or how r is drawn; our choice (config
-keys under `gan:`): one head per tapped block = LayerNorm -> Linear -> GELU -> Linear(1) per token, with a
+random fraction r in [0, r_max] of their positions replaced by the mask embedding, and r is told to D
+(r_max: students.<method>.gan_r_max). The paper does not say how the heads look, which layers they tap or
+how r is drawn; our choice (config keys under `gan:`): one head per tapped block = LayerNorm -> Linear -> GELU -> Linear(1) per token, with a
 learned embedding of r added to the block's tokens, averaged over tokens and summed over heads; r uniform.
 """
 import torch

@@ -11,7 +11,6 @@ import copy
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from softdimo.checkpoints import load_artefact
@@ -95,7 +94,7 @@ class StudentStage:
             parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
         if self.s.w_gan > 0:
             fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
-            r = torch.rand(len(labels), device=self.device) * self.gan.r_max
+            r = torch.rand(len(labels), device=self.device) * self.s.gan_r_max
             l_gan = generator_loss(self.modules["disc"](self.teacher, mask_positions(fake, r), labels, r))
             loss = loss + self.s.w_gan * l_gan
             batch["fake"] = fake.detach()
@@ -113,8 +112,8 @@ class StudentStage:
     def disc_loss(self, batch, step):
         disc, b = self.modules["disc"], len(batch["labels"])
         real = self.teacher.embed(batch["real_tokens"])
-        r_real = torch.rand(b, device=self.device) * self.gan.r_max
-        r_fake = torch.rand(b, device=self.device) * self.gan.r_max
+        r_real = torch.rand(b, device=self.device) * self.s.gan_r_max
+        r_fake = torch.rand(b, device=self.device) * self.s.gan_r_max
         d_real = disc(self.teacher, mask_positions(real, r_real), batch["real_labels"], r_real)
         d_fake = disc(self.teacher, mask_positions(batch["fake"], r_fake), batch["labels"], r_fake)
         loss = discriminator_loss(d_real, d_fake)

@@ -27,7 +27,6 @@ def test_resume_after_interrupt_gives_the_same_weights(smoke_cfg, digits_split, 
 
 
 def test_teacher_resume_with_ema_and_dropout(smoke_cfg, digits_split, tmp_path):
-    from softdimo.config import load_config
     from softdimo.io import atomic_torch_save
 
     tok_stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz",

@@ -61,3 +61,10 @@ def test_smoke_end_to_end(workdir):
     assert (workdir / "results" / "config.yaml").exists()
     again = snakemake(["-n", "all", "--configfile", "config/smoke.yaml"], workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_slurm_profile_dry_run(workdir):
+    run = snakemake(["-n", "results/table1.csv", "--profile", "profiles/slurm", "--configfile", "config/paper.yaml"],
+                    workdir)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "gpu=1" in run.stdout
