@@ -27,9 +27,27 @@ def _fmt(name, value):
     return f"{name} {mean:.2f}" + (f" ± {std:.2f} ({n} seeds)" if n > 1 else " (1 seed)")
 
 
-def _lower(a, b):
-    """a below b, counting overlap of mean ± std as not established."""
-    return a[0] + a[1] < b[0] - b[1]
+def _verdict(better, worse):
+    """Is FID `better` below `worse`? True / False when the gap in means exceeds the seed noise (the larger of
+    the two stds; a one-seed row contributes none), None ('inconclusive') when it does not."""
+    if better is None or worse is None:
+        return "untested"
+    noise = max(better[1], worse[1])
+    if worse[0] - better[0] > noise:
+        return True
+    if better[0] - worse[0] > noise:
+        return False
+    return None
+
+
+def _all(*verdicts):
+    """A claim made of several comparisons: any untested part -> not tested, any failure -> does not hold,
+    all passed -> holds, otherwise inconclusive."""
+    if "untested" in verdicts:
+        return "untested"
+    if False in verdicts:
+        return False
+    return True if all(v is True for v in verdicts) else None
 
 
 def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
@@ -44,8 +62,8 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
     claims = []
 
     def add(n, claim, paper, ours, holds, note):
-        claims.append({"claim": n, "statement": claim, "paper": paper, "ours": ours,
-                       "holds": {True: "holds", False: "does not hold", None: "not tested"}[holds], "note": note})
+        verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
+        claims.append({"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": verdict, "note": note})
 
     if gap:
         ratio = gap["soft_hard_mse"] / max(gap["hard_hard_mse"], 1e-12)
@@ -56,35 +74,36 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
             "holds when the soft decode is closer to a sample than two samples are to each other (ratio < 0.5); "
             f"ratio {ratio:.2f}")
     else:
-        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", None, "no student")
-    both = soft and gumbel
+        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", "untested", "no student")
+    noise_note = "better/worse only when the gap in mean FID exceeds the larger std over seeds, else inconclusive"
     add(2, "soft embeddings beat Gumbel straight-through as the GAN gradient path",
         "FID-5k at 50k steps 7.58 (soft) vs 8.08 (Gumbel-ST)", f"{_fmt('soft', soft)}; {_fmt('Gumbel-ST', gumbel)}",
-        (soft[0] < gumbel[0]) if both else None, "compares means (Gumbel-ST ablation has fewer seeds)")
-    if dimo:
-        ok = (dimo[0] <= 1.5 * best[0] and dimo[0] < t2[0]) if t2 else None
-        add(3, "a one-step Di[M]O student approaches the multi-step teacher and beats the few-step teacher",
-            "MaskGit: 1 step 6.91 vs 16 steps 6.60, 2 steps 91.35; MaskBit: 2.89 vs 1.66 (64 steps)",
-            f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best[0]:.2f}; {_fmt('teacher 2 steps', t2)}",
-            ok, "holds if FID <= 1.5 x the teacher's best and below its 2-step FID (not tested without a 2-step row)")
-    inits = [x for x in (r0, r1) if x]
+        _verdict(soft, gumbel), noise_note)
+    if dimo and t2:
+        within = "untested" if dimo is None else (dimo[0] <= 1.5 * best[0])
+        verdict = _all(within, _verdict(dimo, t2))
+    else:
+        verdict = "untested"
+    add(3, "a one-step Di[M]O student approaches the multi-step teacher and beats the few-step teacher",
+        "MaskGit: 1 step 6.91 vs 16 steps 6.60, 2 steps 91.35; MaskBit: 2.89 vs 1.66 (64 steps)",
+        f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best[0]:.2f}; {_fmt('teacher 2 steps', t2)}",
+        verdict, "needs mean FID <= 1.5 x the teacher's best and below its 2-step FID; " + noise_note)
     add(4, "mixed random/mask input (0 < r_init < 1) beats all-random and all-masked inputs",
         "qualitative in the paper (poster legend)", f"{_fmt('dimo', dimo)}; {_fmt('r_init=0', r0)}; {_fmt('r_init=1', r1)}",
-        all(dimo[0] < x[0] for x in inits) if dimo and inits else None, "compares means")
+        _all(_verdict(dimo, r0), _verdict(dimo, r1)), noise_note)
     add(5, "forward KL (beta = 0), the official default, distils a working one-step generator",
-        "the shipped default for MaskGit and Meissonic",
-        f"{_fmt('dimo (FKL)', dimo)}; {_fmt('teacher 1 step', t1)}",
-        _lower(dimo, t1) if dimo and t1 else None, "holds if the student beats the teacher's own one-step sampling")
+        "the shipped default for MaskGit and Meissonic", f"{_fmt('dimo (FKL)', dimo)}; {_fmt('teacher 1 step', t1)}",
+        _verdict(dimo, t1), "holds if the student beats the teacher's own one-step sampling; " + noise_note)
     add(6, "GAN refinement on top of Di[M]O improves FID; the Di[M]O term is needed",
         "MaskBit 2.89 -> 1.96 -> 1.56 (longer); GAN-only diverges (FID-5k 7.78 -> 8.3)",
         f"{_fmt('dimo', dimo)}; {_fmt('Di[M]O only, continued', cont)}; {_fmt('soft_dimo', soft)}; "
         f"{_fmt('soft_dimo_long', long)}; {_fmt('GAN only', gan_only)}",
-        (soft[0] < dimo[0] and (cont is None or soft[0] < cont[0]) and (gan_only is None or soft[0] < gan_only[0]))
-        if soft and dimo else None, "compares means: soft_dimo below dimo, Di[M]O-only continued and GAN-only")
+        _all(_verdict(soft, dimo), _verdict(soft, cont), _verdict(soft, gan_only)),
+        "soft_dimo must beat dimo, Di[M]O-only continued and GAN-only; " + noise_note)
     add(7, "masking the discriminator input (r in [0, 0.95]) helps versus no masking",
         "r_GAN in [0, 0] overfits; [0, 0.95] best (no numbers)",
         f"{_fmt('soft_dimo, r in [0, 0.95]', soft)}; {_fmt('soft_dimo_nomask, r = 0', nomask)}",
-        (soft[0] < nomask[0]) if soft and nomask else None, "compares means (the no-mask ablation has fewer seeds)")
+        _verdict(soft, nomask), noise_note)
     return claims
 
 
