@@ -129,9 +129,10 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         for name, ema_model in ema.items():
             update_ema(ema_model, stage.modules[name], step, cfg.ema_decay)
         done = step + 1
-        if eval_every and (done % eval_every == 0 or done == cfg.steps):
+        evaluated = bool(eval_every) and (done % eval_every == 0 or done == cfg.steps)
+        if evaluated:
             logs.update(stage.periodic_eval({k: ema.get(k, m) for k, m in stage.modules.items()}, done))
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        if evaluated or done % cfg.log_every == 0 or done == cfg.steps:
             rows.append({"step": done, "lr": lr_at(step, cfg), "seconds": round(time.time() - t0, 2),
                          **{k: f"{v:.6g}" for k, v in logs.items()}})
             _write_curve(curve_path, rows)
