@@ -110,6 +110,7 @@ class DistillCfg:
     divergence_beta: float
     schedule: str
     aux_label_smoothing: float
+    aux_lr_scale: float
     gumbel_tau: float
     eval_every: int
     eval_samples: int

@@ -39,7 +39,7 @@ class StudentStage:
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)  # EMA of the generator only, as in the official code
         self.phases = [Phase("generator", self.generator_loss, "student"),
-                       Phase("aux", self.aux_loss, "aux")]
+                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale)]
         if self.s.w_gan > 0:
             self.phases.append(Phase("disc", self.disc_loss, "disc", lr_scale=self.gan.lr_scale))
 
