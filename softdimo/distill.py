@@ -8,7 +8,7 @@ factorised bit tokens every group (split) is one categorical, so g is computed p
 import torch
 import torch.nn.functional as F
 
-from softdimo.sampling import guided_logits, mask_ratio
+from softdimo.sampling import guided_logits, random_positions, random_ratios
 
 
 def freeze_embeddings(model) -> None:
@@ -21,9 +21,7 @@ def freeze_embeddings(model) -> None:
 def remask(tokens: torch.Tensor, mask_id: int, schedule: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Mask exactly round(L * gamma(u)) uniformly chosen positions per row, u ~ U(0, 1)."""
     b, L, _ = tokens.shape
-    n = torch.tensor([round(L * mask_ratio(schedule, u)) for u in torch.rand(b).tolist()], device=tokens.device)
-    ranks = torch.rand(b, L, device=tokens.device).argsort(1).argsort(1)
-    masked = ranks < n[:, None]
+    masked = random_positions((random_ratios(b, schedule, tokens.device) * L).round().long(), L)
     return torch.where(masked[..., None], mask_id, tokens), masked
 
 

@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from softdimo.sampling import random_positions
+
 
 class Head(nn.Module):
     def __init__(self, dim: int, hidden: int):
@@ -36,10 +38,8 @@ class Discriminator(nn.Module):
 
 def mask_positions(e: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """Zero (= mask embedding of the bit model) round(L * r_b) random positions of row b."""
-    b, L, _ = e.shape
-    ranks = torch.rand(b, L, device=e.device).argsort(1).argsort(1)
-    keep = ranks >= (r * L).round()[:, None]
-    return e * keep[..., None]
+    masked = random_positions((r * e.shape[1]).round().long(), e.shape[1])
+    return e * ~masked[..., None]
 
 
 def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:

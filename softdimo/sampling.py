@@ -8,7 +8,13 @@ import math
 import torch
 
 
-class ImageRngs:
+class _Gumbel:
+    def gumbel(self, *shape) -> torch.Tensor:
+        u = self.rand(*shape).clamp(1e-20, 1 - 1e-7)
+        return -torch.log(-torch.log(u))
+
+
+class ImageRngs(_Gumbel):
     """One torch.Generator per image; draws are stacked along the batch dimension."""
 
     def __init__(self, seeds, device="cpu"):
@@ -20,10 +26,6 @@ class ImageRngs:
 
     def randn(self, *shape) -> torch.Tensor:
         return torch.stack([torch.randn(shape, generator=g) for g in self.generators]).to(self.device)
-
-    def gumbel(self, *shape) -> torch.Tensor:
-        u = self.rand(*shape).clamp(1e-20, 1 - 1e-7)
-        return -torch.log(-torch.log(u))
 
 
 def image_seeds(eval_seed: int, n: int) -> list[int]:
@@ -40,6 +42,17 @@ def mask_ratio(schedule: str, progress: float) -> float:
     if schedule == "linear":
         return 1.0 - progress
     raise ValueError(f"unknown mask schedule {schedule!r}")
+
+
+def random_ratios(b: int, schedule: str, device="cpu") -> torch.Tensor:
+    """Mask ratios gamma(u), u ~ U(0, 1), one per row (training masks; global RNG)."""
+    return torch.tensor([mask_ratio(schedule, u) for u in torch.rand(b).tolist()], device=device)
+
+
+def random_positions(counts: torch.Tensor, L: int) -> torch.Tensor:
+    """(B, L) bool: exactly counts[b] uniformly chosen positions of row b (global RNG)."""
+    ranks = torch.rand(len(counts), L, device=counts.device).argsort(1).argsort(1)
+    return ranks < counts[:, None]
 
 
 def guided_logits(model, tokens, labels, cfg_scale: float) -> torch.Tensor:
@@ -90,7 +103,7 @@ def sample_maskgit(model, labels: torch.Tensor, rngs: ImageRngs, *, steps: int, 
     return tokens
 
 
-class GlobalRngs:
+class GlobalRngs(_Gumbel):
     """The ImageRngs interface over the global RNG, for training where the loop seeds every step."""
 
     def __init__(self, batch: int, device="cpu"):
@@ -101,10 +114,6 @@ class GlobalRngs:
 
     def randn(self, *shape) -> torch.Tensor:
         return torch.randn((self.batch, *shape), device=self.device)
-
-    def gumbel(self, *shape) -> torch.Tensor:
-        u = self.rand(*shape).clamp(1e-20, 1 - 1e-7)
-        return -torch.log(-torch.log(u))
 
 
 def initial_embeddings(model, rngs, *, r_init: float, sigma_init: float) -> torch.Tensor:

@@ -17,7 +17,7 @@ from softdimo.checkpoints import load_artefact
 from softdimo.config import Config
 from softdimo.data import load_split
 from softdimo.models import build_model
-from softdimo.sampling import mask_ratio
+from softdimo.sampling import random_positions, random_ratios
 from softdimo.tokenizers import build_tokenizer
 from softdimo.tokenizers.lfq import to_uint8, to_unit
 
@@ -120,13 +120,6 @@ class ClassifierStage:
                 "state_dict": self.modules["classifier"].state_dict()}
 
 
-def random_mask(b: int, L: int, ratios: torch.Tensor) -> torch.Tensor:
-    """(B, L) bool: exactly max(1, round(L * ratio_b)) positions of row b, chosen uniformly."""
-    n = (ratios * L).round().clamp(1, L).long()
-    ranks = torch.rand(b, L, device=ratios.device).argsort(1).argsort(1)
-    return ranks < n[:, None]
-
-
 class TeacherStage:
     name = "teacher"
 
@@ -155,8 +148,8 @@ class TeacherStage:
 
     def masked_ce(self, model, tokens, labels):
         b, L, _ = tokens.shape
-        ratios = torch.tensor([mask_ratio(self.schedule, u) for u in torch.rand(b).tolist()], device=tokens.device)
-        mask = random_mask(b, L, ratios)
+        ratios = random_ratios(b, self.schedule, tokens.device)
+        mask = random_positions((ratios * L).round().clamp(1, L).long(), L)  # at least one target per row
         inputs = torch.where(mask[..., None], model.mask_id, tokens)
         logits = model(inputs, labels)
         return F.cross_entropy(logits[mask].flatten(0, 1), tokens[mask].flatten())

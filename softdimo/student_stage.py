@@ -19,11 +19,10 @@ from softdimo.data import load_split
 from softdimo.distill import aux_loss, dimo_loss, freeze_embeddings
 from softdimo.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
 from softdimo.models import build_model
-from softdimo.sampling import GlobalRngs, ImageRngs, image_seeds, initial_embeddings, sample_from_logits, \
-    sample_one_step
+from softdimo.sample import generate, student_sampler
+from softdimo.sampling import GlobalRngs, image_seeds, initial_embeddings, sample_from_logits
 from softdimo.soft import relaxed_probs
 from softdimo.stages import Phase
-from softdimo.tokenizers.lfq import to_uint8
 
 
 class StudentStage:
@@ -127,9 +126,8 @@ class StudentStage:
         student = modules["student"].eval()
         n = self.d.eval_samples
         labels = torch.arange(n, device=self.device) % student.num_classes
-        tokens = sample_one_step(student, labels, ImageRngs(image_seeds(self.seed, n), self.device),
-                                 r_init=self.s.r_init, sigma_init=self.d.sigma_init, temperature=self.d.temperature)
-        images = to_uint8(self.tokenizer.decode(tokens)).cpu().numpy()
+        images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
+                          labels, batch_size=n)
         ev = self.cfg.c2i.eval
         m = compute_metrics(images, self.holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
                             batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
