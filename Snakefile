@@ -1,5 +1,6 @@
 # softdimo: every table and figure of Soft-Di[M]O, tiny preset by default.
 #   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
+#   snakemake --cores all results/table2.csv                                   (tiny text-to-image track)
 #   snakemake --cores all --configfile config/smoke.yaml results/table1.csv     (CI, seconds per rule)
 #   snakemake --profile profiles/slurm --configfile config/paper.yaml results/table1.csv
 from snakemake.utils import min_version
@@ -23,6 +24,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/teachers.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/sample.smk"
+include: "workflow/rules/t2i_common.smk"
+include: "workflow/rules/t2i.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 
@@ -35,4 +38,6 @@ rule all:
         "results/figures/fid_vs_steps.png",
         "results/figures/samples_teacher.png",
         "results/c2i/tokenizer_eval.json",
+        "results/table2.csv",
+        "results/table2.md",
         "results/claims.csv",

@@ -57,15 +57,17 @@ def sha256(path) -> str:
 
 
 def compute_metrics(samples: np.ndarray, reference: np.ndarray, *, evaluator: str, extractor_path,
-                    batch_size: int, prc_neighborhood: int, isc_splits: int = 10) -> dict:
+                    batch_size: int, prc_neighborhood: int, isc_splits: int = 10, isc: bool = True) -> dict:
     register_all()
     out = torch_fidelity.calculate_metrics(
         input1=ImageArray(samples), input2=ImageArray(reference), cuda=torch.cuda.is_available(),
         feature_extractor=EVALUATORS[evaluator], feature_extractor_weights_path=str(extractor_path),
-        isc=True, fid=True, prc=True, prc_neighborhood=prc_neighborhood, isc_splits=isc_splits,
+        isc=isc, fid=True, prc=True, prc_neighborhood=prc_neighborhood, isc_splits=isc_splits,
         batch_size=batch_size, save_cpu_ram=True, cache=False, verbose=False)
-    return {"fid": out["frechet_inception_distance"], "is": out["inception_score_mean"],
-            "is_std": out["inception_score_std"], "precision": out["precision"], "recall": out["recall"]}
+    metrics = {"fid": out["frechet_inception_distance"], "precision": out["precision"], "recall": out["recall"]}
+    if isc:
+        metrics.update({"is": out["inception_score_mean"], "is_std": out["inception_score_std"]})
+    return metrics
 
 
 def extract_features(images: np.ndarray, *, evaluator: str, extractor_path, batch_size: int) -> np.ndarray:

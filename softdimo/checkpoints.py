@@ -4,10 +4,11 @@ from pathlib import Path
 import torch
 
 PROVIDERS = {
-    "tokenizer": "snakemake --cores all results/c2i/tokenizer.pt",
+    "tokenizer": "snakemake --cores all results/<c2i|t2i>/tokenizer.pt",
     "classifier": "snakemake --cores all results/c2i/classifier.pt",
-    "teacher": "snakemake --cores all results/c2i/teacher.pt",
-    "student": "snakemake --cores all results/c2i/students/<method>/seed<k>/generator.pt",
+    "teacher": "snakemake --cores all results/<c2i|t2i>/teacher.pt",
+    "student": "snakemake --cores all results/<c2i|t2i>/students/<method>/seed<k>/generator.pt",
+    "judge": "snakemake --cores all results/t2i/judges/<clip|reward|preference|shapes_cnn>.pt",
 }
 
 
@@ -23,6 +24,8 @@ def load_artefact(path, kind: str, device="cpu"):
         from softdimo.tokenizers import build_tokenizer as build
     elif kind in ("teacher", "student"):
         from softdimo.models import build_model as build
+    elif kind == "judge":
+        from evaluation.judges import build_judge as build
     else:
         from evaluation.digits_cnn import build_classifier as build
     module = build(payload["arch"], **payload["kwargs"])

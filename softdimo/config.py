@@ -151,11 +151,110 @@ class C2ICfg:
 
 
 @dataclasses.dataclass(frozen=True)
+class WorldCfg:
+    image_size: int
+    shapes: tuple[str, ...]
+    colors: tuple[str, ...]
+    object_size: tuple[int, ...]
+    color_jitter: int
+    background_max: int
+    n_train: int
+    images_per_prompt: int
+    n_fid: int
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class VQTokenizerCfg:
+    arch: str
+    codebook_size: int
+    code_dim: int
+    hidden_channels: int
+    downsample: int
+    commit_weight: float
+    restart_every: int
+    train: TrainCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class TextTeacherCfg:
+    arch: str
+    dim: int
+    depth: int
+    heads: int
+    mlp_ratio: float
+    dropout: float
+    text_dropout: float
+    train: TrainCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgeCfg:
+    width: int
+    embed_dim: int
+    data: str
+    train: TrainCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class JudgesCfg:
+    clip: JudgeCfg
+    reward: JudgeCfg
+    preference: JudgeCfg
+    shapes_cnn: JudgeCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class T2IEvalCfg:
+    seeds: tuple[int, ...]
+    batch_size: int
+    detector_saturation: int
+    detector_min_area: int
+
+
+@dataclasses.dataclass(frozen=True)
+class T2IStudentCfg:
+    init: str
+    steps: int
+    lr_scale: float
+    w_dimo: float
+    w_reward: float
+    estimator: str
+    r_init: float
+    seeds: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TestTimeCfg:
+    student: str
+    best_of_n: tuple[int, ...]
+    tteo_iters: tuple[int, ...]
+    tteo_lr: float
+    table_n: int
+    table_tteo_iters: int
+
+
+@dataclasses.dataclass(frozen=True)
+class T2ICfg:
+    world: WorldCfg
+    text_encoder: str
+    tokenizer: VQTokenizerCfg
+    teacher: TextTeacherCfg
+    sampling: SamplingCfg
+    judges: JudgesCfg
+    eval: T2IEvalCfg
+    distill: DistillCfg
+    students: dict[str, T2IStudentCfg]
+    test_time: TestTimeCfg
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     preset: str
     device: str
     torch_threads: int
     c2i: C2ICfg
+    t2i: T2ICfg
 
 
 def load_schema() -> dict:
@@ -191,16 +290,37 @@ def validate(raw: dict) -> None:
     for layer in raw["c2i"]["gan"]["layers"]:
         if layer >= teacher["depth"]:
             raise ConfigError(f"config key 'c2i.gan.layers': block {layer} does not exist (depth {teacher['depth']})")
-    students = raw["c2i"]["students"]
+    for track in ("c2i", "t2i"):
+        _check_init_chains(track, raw[track]["students"])
+    _check_t2i(raw["t2i"])
+
+
+def _check_init_chains(track: str, students: dict) -> None:
     for name, student in students.items():
         if student["init"] != "teacher" and student["init"] not in students:
-            raise ConfigError(f"config key 'c2i.students.{name}.init': {student['init']!r} is neither 'teacher' "
+            raise ConfigError(f"config key '{track}.students.{name}.init': {student['init']!r} is neither 'teacher' "
                               f"nor a student ({sorted(students)})")
         if student["init"] != "teacher":
             missing = set(student["seeds"]) - set(students[student["init"]]["seeds"])
             if missing:
-                raise ConfigError(f"config key 'c2i.students.{name}.seeds': seeds {sorted(missing)} are not trained "
-                                  f"for its init {student['init']!r}")
+                raise ConfigError(f"config key '{track}.students.{name}.seeds': seeds {sorted(missing)} are not "
+                                  f"trained for its init {student['init']!r}")
+
+
+def _check_t2i(t2i: dict) -> None:
+    world, tt = t2i["world"], t2i["test_time"]
+    lo, hi = world["object_size"]
+    if not lo <= hi <= world["image_size"] // 2 - 1:
+        raise ConfigError(f"config key 't2i.world.object_size': need min <= max <= image_size/2 - 1 = "
+                          f"{world['image_size'] // 2 - 1}, got {world['object_size']}")
+    if t2i["teacher"]["dim"] % t2i["teacher"]["heads"]:
+        raise ConfigError(f"config key 't2i.teacher.heads': {t2i['teacher']['heads']} does not divide dim")
+    if tt["student"] not in t2i["students"]:
+        raise ConfigError(f"config key 't2i.test_time.student': {tt['student']!r} is not one of {sorted(t2i['students'])}")
+    if tt["table_n"] not in tt["best_of_n"]:
+        raise ConfigError(f"config key 't2i.test_time.table_n': {tt['table_n']} is not in best_of_n {tt['best_of_n']}")
+    if tt["table_tteo_iters"] not in tt["tteo_iters"]:
+        raise ConfigError(f"config key 't2i.test_time.table_tteo_iters': {tt['table_tteo_iters']} is not in tteo_iters")
 
 
 def _build(cls, value):

@@ -13,8 +13,9 @@ from softdimo.sampling import guided_logits, random_positions, random_ratios
 
 def freeze_embeddings(model) -> None:
     """Freeze what Di[M]O keeps fixed (fix_emb_layer): input embedding, class embedding, positions, output bias."""
+    frozen = getattr(model, "FROZEN_FOR_DISTILLATION", ("input_proj.", "class_emb.", "pos_emb", "head.bias"))
     for name, p in model.named_parameters():
-        if name.startswith(("input_proj.", "class_emb.")) or name in ("pos_emb", "head.bias"):
+        if name.startswith(frozen):
             p.requires_grad_(False)
 
 

@@ -179,12 +179,25 @@ STAGES = {"tokenizer": TokenizerStage, "classifier": ClassifierStage, "teacher":
 
 
 def build_stage(name: str, cfg: Config, inputs: dict[str, Path]):
-    """`name` is a stage name, or student:<method>:<seed> for a one-step student of config c2i.students."""
+    """`name` is a stage name, t2i_judge:<which>, or [t2i_]student:<method>:<seed> for a one-step student of
+    config c2i.students (t2i.students)."""
     if name.startswith("student:"):
         from softdimo.student_stage import StudentStage
 
         _, method, seed = name.split(":")
         return StudentStage(cfg, method, int(seed), inputs)
+    if name.startswith("t2i_student:"):
+        from softdimo.t2i_student import TextStudentStage
+
+        _, method, seed = name.split(":")
+        return TextStudentStage(cfg, method, int(seed), inputs)
+    from softdimo.t2i_stages import JUDGE_NAMES, T2I_STAGES, JudgeStage
+
+    if name.startswith("t2i_judge:") and name.split(":")[1] in JUDGE_NAMES:
+        return JudgeStage(cfg, name.split(":")[1], inputs)
+    if name in T2I_STAGES:
+        return T2I_STAGES[name](cfg, inputs)
     if name not in STAGES:
-        raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES)} or student:<method>:<seed>")
+        raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES) + sorted(T2I_STAGES)}, "
+                         f"t2i_judge:<{'|'.join(JUDGE_NAMES)}>, student:<method>:<seed> or t2i_student:<method>:<seed>")
     return STAGES[name](cfg, inputs)

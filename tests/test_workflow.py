@@ -23,9 +23,11 @@ def workdir(root, tmp_path):
 
 @pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
 def test_dry_run(workdir, preset):
-    run = snakemake(["-n", "results/table1.csv", "--configfile", f"config/{preset}.yaml"], workdir)
+    run = snakemake(["-n", "results/table1.csv", "results/table2.csv", "results/claims.csv",
+                     "--configfile", f"config/{preset}.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "make_table1" in run.stdout
+    for rule in ("make_table1", "make_table2", "make_claims", "t2i_test_time", "t2i_train_judge"):
+        assert rule in run.stdout
 
 
 def test_lint(workdir):
@@ -48,14 +50,21 @@ def test_smoke_end_to_end(workdir):
     students = full[full["method"].isin(["dimo", "soft_dimo", "soft_dimo_gumbel"])]
     assert list(students["n_seeds"]) == [2, 1, 1] and (students["nfe"] == 1).all()
     assert (students["speedup_mean"] > 0).all() and (students["speedup_flop_ceiling_mean"] > 1).all()
+    t2 = pd.read_csv(workdir / "results" / "table2.csv")
+    assert list(t2["method"]) == ["real_renders", "teacher_caption_blind", "teacher", "teacher", "dimo", "dimo_continued",
+                                  "soft_dimo", "soft_dimo_gumbel", "soft_dimo+bon", "soft_dimo+bon_tteo", "soft_dimo+tteo"]
+    assert t2.loc[0, "geneval_mean"] == 1.0  # the detector reads clean renders perfectly
+    assert t2["geneval_mean"].between(0, 1).all() and t2["clip_score_mean"].notna().all()
+    assert t2[t2["method"] == "teacher"]["fid_mean"].notna().all() and (t2["preset"] == "smoke").all()
     claims = pd.read_csv(workdir / "results" / "claims.csv")
-    assert list(claims["claim"]) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(claims["claim"].astype(str)) == ["1", "2", "3", "4", "5", "6", "7", "2 (t2i)", "8", "9", "10"]
     assert set(claims["holds"]) <= {"holds", "does not hold", "inconclusive", "not tested"}
     curve = pd.read_csv(workdir / "results" / "c2i" / "students" / "soft_dimo" / "seed0" / "curve.csv")
     assert curve["eval_fid"].notna().sum() >= 2 and curve["total_step"].max() == 12  # continues dimo's 6 steps
-    for name in ("fid_vs_steps.png", "samples_teacher.png", "samples_students.png", "training_curves.png"):
+    for name in ("fid_vs_steps.png", "samples_teacher.png", "samples_students.png", "training_curves.png",
+                 "t2i_geneval_vs_n.png", "t2i_training_curves.png", "t2i_samples.png"):
         assert (workdir / "results" / "figures" / name).stat().st_size > 1000
-    for log in ("train_teacher.log", "make_table1.log"):
+    for log in ("train_teacher.log", "make_table1.log", "t2i_train_teacher.log", "make_table2.log"):
         assert (workdir / "logs" / log).exists()
     # the resolved config sits next to the results, and a second run has nothing left to do
     assert (workdir / "results" / "config.yaml").exists()
@@ -64,7 +73,7 @@ def test_smoke_end_to_end(workdir):
 
 
 def test_slurm_profile_dry_run(workdir):
-    run = snakemake(["-n", "results/table1.csv", "--profile", "profiles/slurm", "--configfile", "config/paper.yaml"],
-                    workdir)
+    run = snakemake(["-n", "results/table1.csv", "results/table2.csv", "--profile", "profiles/slurm",
+                     "--configfile", "config/paper.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "gpu=1" in run.stdout

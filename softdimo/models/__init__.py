@@ -5,11 +5,13 @@
     forward_embeddings(e, cond) (B, L, D_in), (B,) -> (B, L, S, C) logits over group values (mask excluded)
 
 S is the number of token groups per position (the bit splits of MaskBit; 1 for a VQ codebook), C the values
-per group and `mask_id == C` the mask token. `null_class` is the condition used for the unguided branch.
+per group and `mask_id == C` the mask token. `null_class` is the condition used for the unguided branch
+(a class index, or for text models the id of the empty prompt in the attached text bank).
 """
 from softdimo.models.bit_transformer import MaskedBitTransformer
+from softdimo.models.text_transformer import TextMaskedTransformer
 
-MODELS = {"tiny_bit_bert": MaskedBitTransformer}
+MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer}
 
 
 def build_model(arch: str, **kwargs):

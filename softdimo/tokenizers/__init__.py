@@ -1,7 +1,8 @@
 """Tokenizers: encode(images) -> tokens, decode(tokens) -> images, decode_soft(probs) -> images."""
 from softdimo.tokenizers.lfq import LFQTokenizer
+from softdimo.tokenizers.vq import VQTokenizer
 
-TOKENIZERS = {"tiny_lfq": LFQTokenizer}
+TOKENIZERS = {"tiny_lfq": LFQTokenizer, "tiny_vq": VQTokenizer}
 
 
 def build_tokenizer(arch: str, **kwargs):

@@ -74,16 +74,90 @@ rule plot_training_curves:
 rule make_claims:
     input:
         table="results/table1.csv",
+        table2="results/table2.csv",
         gap=gap_student_meta(),
     output:
         report("results/claims.csv", category="Claims", caption="../report/claims.rst"),
     params:
         preset=config["preset"],
         gap=lambda wildcards, input: f"--gap-from {input.gap}" if input.gap else "",
+        t2i_student=T2I_TT,
     log:
         "logs/make_claims.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.claims --table {input.table} {params.gap} --preset {params.preset} --out {output} "
+        "python -m evaluation.claims --table {input.table} --table2 {input.table2} {params.gap} "
+        "--t2i-student {params.t2i_student} --preset {params.preset} --out {output} "
         "> {log} 2>&1"
+
+
+rule make_table2:
+    input:
+        metrics=table2_metric_files(),
+        reported="config/reported.csv",
+        figures=[
+            "results/figures/t2i_geneval_vs_n.png",
+            "results/figures/t2i_training_curves.png",
+            "results/figures/t2i_samples.png",
+        ],
+    output:
+        csv=report("results/table2.csv", category="Table 2", caption="../report/table2.rst"),
+        md="results/table2.md",
+    params:
+        preset=config["preset"],
+    log:
+        "logs/make_table2.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_tables table --metrics {input.metrics} --reported {input.reported} "
+        "--preset {params.preset} --figures {input.figures} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+
+
+rule plot_t2i_test_time:
+    input:
+        expand("results/t2i/test_time/seed{seed}/grid.json", seed=T2I_STUDENTS[T2I_TT]["seeds"]),
+    output:
+        report("results/figures/t2i_geneval_vs_n.png", category="Table 2", caption="../report/t2i_geneval_vs_n.rst"),
+    log:
+        "logs/plot_t2i_test_time.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_tables bon --grids {input} --out {output} > {log} 2>&1"
+
+
+rule plot_t2i_training_curves:
+    input:
+        [f"results/t2i/students/{name}/seed{s['seeds'][0]}/curve.csv" for name, s in T2I_STUDENTS.items()],
+    output:
+        report("results/figures/t2i_training_curves.png", category="Table 2", caption="../report/t2i_curves.rst"),
+    params:
+        curves=lambda wildcards, input: [f"{name}={path}" for name, path in zip(T2I_STUDENTS, input)],
+    log:
+        "logs/plot_t2i_training_curves.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_tables curves --curves {params.curves} --out {output} > {log} 2>&1"
+
+
+rule plot_t2i_samples:
+    input:
+        prompts="results/t2i/data/prompts.json",
+        samples=["results/t2i/data/eval_real.npz",
+                 f"results/t2i/samples/teacher/steps{max(T2I['sampling']['steps'])}/seed{T2I['eval']['seeds'][0]}_eval.npz"]
+        + [f"results/t2i/samples/{name}/steps1/seed{s['seeds'][0]}_eval.npz" for name, s in T2I_STUDENTS.items()]
+        + [f"results/t2i/test_time/seed{T2I_STUDENTS[T2I_TT]['seeds'][0]}/bon_tteo.npz"],
+    output:
+        report("results/figures/t2i_samples.png", category="Samples", caption="../report/t2i_samples.rst"),
+    params:
+        titles=["real renders", "teacher"] + list(T2I_STUDENTS) + [f"{T2I_TT}+bon_tteo"],
+    log:
+        "logs/plot_t2i_samples.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_tables grid --samples {input.samples} --titles {params.titles:q} "
+        "--prompts {input.prompts} --out {output} > {log} 2>&1"

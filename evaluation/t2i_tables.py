@@ -1,0 +1,179 @@
+"""Text-to-image metrics -> Table 2 (CSV + Markdown) and the text-to-image figures.
+
+    python -m evaluation.t2i_tables table --metrics <json files> --reported config/reported.csv --preset tiny \
+        --out-csv results/table2.csv --out-md results/table2.md
+    python -m evaluation.t2i_tables bon --grids <grid.json per seed> --out results/figures/geneval_vs_n.png
+    python -m evaluation.t2i_tables curves --curves soft=<curve.csv> gumbel=<curve.csv> --out F.png
+    python -m evaluation.t2i_tables grid --samples <eval npz ...> --titles ... --prompts prompts.json --out F.png
+
+Each row is one (method, steps) over its seeds: mean and sample std (ddof=1; 0 for one seed). GenEval, CLIP
+score and the preference score are measured on the evaluation prompts, FID / precision / recall on the FID set.
+"""
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.figures import _save, plt
+from evaluation.geneval import TASKS
+from softdimo.io import atomic_write_text, git_commit
+
+MEAN_STD = ("geneval", "clip_score", "preference", "fid", "precision", "recall")
+
+
+def _value(record: dict, metric: str) -> float:
+    if metric == "geneval":
+        return record["geneval"]["overall"]
+    if metric in TASKS:
+        return record["geneval"][metric]
+    return record.get(metric, np.nan)
+
+
+def build_table2(metric_files, reported_csv, preset: str) -> pd.DataFrame:
+    groups: dict[tuple, list[dict]] = {}
+    for path in metric_files:
+        r = json.loads(Path(path).read_text())
+        groups.setdefault((r["method"], r["steps"]), []).append(r)
+    rows = []
+    for (method, steps), recs in groups.items():
+        row = {"method": method, "steps": steps, "nfe": recs[0]["sampling"].get("nfe", 0)}
+        for m in MEAN_STD:
+            v = np.array([_value(r, m) for r in recs], float)
+            row[f"{m}_mean"], row[f"{m}_std"] = v.mean(), (v.std(ddof=1) if len(v) > 1 else 0.0)
+        for t in TASKS:
+            row[f"geneval_{t}"] = float(np.mean([_value(r, t) for r in recs]))
+        row["images_per_s"] = float(np.mean([r["sampling"].get("images_per_s", np.nan) for r in recs]))
+        row.update(n_seeds=len(recs), seeds=" ".join(str(r["eval_seed"]) for r in recs),
+                   n_eval_images=recs[0]["n_eval_images"], evaluator=recs[0]["evaluator"])
+        rows.append(row)
+    order = ["real_renders", "teacher_caption_blind", "teacher"]
+    table = pd.DataFrame(rows)
+    table["_o"] = [order.index(m) if m in order else len(order) + ("+" in m) for m in table["method"]]
+    table = table.sort_values(["_o", "steps", "method"]).drop(columns="_o").reset_index(drop=True)
+    rep = pd.read_csv(reported_csv)
+    rep = rep[rep["table"] == "table2"]
+    if not rep.empty:
+        wide = rep.pivot_table(index=["method", "steps", "teacher", "source"], columns="metric", values="value",
+                               aggfunc="first").reset_index()
+        wide = wide.rename(columns={c: f"reported_{c}" for c in wide.columns if c not in ("method", "steps")})
+        table = table.merge(wide.groupby(["method", "steps"], as_index=False).first(), on=["method", "steps"], how="left")
+    table["preset"], table["git_commit"] = preset, git_commit()
+    return table
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def pm(r, m, d):
+        mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+        if pd.isna(mean):
+            return "–"
+        return f"{mean:.{d}f}" if r["n_seeds"] == 1 else f"{mean:.{d}f} ± {std:.{d}f}"
+
+    head = "| method | steps | GenEval | " + " | ".join(TASKS) + " | CLIP score | preference | FID | paper GenEval (MaskGen-L) |"
+    lines = [head, "|" + "---|" * (len(TASKS) + 8)]
+    for _, r in table.iterrows():
+        paper = r.get("reported_geneval", np.nan)
+        lines.append(f"| {r['method']} | {r['steps']} | {pm(r, 'geneval', 3)} | "
+                     + " | ".join(f"{r[f'geneval_{t}']:.2f}" for t in TASKS)
+                     + f" | {pm(r, 'clip_score', 3)} | {pm(r, 'preference', 2)} | {pm(r, 'fid', 2)} | "
+                     + ("–" if pd.isna(paper) else f"{paper:g}") + " |")
+    first = table.iloc[0]
+    lines.append(f"\nGenEval-shapes (the official scoring rules on the shapes detector), CLIP score and preference on "
+                 f"{first['n_eval_images']} images (every caption x 4); FID on the FID set; mean ± std over seeds; "
+                 f"preset {first['preset']}, commit {first['git_commit']}. The reward used for fine-tuning, best-of-N "
+                 "and TTEO is a separate network from every judge.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_bon(grids, out_png) -> None:
+    rows = pd.DataFrame([row for g in grids for row in json.loads(Path(g).read_text())["rows"]])
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for k, part in rows.groupby("tteo_iters"):
+        stat = part.groupby("n")["geneval"].agg(["mean", "std"]).reset_index()
+        ax.errorbar(stat["n"], stat["mean"], yerr=stat["std"].fillna(0), marker="o", capsize=3,
+                    label="best-of-N" if k == 0 else f"best-of-N + TTEO {k} it.")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (candidates selected by the reward)")
+    ax.set_ylabel("GenEval-shapes overall")
+    ax.set_title(f"Test-time scaling ({len(grids)} seeds)")
+    ax.legend(fontsize=8)
+    _save(fig, out_png)
+
+
+def plot_curves(curves: dict, out_png) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for name, path in curves.items():
+        c = pd.read_csv(path)
+        c = c[c["eval_geneval"].notna()]
+        for ax, col in zip(axes, ("eval_geneval", "eval_preference")):
+            ax.plot(c["total_step"], c[col], marker="o", label=name)
+    for ax, label in zip(axes, ("GenEval-shapes overall", "preference score")):
+        ax.set_xlabel("total training step")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.suptitle("Reward fine-tuning: soft embeddings vs Gumbel straight-through (EMA student)")
+    _save(fig, out_png)
+
+
+def plot_grid(npz_files, titles, prompts_json, out_png, n_prompts: int = 12) -> None:
+    """One row per method, one column per caption (the first image of every 10th caption)."""
+    prompts = json.loads(Path(prompts_json).read_text())["prompts"]
+    fig, axes = plt.subplots(len(npz_files), n_prompts, figsize=(1.3 * n_prompts, 1.5 * len(npz_files) + 1.2),
+                             squeeze=False)
+    for i, (path, title) in enumerate(zip(npz_files, titles)):
+        with np.load(path) as f:
+            images, ids = f["arr_0"], f["prompt_ids"]
+        picks = [int(np.flatnonzero(ids == p)[0]) for p in np.unique(ids)[:: max(1, len(np.unique(ids)) // n_prompts)][:n_prompts]]
+        for j, k in enumerate(picks):
+            ax = axes[i, j]
+            ax.imshow(images[k], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(prompts[ids[k]].replace("a photo of ", "").replace(" and ", "\nand "), fontsize=6)
+        axes[i, 0].set_ylabel(title, fontsize=7)
+    _save(fig, out_png)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--metrics", nargs="+", required=True)
+    t.add_argument("--reported", required=True)
+    t.add_argument("--preset", required=True)
+    t.add_argument("--out-csv", required=True)
+    t.add_argument("--out-md", required=True)
+    t.add_argument("--figures", nargs="*", default=[])
+    b = sub.add_parser("bon")
+    b.add_argument("--grids", nargs="+", required=True)
+    b.add_argument("--out", required=True)
+    c = sub.add_parser("curves")
+    c.add_argument("--curves", nargs="+", required=True, metavar="NAME=CSV")
+    c.add_argument("--out", required=True)
+    g = sub.add_parser("grid")
+    g.add_argument("--samples", nargs="+", required=True)
+    g.add_argument("--titles", nargs="+", required=True)
+    g.add_argument("--prompts", required=True)
+    g.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "table":
+        table = build_table2(args.metrics, args.reported, args.preset)
+        atomic_write_text(args.out_csv, table.to_csv(index=False, float_format="%.6g"))
+        md = to_markdown(table)
+        for figure in args.figures:
+            rel = Path(figure).resolve().relative_to(Path(args.out_md).resolve().parent)
+            md += f"\n![{rel.stem}]({rel.as_posix()})\n"
+        atomic_write_text(args.out_md, md)
+        print(md)
+    elif args.cmd == "bon":
+        plot_bon(args.grids, args.out)
+    elif args.cmd == "curves":
+        plot_curves(dict(item.split("=", 1) for item in args.curves), args.out)
+    else:
+        plot_grid(args.samples, args.titles, args.prompts, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The one-step text-to-image student: Di[M]O distillation, optionally with differentiable reward fine-tuning
+(Soft-Di[M]O, paper.md §2.4).
+
+Phases of one step:
+  generator  w_dimo * L_DiMO - w_reward * mean R(Dec(E_dec(p)), prompt), with p the soft embedding weights
+             softmax(z) (or a Gumbel straight-through one-hot), decoded through the tokenizer's codebook
+  aux        cross-entropy of the auxiliary model on a fresh, re-masked student sample (as for class-to-image)
+The reward R is the workflow's `reward` network, never one of the judges that score Table 2.
+"""
+import copy
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from softdimo.checkpoints import load_artefact
+from softdimo.config import Config
+from softdimo.distill import dimo_loss, freeze_embeddings
+from softdimo.models import build_model
+from softdimo.sampling import GlobalRngs, sample_from_logits
+from softdimo.soft import relaxed_probs
+from softdimo.stages import Phase
+from softdimo.student_stage import StudentStage
+from softdimo.text import load_bank
+
+
+def reward_of_images(reward, images: torch.Tensor, bank, prompt_ids: torch.Tensor) -> torch.Tensor:
+    """Per-image reward of float NCHW images (decoder output, clamped to [-1, 1]) for their prompts."""
+    return reward(images.clamp(-1, 1), bank.pooled[prompt_ids])
+
+
+class TextStudentStage(StudentStage):
+    def __init__(self, cfg: Config, method: str, seed: int, inputs: dict[str, Path]):
+        if method not in cfg.t2i.students:
+            raise SystemExit(f"unknown text-to-image student {method!r}; configured: {sorted(cfg.t2i.students)}")
+        self.name = f"t2i/{method}/seed{seed}"
+        self.method, self.seed, self.inputs = method, seed, inputs
+        self.cfg, self.d = cfg, cfg.t2i.distill
+        self.s = cfg.t2i.students[method]
+        self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
+                                             seed=self.d.train.seed + 1000 * seed)
+        self.eval_every = self.d.eval_every
+        self.ema_modules = ("student",)
+        self.phases = [Phase("generator", self.generator_loss, "student"),
+                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale)]
+
+    def build(self, device):
+        from evaluation.t2i_metrics import Judges
+
+        self.device = device
+        self.bank = load_bank(self.inputs["text_bank"]).to(device)
+        self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
+        self.teacher.attach_text(self.bank)
+        self._arch, self._kwargs = payload["arch"], payload["kwargs"]
+        student = build_model(payload["arch"], **self._kwargs).to(device)
+        student.load_state_dict(self.teacher.state_dict())
+        student.attach_text(self.bank)
+        aux = copy.deepcopy(student)
+        self.init_steps = 0
+        if self.s.init != "teacher":
+            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
+            student.load_state_dict(init["state_dict"])
+            aux.load_state_dict(init["aux_state_dict"])
+            self.init_steps = init["total_steps"]
+        for model in (student, aux):
+            freeze_embeddings(model)
+        self.modules = {"student": student, "aux": aux}
+        self.tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
+        self.reward, _ = load_artefact(self.inputs["reward"], "judge", device)
+        with np.load(self.inputs["train"]) as f:  # captions drawn with the training distribution's frequencies
+            self.train_prompts = torch.from_numpy(f["prompt_ids"]).to(device)
+        self.judges = Judges.load(self.cfg, self.inputs, device, need_fid=False)
+
+    def next_batch(self, step):
+        rows = torch.randint(0, len(self.train_prompts), (self.train_cfg.batch_size,))
+        return {"labels": self.train_prompts[rows]}
+
+    def generator_loss(self, batch, step):
+        student, labels = self.modules["student"], batch["labels"]
+        z = self._student_logits(student, labels)
+        rngs = GlobalRngs(len(labels), self.device)
+        tokens = sample_from_logits(z.detach(), rngs, self.d.temperature)
+        loss, parts = z.sum() * 0, {}
+        if self.s.w_dimo > 0:
+            l_dimo, masked = dimo_loss(z, tokens, labels, self.teacher, self.modules["aux"],
+                                       teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
+                                       schedule=self.d.schedule)
+            loss = loss + self.s.w_dimo * l_dimo
+            parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
+        if self.s.w_reward > 0:
+            probs = relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau)
+            r = reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, labels)
+            loss = loss - self.s.w_reward * r.mean()
+            parts["reward"] = r.mean().detach()
+        return loss, parts
+
+    @torch.no_grad()
+    def periodic_eval(self, modules, step: int) -> dict:
+        """GenEval-shapes, CLIP score and preference of the (EMA) student on every caption (the curves of the
+        soft vs Gumbel-ST figure)."""
+        from softdimo.t2i_sample import generate_student
+
+        student = modules["student"].eval()
+        ids = self.judges.eval_prompt_ids(self.d.eval_samples)
+        images = generate_student(student, self.tokenizer, ids, self.seed, self.s.r_init, self.d, len(ids))
+        m = self.judges.score_prompts(images, ids)
+        return {"eval_geneval": m["geneval"]["overall"], "eval_clip_score": m["clip_score"],
+                "eval_preference": m["preference"], "total_step": self.init_steps + step}
+
+    def export(self):
+        return {"kind": "student", "arch": self._arch, "kwargs": self._kwargs,
+                "state_dict": self.modules["student"].state_dict(),
+                "aux_state_dict": self.modules["aux"].state_dict(),
+                "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
+                "total_steps": self.init_steps + self.s.steps}

