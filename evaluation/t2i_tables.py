@@ -70,20 +70,37 @@ def to_markdown(table: pd.DataFrame) -> str:
             return "–"
         return f"{mean:.{d}f}" if r["n_seeds"] == 1 else f"{mean:.{d}f} ± {std:.{d}f}"
 
-    head = "| method | steps | GenEval | " + " | ".join(TASKS) + " | CLIP score | preference | FID | paper GenEval (MaskGen-L) |"
+    head = "| method | steps | GenEval | " + " | ".join(TASKS) + " | CLIP score | preference | FID | paper GenEval / HPS (MaskGen-L) |"
     lines = [head, "|" + "---|" * (len(TASKS) + 8)]
     for _, r in table.iterrows():
-        paper = r.get("reported_geneval", np.nan)
+        paper = " / ".join("–" if pd.isna(r.get(f"reported_{m}", np.nan)) else f"{r[f'reported_{m}']:g}"
+                           for m in ("geneval", "preference"))
         lines.append(f"| {r['method']} | {r['steps']} | {pm(r, 'geneval', 3)} | "
                      + " | ".join(f"{r[f'geneval_{t}']:.2f}" for t in TASKS)
-                     + f" | {pm(r, 'clip_score', 3)} | {pm(r, 'preference', 2)} | {pm(r, 'fid', 2)} | "
-                     + ("–" if pd.isna(paper) else f"{paper:g}") + " |")
+                     + f" | {pm(r, 'clip_score', 3)} | {pm(r, 'preference', 2)} | {pm(r, 'fid', 2)} | {paper} |")
     first = table.iloc[0]
     lines.append(f"\nGenEval-shapes (the official scoring rules on the shapes detector), CLIP score and preference on "
-                 f"{first['n_eval_images']} images (every caption x 4); FID on the FID set; mean ± std over seeds; "
+                 f"{first['n_eval_images']} images (every caption equally often); FID on the FID set; mean ± std over seeds; "
                  f"preset {first['preset']}, commit {first['git_commit']}. The reward used for fine-tuning, best-of-N "
                  "and TTEO is a separate network from every judge.")
     return "\n".join(lines) + "\n"
+
+
+def component_notes(summaries) -> list[str]:
+    """One line per trained component (tokenizer, teacher, judges) with its own held-out accuracy."""
+    notes = []
+    for path in summaries:
+        d, name = json.loads(Path(path).read_text()), Path(path).stem
+        if "holdout_psnr_db" in d:
+            notes.append(f"- tokenizer: held-out PSNR {d['holdout_psnr_db']:.2f} dB, {d['codes_used']}/{d['codebook_size']} "
+                         f"codes used, {d['seq_len']} tokens per image")
+        elif "holdout_masked_ce" in d:
+            notes.append(f"- teacher: held-out masked-token cross-entropy {d['holdout_masked_ce']:.3f}, {d['n_params']:,} parameters")
+        else:
+            extra = (f"; the top-1 caption is true of the image {d['holdout_top1_caption_true']:.3f}"
+                     if "holdout_top1_caption_true" in d else "")
+            notes.append(f"- {name}: held-out {d['accuracy_is']} {d['holdout_accuracy']:.3f} ({d['n_holdout']} scenes){extra}")
+    return notes
 
 
 def plot_bon(grids, out_png) -> None:
@@ -146,6 +163,7 @@ def main(argv=None):
     t.add_argument("--out-csv", required=True)
     t.add_argument("--out-md", required=True)
     t.add_argument("--figures", nargs="*", default=[])
+    t.add_argument("--summaries", nargs="*", default=[], help="training summaries (.json) of tokenizer, teacher, judges")
     b = sub.add_parser("bon")
     b.add_argument("--grids", nargs="+", required=True)
     b.add_argument("--out", required=True)
@@ -162,6 +180,9 @@ def main(argv=None):
         table = build_table2(args.metrics, args.reported, args.preset)
         atomic_write_text(args.out_csv, table.to_csv(index=False, float_format="%.6g"))
         md = to_markdown(table)
+        notes = component_notes(args.summaries)
+        if notes:
+            md += "\nComponents (the judges' accuracies are what their scores can be trusted to):\n\n" + "\n".join(notes) + "\n"
         for figure in args.figures:
             rel = Path(figure).resolve().relative_to(Path(args.out_md).resolve().parent)
             md += f"\n![{rel.stem}]({rel.as_posix()})\n"

@@ -143,8 +143,8 @@ def render_set(world: World, metadata: list[dict], prompt_ids: np.ndarray, seed:
 
 def prepare(cfg, out_dir: Path) -> dict:
     """train.npz (training scenes), eval_real.npz (renders of the evaluation prompts), fid_real.npz (the FID
-    reference), prompts.json (every caption + metadata; the last is the empty prompt) and the evaluation
-    prompt set in GenEval's jsonl form."""
+    reference), fid_real_alt.npz (the same captions rendered again: the FID floor at this size), prompts.json
+    (every caption + metadata; the last is the empty prompt) and the evaluation prompts in GenEval's jsonl form."""
     world = world_from_config(cfg)
     metadata = prompt_metadata(world.shapes, world.colors)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +154,7 @@ def prepare(cfg, out_dir: Path) -> dict:
     atomic_savez(out_dir / "train.npz", **render_set(world, metadata, train_ids, cfg.seed * 10 + 1))
     atomic_savez(out_dir / "eval_real.npz", **render_set(world, metadata, eval_ids, cfg.seed * 10 + 2))
     atomic_savez(out_dir / "fid_real.npz", **render_set(world, metadata, fid_ids, cfg.seed * 10 + 3))
+    atomic_savez(out_dir / "fid_real_alt.npz", **render_set(world, metadata, fid_ids, cfg.seed * 10 + 4))
     atomic_savez(out_dir / "fid_prompts.npz", prompt_ids=fid_ids)
     prompts = [m["prompt"] for m in metadata] + [""]
     write_json(out_dir / "prompts.json", {"prompts": prompts, "metadata": metadata, "null_prompt_id": len(metadata)})

@@ -32,6 +32,11 @@ def _set(raw, dotted, value):
     ("c2i.sampling.schedule", "cosin"),        # not one of the choices
     ("c2i.eval.n_samples", 0),                 # out of range
     ("c2i.tokenizer.splits", 4),               # does not divide bits=6
+    ("t2i.world.object_size", [5, 9]),         # objects would touch in a 16-pixel scene
+    ("t2i.world.colors", "red"),               # a string where a list is expected
+    ("t2i.test_time.table_n", 3),              # not one of best_of_n
+    ("t2i.test_time.student", "nobody"),       # not a configured student
+    ("t2i.judges.clip.data", "third_half"),    # not one of the choices
 ])
 def test_bad_value_is_rejected_with_its_key(smoke_raw, key, value):
     with pytest.raises(ConfigError) as err:

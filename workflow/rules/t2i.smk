@@ -256,6 +256,7 @@ rule t2i_evaluate_real:
     input:
         **T2I_EVAL_INPUTS,
         samples="results/t2i/data/eval_real.npz",
+        fid_samples="results/t2i/data/fid_real_alt.npz",
     output:
         "results/t2i/metrics/real_renders/steps0/seed0.json",
     params:
@@ -268,4 +269,5 @@ rule t2i_evaluate_real:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.t2i_metrics --config {params.resolved} --samples {input.samples} "
-        f"{T2I_EVAL_ARGS} --method real_renders --steps 0 --seed 0 --out {{output}} > {{log}} 2>&1"
+        f"--fid-samples {{input.fid_samples}} {T2I_EVAL_ARGS} --method real_renders --steps 0 --seed 0 "
+        "--out {output} > {log} 2>&1"

@@ -3,7 +3,7 @@
 T2I = config["t2i"]
 T2I_STUDENTS = T2I["students"]
 T2I_TT = T2I["test_time"]["student"]
-T2I_DATA = ["train.npz", "eval_real.npz", "fid_real.npz", "fid_prompts.npz", "prompts.json",
+T2I_DATA = ["train.npz", "eval_real.npz", "fid_real.npz", "fid_real_alt.npz", "fid_prompts.npz", "prompts.json",
             "evaluation_metadata.jsonl", "data.json"]
 T2I_BASE = {
     "tokenizer": "results/t2i/tokenizer.pt",

@@ -101,6 +101,8 @@ rule make_table2:
             "results/figures/t2i_training_curves.png",
             "results/figures/t2i_samples.png",
         ],
+        summaries=["results/t2i/tokenizer.json", "results/t2i/teacher.json"]
+        + [f"results/t2i/judges/{name}.json" for name in T2I_JUDGES],
     output:
         csv=report("results/table2.csv", category="Table 2", caption="../report/table2.rst"),
         md="results/table2.md",
@@ -112,7 +114,8 @@ rule make_table2:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.t2i_tables table --metrics {input.metrics} --reported {input.reported} "
-        "--preset {params.preset} --figures {input.figures} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "--preset {params.preset} --figures {input.figures} --summaries {input.summaries} "
+        "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
 
 rule plot_t2i_test_time:
