@@ -2,7 +2,8 @@
 (best-of-N selected by the reward, TTEO on the input embedding, and both).
 
     python -m softdimo.t2i_sample sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
-        (--steps 16 [--caption-blind] | --student W) --seed 0 --out-eval eval.npz --out-fid fid.npz
+        (--steps 16 [--caption-blind] | --student W) --fid-prompts fid_prompts.npz --seed 0 \
+        --out-eval eval.npz --out-fid fid.npz
     python -m softdimo.t2i_sample test-time --config CFG --teacher T --student W --tokenizer TOK --text-bank B \
         --prompts P --reward R --clip C --preference H --seed 0 --out-dir DIR
 
@@ -121,7 +122,7 @@ def _common(p):
 def cmd_sample(args, cfg, bank, tokenizer, teacher, n_prompts):
     t2i, device = cfg.t2i, cfg.device
     sets = {"eval": eval_prompt_ids(n_prompts, t2i.world.images_per_prompt).to(device)}
-    with np.load(Path(args.prompts).with_name("fid_prompts.npz")) as f:
+    with np.load(args.fid_prompts) as f:
         sets["fid"] = torch.from_numpy(f["prompt_ids"]).to(device)
     meta = {"eval_seed": args.seed, "device": device, "torch_threads": torch.get_num_threads(), "git_commit": git_commit()}
     if args.student:
@@ -187,6 +188,7 @@ def main(argv=None):
     s.add_argument("--steps", type=int, default=None)
     s.add_argument("--caption-blind", action="store_true", help="teacher conditioned on the empty prompt only")
     s.add_argument("--student", default=None)
+    s.add_argument("--fid-prompts", required=True, help="fid_prompts.npz: the captions of the FID set")
     s.add_argument("--out-eval", required=True)
     s.add_argument("--out-fid", required=True)
     t = sub.add_parser("test-time", help="best-of-N and TTEO grid of a student on the evaluation prompts")

@@ -6,14 +6,17 @@ EMA, a progress bar, the curve CSV written as it goes, atomic resumable checkpoi
 non-finite loss that leaves the last good checkpoint in place.
 
 Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
-resumed ends with the same weights as one that never stopped.
+resumed ends with the same weights as one that never stopped. A checkpoint is resumed only when it belongs to
+the same run (its fingerprint: stage, config and the sha256 of every input file) and did not finish; a rerun
+of a finished or changed job trains from scratch instead of returning stale weights.
 
     python -m softdimo.train --config CFG --stage teacher --input train=... --input tokenizer=... \
         --out results/c2i/teacher.pt --workdir results/c2i/checkpoints/teacher --curve results/c2i/teacher_curve.csv
 """
 import argparse
 import copy
-import csv
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -46,13 +49,6 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: f
         be.copy_(bm)
 
 
-def _read_curve(path: Path, upto_step: int) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= upto_step]
-
-
 def _write_curve(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -61,8 +57,19 @@ def _write_curve(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
+def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path]) -> str:
+    """What a checkpoint must match to be resumed: the stage, the whole config and the inputs' contents."""
+    h = hashlib.sha256(json.dumps({"stage": stage_name, "config": config}, sort_keys=True, default=str).encode())
+    for name in sorted(inputs):
+        h.update(name.encode())
+        with open(inputs[name], "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
 def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "cpu",
-          stop_after: int | None = None) -> dict:
+          stop_after: int | None = None, run_fingerprint: str = "") -> dict:
     """Run (or resume) the stage to cfg.steps. `stop_after` ends this process early, as a kill would."""
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt_path = workdir / "last.pt"
@@ -77,8 +84,13 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
     ema = {name: copy.deepcopy(stage.modules[name]).requires_grad_(False) for name in ema_names} \
         if cfg.ema_decay > 0 else {}
     start = 0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+    state = torch.load(ckpt_path, map_location=device, weights_only=False) if ckpt_path.exists() else None
+    if state is not None and (state.get("fingerprint", "") != run_fingerprint or state["step"] >= cfg.steps):
+        why = "finished" if state["step"] >= cfg.steps else "made with other inputs or config"
+        print(f"{stage.name}: not resuming {ckpt_path} ({why}); training from scratch", flush=True)
+        state = None
+    rows = []
+    if state is not None:
         for name, sd in state["modules"].items():
             stage.modules[name].load_state_dict(sd)
         for name, sd in state["optimizers"].items():
@@ -86,13 +98,14 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         for name, sd in state["ema"].items():
             ema[name].load_state_dict(sd)
         start = state["step"]
+        rows = [row for row in state.get("curve", []) if int(row["step"]) <= start]
         print(f"resuming {stage.name} from {ckpt_path} at step {start}", flush=True)
-    rows = _read_curve(curve_path, start)
 
     def save(step):
         atomic_torch_save({"step": step, "modules": {k: m.state_dict() for k, m in stage.modules.items()},
                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                           "ema": {k: m.state_dict() for k, m in ema.items()}}, ckpt_path)
+                           "ema": {k: m.state_dict() for k, m in ema.items()}, "curve": rows,
+                           "fingerprint": run_fingerprint}, ckpt_path)
         _write_curve(curve_path, rows)
 
     eval_every = getattr(stage, "eval_every", 0)
@@ -160,8 +173,10 @@ def main(argv=None):
     cfg = load_config(args.config)
     torch.set_num_threads(args.threads or cfg.torch_threads)
     inputs = dict(item.split("=", 1) for item in args.input)
-    stage = build_stage(args.stage, cfg, {k: Path(v) for k, v in inputs.items()})
-    summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=cfg.device)
+    inputs = {k: Path(v) for k, v in inputs.items()}
+    stage = build_stage(args.stage, cfg, inputs)
+    summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=cfg.device,
+                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs))
     summary.update(stage.evaluate())
     summary["git_commit"] = git_commit()
     atomic_torch_save({**stage.export(), "summary": summary, "config": to_dict(cfg), "git_commit": git_commit()},

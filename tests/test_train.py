@@ -114,3 +114,33 @@ def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, t
     assert "input_proj.weight" in frozen
     a, b = (list(csv.DictReader(open(tmp_path / d / "curve.csv"))) for d in "ab")
     assert [r["eval_fid"] for r in a] == [r["eval_fid"] for r in b]  # in-training FID curve identical too
+
+
+def test_finished_or_foreign_checkpoint_is_not_resumed(smoke_cfg, digits_split, tmp_path):
+    """A rerun (Snakemake deletes the outputs, the checkpoint stays) retrains instead of returning stale
+    weights, and rewrites the whole curve; a checkpoint of other inputs is never resumed."""
+    straight = run_tokenizer(smoke_cfg, digits_split, tmp_path / "a")
+    (tmp_path / "a" / "curve.csv").unlink()
+    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    out = train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "a", tmp_path / "a" / "curve.csv")
+    assert all(torch.equal(stage.modules["tokenizer"].state_dict()[k], straight[k]) for k in straight)
+    assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "a" / "curve.csv"))] == [5, 10, 15, 20]
+    assert out["steps"] == 20
+    # an interrupted run of one fingerprint is not resumed under another
+    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "b", tmp_path / "b.csv", stop_after=13, run_fingerprint="old")
+    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "b", tmp_path / "b.csv", run_fingerprint="new")
+    assert all(torch.equal(stage.modules["tokenizer"].state_dict()[k], straight[k]) for k in straight)
+    assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "b.csv"))] == [5, 10, 15, 20]
+
+
+def test_fingerprint_follows_inputs_and_config(tmp_path):
+    from softdimo.train import fingerprint
+
+    (tmp_path / "x").write_bytes(b"abc")
+    a = fingerprint("teacher", {"lr": 1}, {"train": tmp_path / "x"})
+    assert a == fingerprint("teacher", {"lr": 1}, {"train": tmp_path / "x"})
+    assert a != fingerprint("teacher", {"lr": 2}, {"train": tmp_path / "x"})
+    (tmp_path / "x").write_bytes(b"abd")
+    assert a != fingerprint("teacher", {"lr": 1}, {"train": tmp_path / "x"})

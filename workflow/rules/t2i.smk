@@ -159,7 +159,7 @@ rule t2i_sample_teacher:
         "../envs/torch.yaml"
     shell:
         f"python -m softdimo.t2i_sample sample {T2I_SAMPLE_ARGS} --steps {{wildcards.steps}} {{params.blind}} "
-        "--out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
+        "--fid-prompts {input.fid_prompts} --out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
 
 
 rule t2i_sample_student:
@@ -181,7 +181,7 @@ rule t2i_sample_student:
         "../envs/torch.yaml"
     shell:
         f"python -m softdimo.t2i_sample sample {T2I_SAMPLE_ARGS} --student {{input.student}} "
-        "--out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
+        "--fid-prompts {input.fid_prompts} --out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
 
 
 rule t2i_test_time:
