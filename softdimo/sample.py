@@ -24,6 +24,7 @@ from tqdm import tqdm
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.runtime import setup_torch
 from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, sample_maskgit, sample_one_step
 from softdimo.tokenizers.lfq import to_uint8
 
@@ -99,7 +100,7 @@ def main(argv=None):
     if (args.student is None) == (args.steps is None):
         parser.error("give either --steps (teacher) or --student")
     cfg = load_config(args.config)
-    torch.set_num_threads(args.threads or cfg.torch_threads)
+    setup_torch(args.threads or cfg.torch_threads)
     s_cfg = cfg.c2i.sampling
     teacher, _ = load_artefact(args.teacher, "teacher", cfg.device)
     tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", cfg.device)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.runtime import setup_torch
 from softdimo.sample import generate, student_sampler, teacher_sampler, timed
 from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, initial_embeddings
 from softdimo.text import load_bank
@@ -199,7 +200,7 @@ def main(argv=None):
     if args.cmd == "sample" and (args.student is None) == (args.steps is None):
         parser.error("give either --steps (teacher) or --student")
     cfg = load_config(args.config)
-    torch.set_num_threads(args.threads or cfg.torch_threads)
+    setup_torch(args.threads or cfg.torch_threads)
     bank = load_bank(args.text_bank).to(cfg.device)
     tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", cfg.device)
     teacher, _ = load_text_model(args.teacher, "teacher", bank, cfg.device)

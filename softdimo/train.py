@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from softdimo.config import TrainCfg, load_config, to_dict
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
+from softdimo.runtime import setup_torch
 
 
 class TrainingDiverged(RuntimeError):
@@ -171,7 +172,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    torch.set_num_threads(args.threads or cfg.torch_threads)
+    setup_torch(args.threads or cfg.torch_threads)
     inputs = dict(item.split("=", 1) for item in args.input)
     inputs = {k: Path(v) for k, v in inputs.items()}
     stage = build_stage(args.stage, cfg, inputs)

@@ -144,3 +144,28 @@ def test_fingerprint_follows_inputs_and_config(tmp_path):
     assert a != fingerprint("teacher", {"lr": 2}, {"train": tmp_path / "x"})
     (tmp_path / "x").write_bytes(b"abd")
     assert a != fingerprint("teacher", {"lr": 1}, {"train": tmp_path / "x"})
+
+
+def test_training_is_bit_reproducible_across_processes(root, smoke_raw, tmp_path):
+    """Two separate 2-thread runs of the training CLI give identical weights: multithreaded CPU convolution
+    backward is not reproducible without deterministic algorithms (softdimo/runtime.py; this test fails
+    without them)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from softdimo.config import from_dict
+    from softdimo.shapes import prepare
+
+    smoke_raw["t2i"]["tokenizer"]["train"].update(steps=30, batch_size=128)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(smoke_raw))
+    prepare(from_dict(smoke_raw).t2i.world, tmp_path / "data")
+    weights = []
+    for run in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "softdimo.train", "--config", str(tmp_path / "cfg.yaml"),
+                        "--stage", "t2i_tokenizer", "--input", f"train={tmp_path / 'data' / 'train.npz'}",
+                        "--threads", "2", "--out", str(tmp_path / run / "tok.pt"), "--workdir", str(tmp_path / run / "work"),
+                        "--curve", str(tmp_path / run / "curve.csv")], check=True, capture_output=True, cwd=root)
+        weights.append(torch.load(tmp_path / run / "tok.pt", weights_only=False)["state_dict"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
