@@ -80,6 +80,7 @@ class StudentStage:
         return model.forward_embeddings(e, labels)
 
     def generator_loss(self, batch, step):
+        """w_dimo * L_DiMO plus the stage's refinement term on the same logits (GAN here, reward for t2i)."""
         student, labels = self.modules["student"], batch["labels"]
         z = self._student_logits(student, labels)
         rngs = GlobalRngs(len(labels), self.device)
@@ -91,14 +92,19 @@ class StudentStage:
                                          schedule=self.d.schedule)
             loss = loss + self.s.w_dimo * l_dimo
             parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
-        if self.s.w_gan > 0:
-            fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
-            r = torch.rand(len(labels), device=self.device) * self.s.gan_r_max
-            l_gan = generator_loss(self.modules["disc"](self.teacher, mask_positions(fake, r), labels, r))
-            loss = loss + self.s.w_gan * l_gan
-            batch["fake"] = fake.detach()
-            parts["gan"] = l_gan.detach()
-        return loss, parts
+        extra, extra_parts = self.refinement_loss(z, rngs, batch)
+        return loss + extra, {**parts, **extra_parts}
+
+    def refinement_loss(self, z, rngs, batch):
+        """w_gan * L_GAN through soft embeddings (or Gumbel-ST) into the teacher-backbone discriminator."""
+        if self.s.w_gan <= 0:
+            return 0.0, {}
+        labels = batch["labels"]
+        fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
+        r = torch.rand(len(labels), device=self.device) * self.s.gan_r_max
+        l_gan = generator_loss(self.modules["disc"](self.teacher, mask_positions(fake, r), labels, r))
+        batch["fake"] = fake.detach()
+        return self.s.w_gan * l_gan, {"gan": l_gan.detach()}
 
     def aux_loss(self, batch, step):
         with torch.no_grad():

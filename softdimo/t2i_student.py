@@ -16,9 +16,8 @@ import torch
 
 from softdimo.checkpoints import load_artefact
 from softdimo.config import Config
-from softdimo.distill import dimo_loss, freeze_embeddings
+from softdimo.distill import freeze_embeddings
 from softdimo.models import build_model
-from softdimo.sampling import GlobalRngs, sample_from_logits
 from softdimo.soft import relaxed_probs
 from softdimo.stages import Phase
 from softdimo.student_stage import StudentStage
@@ -76,24 +75,13 @@ class TextStudentStage(StudentStage):
         rows = torch.randint(0, len(self.train_prompts), (self.train_cfg.batch_size,))
         return {"labels": self.train_prompts[rows]}
 
-    def generator_loss(self, batch, step):
-        student, labels = self.modules["student"], batch["labels"]
-        z = self._student_logits(student, labels)
-        rngs = GlobalRngs(len(labels), self.device)
-        tokens = sample_from_logits(z.detach(), rngs, self.d.temperature)
-        loss, parts = z.sum() * 0, {}
-        if self.s.w_dimo > 0:
-            l_dimo, masked = dimo_loss(z, tokens, labels, self.teacher, self.modules["aux"],
-                                       teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
-                                       schedule=self.d.schedule)
-            loss = loss + self.s.w_dimo * l_dimo
-            parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
-        if self.s.w_reward > 0:
-            probs = relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau)
-            r = reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, labels)
-            loss = loss - self.s.w_reward * r.mean()
-            parts["reward"] = r.mean().detach()
-        return loss, parts
+    def refinement_loss(self, z, rngs, batch):
+        """-w_reward * mean R(Dec(soft tokens), caption): the reward through the tokenizer's decoder."""
+        if self.s.w_reward <= 0:
+            return 0.0, {}
+        probs = relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau)
+        r = reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, batch["labels"])
+        return -self.s.w_reward * r.mean(), {"reward": r.mean().detach()}
 
     @torch.no_grad()
     def periodic_eval(self, modules, step: int) -> dict:

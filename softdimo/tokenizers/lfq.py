@@ -23,6 +23,23 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
+def conv_encoder(channels: int, hidden: int, downsample: int, out: int) -> nn.Sequential:
+    """Image -> latent grid: a stem, `downsample` stride-2 stages with residual blocks, a 1x1 projection."""
+    layers = [nn.Conv2d(channels, hidden, 3, padding=1)]
+    for _ in range(downsample):
+        layers += [ResBlock(hidden), nn.Conv2d(hidden, hidden, 4, stride=2, padding=1)]
+    return nn.Sequential(*layers, ResBlock(hidden), nn.GroupNorm(1, hidden), nn.GELU(), nn.Conv2d(hidden, out, 1))
+
+
+def conv_decoder(code_dim: int, hidden: int, downsample: int, channels: int) -> nn.Sequential:
+    """Latent grid -> image: the mirror of conv_encoder with nearest-neighbour upsampling."""
+    layers = [nn.Conv2d(code_dim, hidden, 1), ResBlock(hidden)]
+    for _ in range(downsample):
+        layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(hidden, hidden, 3, padding=1),
+                   ResBlock(hidden)]
+    return nn.Sequential(*layers, nn.GroupNorm(1, hidden), nn.GELU(), nn.Conv2d(hidden, channels, 3, padding=1))
+
+
 def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 NHWC -> float NCHW in [-1, 1]."""
     return images_uint8.permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -41,15 +58,8 @@ class LFQTokenizer(nn.Module):
         self.bits, self.splits = bits, splits
         self.bits_per_split = bits // splits
         self.latent_side = image_size // 2**downsample
-        h = hidden_channels
-        down = [nn.Conv2d(channels, h, 3, padding=1)]
-        for _ in range(downsample):
-            down += [ResBlock(h), nn.Conv2d(h, h, 4, stride=2, padding=1)]
-        self.encoder = nn.Sequential(*down, ResBlock(h), nn.GroupNorm(1, h), nn.GELU(), nn.Conv2d(h, bits, 1))
-        up = [nn.Conv2d(bits, h, 1), ResBlock(h)]
-        for _ in range(downsample):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(h, h, 3, padding=1), ResBlock(h)]
-        self.decoder = nn.Sequential(*up, nn.GroupNorm(1, h), nn.GELU(), nn.Conv2d(h, channels, 3, padding=1))
+        self.encoder = conv_encoder(channels, hidden_channels, downsample, bits)
+        self.decoder = conv_decoder(bits, hidden_channels, downsample, channels)
 
     @property
     def seq_len(self) -> int:

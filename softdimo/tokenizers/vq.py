@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from softdimo.tokenizers.lfq import ResBlock, to_unit
+from softdimo.tokenizers.lfq import conv_decoder, conv_encoder, to_unit
 
 
 class VQTokenizer(nn.Module):
@@ -20,15 +20,8 @@ class VQTokenizer(nn.Module):
         self.codebook_size, self.code_dim = codebook_size, code_dim
         self.splits, self.classes_per_split = 1, codebook_size
         self.latent_side = image_size // 2**downsample
-        h = hidden_channels
-        down = [nn.Conv2d(channels, h, 3, padding=1)]
-        for _ in range(downsample):
-            down += [ResBlock(h), nn.Conv2d(h, h, 4, stride=2, padding=1)]
-        self.encoder = nn.Sequential(*down, ResBlock(h), nn.GroupNorm(1, h), nn.GELU(), nn.Conv2d(h, code_dim, 1))
-        up = [nn.Conv2d(code_dim, h, 1), ResBlock(h)]
-        for _ in range(downsample):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(h, h, 3, padding=1), ResBlock(h)]
-        self.decoder = nn.Sequential(*up, nn.GroupNorm(1, h), nn.GELU(), nn.Conv2d(h, channels, 3, padding=1))
+        self.encoder = conv_encoder(channels, hidden_channels, downsample, code_dim)
+        self.decoder = conv_decoder(code_dim, hidden_channels, downsample, channels)
         self.codebook = nn.Parameter(torch.randn(codebook_size, code_dim))
         self.register_buffer("usage", torch.zeros(codebook_size))  # assignments since the last restart
 
