@@ -37,7 +37,7 @@ rule all:
         "results/table1.md",
         "results/figures/fid_vs_steps.png",
         "results/figures/samples_teacher.png",
-        "results/c2i/tokenizer_eval.json",
+        list(component_summaries().values()),
         "results/table2.csv",
         "results/table2.md",
         "results/claims.csv",

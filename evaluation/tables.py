@@ -32,11 +32,13 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
     row["n_samples"] = records[0]["n_samples"]
     row["evaluator"] = records[0]["evaluator"]
     row["n_reference"] = records[0]["n_reference"]
+    row["reference"] = records[0].get("reference", "holdout")
     return row
 
 
 def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str) -> pd.DataFrame:
-    rep = reported[reported["table"] == table_name]
+    # only the four columns both papers share; Di[M]O's density / coverage stay in reported.csv as a record
+    rep = reported[(reported["table"] == table_name) & reported["metric"].isin(["fid", "is", "precision", "recall"])]
     wide = rep.pivot_table(index=["method", "steps", "teacher", "source"], columns="metric", values="value",
                            aggfunc="first").reset_index()
     wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
@@ -55,6 +57,9 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
     rows = [_row(method, steps, recs) for (method, steps), recs in
             sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][1] if kv[0][0] == "teacher" else 0))]
     table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
+    if preset == "paper" and (table["n_samples"] != 50_000).any():
+        bad = table.loc[table["n_samples"] != 50_000, ["method", "steps", "n_samples"]].to_dict("records")
+        raise SystemExit(f"paper preset: every row must be FID-50k; these are not: {bad}")
     table["preset"] = preset
     table["git_commit"] = git_commit()
     return table
@@ -76,8 +81,11 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
         lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
     first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
+    against = (f"ADM's reference batch (FID against its stored ImageNet statistics, precision / recall against its "
+               f"{first['n_reference']} images)" if first["reference"] == "adm_ref_batch"
+               else f"{first['n_reference']} held-out real images")
     lines.append(f"\n{first['n_samples']} samples per seed, evaluator {first['evaluator']} "
-                 f"against {first['n_reference']} held-out real images; mean ± std over seeds (teacher: evaluation "
+                 f"against {against}; mean ± std over seeds (teacher: evaluation "
                  f"seeds {first['seeds']}; students: training seeds, each evaluated on its own seed); "
                  f"preset {first['preset']}, "
                  f"commit {first['git_commit']}.")

@@ -44,6 +44,7 @@ class PretrainedCfg:
 class DataCfg:
     source: str
     path: str
+    resolution: int
     holdout_fraction: float
     split_seed: int
 
@@ -55,6 +56,8 @@ class TokenizerCfg:
     splits: int
     hidden_channels: int
     downsample: int
+    channel_mult: tuple[int, ...]
+    num_res_blocks: int
     commit_weight: float
     entropy_weight: float
     train: TrainCfg
@@ -87,6 +90,9 @@ class SamplingCfg:
     steps: tuple[int, ...]
     schedule: str
     cfg_scale: float
+    cfg_schedule: str
+    cfg_power: float
+    mask_unit: str
     randomize_temperature: float
     temperature: float
     batch_size: int
@@ -95,10 +101,12 @@ class SamplingCfg:
 @dataclasses.dataclass(frozen=True)
 class EvalCfg:
     evaluator: str
+    reference: str
     n_samples: int
     seeds: tuple[int, ...]
     prc_neighborhood: int
     batch_size: int
+    cleanfid_crosscheck: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,7 +260,9 @@ class T2ICfg:
 class Config:
     preset: str
     device: str
+    precision: str
     torch_threads: int
+    gpus_per_job: int
     c2i: C2ICfg
     t2i: T2ICfg
 
@@ -292,7 +302,29 @@ def validate(raw: dict) -> None:
             raise ConfigError(f"config key 'c2i.gan.layers': block {layer} does not exist (depth {teacher['depth']})")
     for track in ("c2i", "t2i"):
         _check_init_chains(track, raw[track]["students"])
+    _check_c2i_scale(raw["preset"], raw["c2i"])
     _check_t2i(raw["t2i"])
+
+
+PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
+
+
+def _check_c2i_scale(preset: str, c2i: dict) -> None:
+    data, tok, ev = c2i["data"], c2i["tokenizer"], c2i["eval"]
+    if data["source"] == "sklearn_digits" and data["resolution"] != 8:
+        raise ConfigError("config key 'c2i.data.resolution': sklearn_digits are 8x8 images")
+    if tok["arch"] == "maskbit_vqgan_plus":
+        if len(tok["channel_mult"]) != tok["downsample"] + 1:
+            raise ConfigError(f"config key 'c2i.tokenizer.channel_mult': needs downsample + 1 = {tok['downsample'] + 1} "
+                              f"entries, got {len(tok['channel_mult'])}")
+        if tok["hidden_channels"] % 32:
+            raise ConfigError("config key 'c2i.tokenizer.hidden_channels': GroupNorm(32) needs a multiple of 32")
+    if ev["reference"] == "adm_ref_batch" and ev["evaluator"] != "inception_v3":
+        raise ConfigError("config key 'c2i.eval.reference': the ADM reference batch is scored with inception_v3")
+    if ev["cleanfid_crosscheck"] and ev["evaluator"] != "inception_v3":
+        raise ConfigError("config key 'c2i.eval.cleanfid_crosscheck': clean-fid's legacy_tensorflow FID needs inception_v3")
+    if preset == "paper" and ev["n_samples"] != PAPER_N_SAMPLES:
+        raise ConfigError(f"config key 'c2i.eval.n_samples': the paper preset reports FID-50k; got {ev['n_samples']}")
 
 
 def _check_init_chains(track: str, students: dict) -> None:

@@ -1,23 +1,69 @@
-"""Paper-scale weights: download official files (recording sha256) and convert them to softdimo artefacts.
+"""Paper-scale weights and reference files: download once (recording sha256), check, convert to artefacts.
 
-Only the download rules of the paper preset call this; every other job reads local files.
+Only the download_* rules reach the network; every other job reads local files, checks them against the
+recorded sha256 and stops with the file and the rule that makes it when one is missing.
 
     python -m softdimo.pretrained download --repo-id markweber/maskbit_generator_14bit --filename F --dest D
+    python -m softdimo.pretrained download-url --url U --dest resources/eval/VIRTUAL_imagenet256_labeled.npz
     python -m softdimo.pretrained download-inception --dest resources/eval/inception_v3_torch_fidelity.pth
     python -m softdimo.pretrained convert --kind teacher --config CFG --official D --out results/c2i/teacher.pt
 """
 import argparse
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
-from softdimo.io import write_json
+import torch
+
+from softdimo.config import Config, load_config, to_dict
+from softdimo.io import atomic_torch_save, git_commit, write_json
+
+# which rule makes each downloaded file (named in the error when it is missing)
+PROVIDERS = {
+    "resources/c2i/tokenizer_official.bin": "download_tokenizer",
+    "resources/c2i/teacher_official.bin": "download_teacher",
+    "resources/eval/inception_v3_torch_fidelity.pth": "download_inception",
+    "resources/eval/VIRTUAL_imagenet256_labeled.npz": "download_adm_reference",
+    "resources/eval/inception-2015-12-05.pt": "download_cleanfid_inception",
+}
+# the official generator files may name the input projection token_emb; MaskBit's own loader renames it
+RENAMES = {"token_emb.": "input_proj."}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".sha256.json")
 
 
 def _record(dest: Path, source: str) -> None:
-    digest = hashlib.sha256(dest.read_bytes()).hexdigest()
-    write_json(dest.with_suffix(dest.suffix + ".sha256.json"), {"source": source, "sha256": digest})
+    digest = sha256_of(dest)
+    write_json(record_path(dest), {"source": source, "sha256": digest})
     print(f"{dest}: sha256 {digest}")
+
+
+def require_file(path) -> Path:
+    """The path, after checking it exists and still has the sha256 recorded when it was downloaded."""
+    path = Path(path)
+    rule = PROVIDERS.get(path.as_posix(), "the download rule that makes it")
+    if not path.exists():
+        raise SystemExit(f"{path} not found. Make it with `snakemake --configfile config/paper.yaml {path}` (rule "
+                         f"{rule}) on a machine with internet, e.g. a login node; see README 'Paper scale'.")
+    record = record_path(path)
+    if record.exists():
+        expected = json.loads(record.read_text())["sha256"]
+        actual = sha256_of(path)
+        if actual != expected:
+            raise SystemExit(f"{path}: sha256 {actual} differs from {expected} recorded at download ({record}); "
+                             f"the file changed or is truncated: delete it and rerun rule {rule}.")
+    return path
 
 
 def download_hub(repo_id: str, filename: str, dest: Path) -> None:
@@ -29,20 +75,80 @@ def download_hub(repo_id: str, filename: str, dest: Path) -> None:
     _record(dest, f"hub:{repo_id}/{filename}")
 
 
+def download_url(url: str, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(url, str(dest))
+    _record(dest, url)
+
+
 def download_inception(dest: Path) -> None:
     """torch-fidelity's own Inception-v3 weights (the TF FID network), from the address torch-fidelity uses."""
-    import torch
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
+    download_url(URL_INCEPTION_V3, dest)
+
+
+def download_cleanfid_inception(dest: Path) -> None:
+    """The TorchScript Inception clean-fid's legacy_tensorflow mode loads, from the address clean-fid uses."""
+    from cleanfid.downloads_helper import check_download_inception
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.hub.download_url_to_file(URL_INCEPTION_V3, str(dest))
-    _record(dest, URL_INCEPTION_V3)
+    check_download_inception(fpath=str(dest.parent))
+    _record(dest, "clean-fid check_download_inception")
 
 
-def convert(kind: str, official: Path, out: Path) -> None:
-    raise SystemExit(
-        f"converting the official {kind} checkpoint {official} needs the checkpoint-compatible MaskBit modules, "
-        "which this version does not contain yet (paper-scale class-to-image track). Use the tiny or smoke preset.")
+def paper_module(kind: str, cfg: Config):
+    """(arch, kwargs, module) of the configured MaskBit tokenizer or generator, randomly initialised."""
+    from softdimo.models import build_model
+    from softdimo.tokenizers import build_tokenizer
+
+    c2i, tok = cfg.c2i, cfg.c2i.tokenizer
+    side = cfg.c2i.data.resolution // 2**tok.downsample
+    if kind == "tokenizer":
+        kwargs = dict(image_size=cfg.c2i.data.resolution, channels=3, bits=tok.bits, splits=tok.splits,
+                      hidden_channels=tok.hidden_channels, channel_mult=tuple(tok.channel_mult),
+                      num_res_blocks=tok.num_res_blocks)
+        return tok.arch, kwargs, build_tokenizer(tok.arch, **kwargs)
+    t = c2i.teacher
+    kwargs = dict(seq_len=side * side, bits=tok.bits, splits=tok.splits, num_classes=t.num_classes, dim=t.dim,
+                  depth=t.depth, heads=t.heads, mlp_ratio=t.mlp_ratio, dropout=t.dropout)
+    return t.arch, kwargs, build_model(t.arch, **kwargs)
+
+
+def load_official_state(path: Path) -> dict:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    renamed = {}
+    for key, value in state.items():
+        for old, new in RENAMES.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+        renamed[key] = value
+    return renamed
+
+
+def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
+    """Load the official file into our module with strict=True and write it as a softdimo artefact."""
+    official = require_file(official)
+    arch, kwargs, module = paper_module(kind, cfg)
+    state = load_official_state(official)
+    result = module.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise SystemExit(f"{official} does not match {arch} {kwargs}: missing {result.missing_keys[:8]} "
+                         f"(of {len(result.missing_keys)}), unexpected {result.unexpected_keys[:8]} "
+                         f"(of {len(result.unexpected_keys)}). Is the config's bit width that of the file?")
+    module.load_state_dict(state, strict=True)
+    summary = {"source": str(official), "sha256": sha256_of(official), "n_params": sum(p.numel() for p in module.parameters()),
+               "git_commit": git_commit()}
+    atomic_torch_save({"kind": "teacher" if kind == "teacher" else "tokenizer", "arch": arch, "kwargs": kwargs,
+                       "state_dict": module.state_dict(), "summary": summary, "config": to_dict(cfg)}, out)
+    write_json(out.with_suffix(".json"), summary)
+    return summary
 
 
 def main(argv=None):
@@ -52,8 +158,11 @@ def main(argv=None):
     d.add_argument("--repo-id", required=True)
     d.add_argument("--filename", required=True)
     d.add_argument("--dest", required=True)
-    i = sub.add_parser("download-inception")
-    i.add_argument("--dest", required=True)
+    u = sub.add_parser("download-url")
+    u.add_argument("--url", required=True)
+    u.add_argument("--dest", required=True)
+    for name in ("download-inception", "download-cleanfid-inception"):
+        sub.add_parser(name).add_argument("--dest", required=True)
     c = sub.add_parser("convert")
     c.add_argument("--kind", required=True, choices=["tokenizer", "teacher"])
     c.add_argument("--config", required=True)
@@ -62,10 +171,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.cmd == "download":
         download_hub(args.repo_id, args.filename, Path(args.dest))
+    elif args.cmd == "download-url":
+        download_url(args.url, Path(args.dest))
     elif args.cmd == "download-inception":
         download_inception(Path(args.dest))
+    elif args.cmd == "download-cleanfid-inception":
+        download_cleanfid_inception(Path(args.dest))
     else:
-        convert(args.kind, Path(args.official), Path(args.out))
+        print(convert(args.kind, load_config(args.config), Path(args.official), Path(args.out)))
 
 
 if __name__ == "__main__":

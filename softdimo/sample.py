@@ -21,10 +21,11 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
+from softdimo import distributed
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.io import atomic_savez, git_commit, write_json
-from softdimo.runtime import setup_torch
+from softdimo.runtime import autocast, setup_torch
 from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, sample_maskgit, sample_one_step
 from softdimo.tokenizers.lfq import to_uint8
 
@@ -44,7 +45,8 @@ def generate(sample_tokens, tokenizer, seeds: list[int], labels: torch.Tensor, b
 def teacher_sampler(teacher, sampling_cfg, steps: int):
     return lambda labels, rngs: sample_maskgit(
         teacher, labels, rngs, steps=steps, schedule=sampling_cfg.schedule, cfg_scale=sampling_cfg.cfg_scale,
-        randomize_temperature=sampling_cfg.randomize_temperature, temperature=sampling_cfg.temperature)
+        randomize_temperature=sampling_cfg.randomize_temperature, temperature=sampling_cfg.temperature,
+        cfg_schedule=sampling_cfg.cfg_schedule, cfg_power=sampling_cfg.cfg_power, mask_unit=sampling_cfg.mask_unit)
 
 
 def student_sampler(student, r_init: float, distill_cfg):
@@ -70,6 +72,22 @@ def soft_hard_gap(student, tokenizer, labels, seeds, r_init: float, distill_cfg)
             "mean_top_probability": float(probs.max(-1).values.mean())}
 
 
+def join_shares(images: np.ndarray, out: Path) -> np.ndarray | None:
+    """Under torchrun: every rank writes its share next to `out`; rank 0 returns them joined in seed order."""
+    if distributed.world_size() == 1:
+        return images
+    shard = out.with_name(f"{out.stem}.rank{distributed.rank()}.npy")
+    np.save(shard, images)
+    distributed.barrier()
+    if not distributed.is_main():
+        return None
+    shards = [out.with_name(f"{out.stem}.rank{r}.npy") for r in range(distributed.world_size())]
+    joined = np.concatenate([np.load(p) for p in shards])
+    for p in shards:
+        p.unlink()
+    return joined
+
+
 def timed(fn):
     t0 = time.perf_counter()
     result = fn()
@@ -78,9 +96,10 @@ def timed(fn):
 
 def flops_per_image(model, tokenizer) -> tuple[float, float]:
     """(G, D): FLOPs of one masked-model forward and of one decode, per image."""
-    tokens = torch.zeros(1, model.seq_len, model.splits, dtype=torch.long)
+    device = next(model.parameters()).device
+    tokens = torch.zeros(1, model.seq_len, model.splits, dtype=torch.long, device=device)
     with FlopCounterMode(display=False) as g, torch.no_grad():
-        model(tokens, torch.zeros(1, dtype=torch.long))
+        model(tokens, torch.zeros(1, dtype=torch.long, device=device))
     with FlopCounterMode(display=False) as d, torch.no_grad():
         tokenizer.decode(tokens)
     return float(g.get_total_flops()), float(d.get_total_flops())
@@ -101,28 +120,37 @@ def main(argv=None):
         parser.error("give either --steps (teacher) or --student")
     cfg = load_config(args.config)
     setup_torch(args.threads or cfg.torch_threads)
+    device = distributed.init(cfg.device)
     s_cfg = cfg.c2i.sampling
-    teacher, _ = load_artefact(args.teacher, "teacher", cfg.device)
-    tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", cfg.device)
+    teacher, _ = load_artefact(args.teacher, "teacher", device)
+    tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", device)
     n, bs = cfg.c2i.eval.n_samples, s_cfg.batch_size
     seeds = image_seeds(args.seed, n)
-    labels = torch.arange(n, device=cfg.device) % teacher.num_classes
+    labels = torch.arange(n, device=device) % teacher.num_classes
     meta = {"eval_seed": args.seed, "image_seeds": f"{seeds[0]}..{seeds[-1]}", "n_samples": n, "batch_size": bs,
-            "device": cfg.device, "torch_threads": torch.get_num_threads(), "git_commit": git_commit()}
+            "device": cfg.device, "precision": cfg.precision, "processes": distributed.world_size(), "torch_threads": torch.get_num_threads(),
+            "git_commit": git_commit()}
     if args.student is None:
         sampler = teacher_sampler(teacher, s_cfg, args.steps)
         meta.update(method="teacher", steps=args.steps, nfe=args.steps * forward_passes_per_step(s_cfg.cfg_scale))
     else:
-        student, payload = load_artefact(args.student, "student", cfg.device)
+        student, payload = load_artefact(args.student, "student", device)
         sampler = student_sampler(student, payload["student"]["r_init"], cfg.c2i.distill)
         meta.update(method=payload["method"], steps=1, nfe=1, student_total_steps=payload["total_steps"])
-    images, seconds = timed(lambda: generate(sampler, tokenizer, seeds, labels, bs, desc=meta["method"], progress=True))
+    mine = distributed.share(n)
+    with autocast(cfg.precision, device):
+        images, seconds = timed(lambda: generate(sampler, tokenizer, seeds[mine], labels[mine], bs,
+                                                 desc=meta["method"], progress=distributed.is_main()))
+    images = join_shares(images, Path(args.out))
+    if images is None:  # not rank 0: its share is handed over
+        return
     meta.update(seconds=round(seconds, 3), images_per_s=n / seconds)
     if args.student is not None:  # the teacher's rate on the same batch size, in this process
         n_ref = max(steps for steps in s_cfg.steps)
         k = min(bs, n)
-        _, t_seconds = timed(lambda: generate(teacher_sampler(teacher, s_cfg, n_ref), tokenizer, seeds[:k],
-                                              labels[:k], bs))
+        with autocast(cfg.precision, device):
+            _, t_seconds = timed(lambda: generate(teacher_sampler(teacher, s_cfg, n_ref), tokenizer, seeds[:k],
+                                                  labels[:k], bs))
         meta.update(soft_hard_gap(student, tokenizer, labels[:k], seeds[:k], payload["student"]["r_init"],
                                   cfg.c2i.distill))
         g, d = flops_per_image(teacher, tokenizer)

@@ -18,14 +18,16 @@ class ImageRngs(_Gumbel):
     """One torch.Generator per image; draws are stacked along the batch dimension."""
 
     def __init__(self, seeds, device="cpu"):
-        self.device = device
-        self.generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
+        # generators live on the sampling device: drawing 64 steps x 256 x 2 x 128 Gumbels per image on the
+        # CPU would bound GPU sampling. CPU and CUDA streams differ, so a sample depends on (seed, device type).
+        self.device = torch.device(device)
+        self.generators = [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
 
     def rand(self, *shape) -> torch.Tensor:
-        return torch.stack([torch.rand(shape, generator=g) for g in self.generators]).to(self.device)
+        return torch.stack([torch.rand(shape, generator=g, device=self.device) for g in self.generators])
 
     def randn(self, *shape) -> torch.Tensor:
-        return torch.stack([torch.randn(shape, generator=g) for g in self.generators]).to(self.device)
+        return torch.stack([torch.randn(shape, generator=g, device=self.device) for g in self.generators])
 
 
 def image_seeds(eval_seed: int, n: int) -> list[int]:
@@ -69,36 +71,55 @@ def forward_passes_per_step(cfg_scale: float) -> int:
     return 1 if cfg_scale == 1.0 else 2
 
 
+def guidance_weight(cfg_scale: float, cfg_schedule: str, cfg_power: float, step: int, steps: int) -> float:
+    """CFG weight w of step `step`: constant, or MaskBit's annealing that ramps w from 1 (conditional only) to
+    cfg_scale along (1 - cos(pi * (step / steps) ** cfg_power)) / 2."""
+    if cfg_schedule == "constant":
+        return cfg_scale
+    if cfg_schedule == "cosine_power":
+        return 1.0 + (cfg_scale - 1.0) * (1 - math.cos(math.pi * (step / steps) ** cfg_power)) / 2
+    raise ValueError(f"unknown cfg_schedule {cfg_schedule!r}")
+
+
 @torch.no_grad()
 def sample_maskgit(model, labels: torch.Tensor, rngs: ImageRngs, *, steps: int, schedule: str, cfg_scale: float,
-                   randomize_temperature: float, temperature: float) -> torch.Tensor:
+                   randomize_temperature: float, temperature: float, cfg_schedule: str = "constant",
+                   cfg_power: float = 1.0, mask_unit: str = "position") -> torch.Tensor:
     """Multi-step sampling from all-masked tokens; returns (B, L, S) long tokens without mask ids.
 
-    Each step samples every masked position (Gumbel-max at `temperature`), scores it by its log-probability
-    plus Gumbel noise scaled by randomize_temperature * (1 - progress), keeps the most confident and
-    re-masks the rest so that a fraction schedule(progress) stays masked.
+    Each step samples every masked unit (Gumbel-max at `temperature`), scores it by its log-probability plus
+    Gumbel noise scaled by randomize_temperature * (1 - progress), keeps the most confident and re-masks the
+    rest so that a fraction schedule(progress) stays masked. A unit is a position (all its groups together,
+    MaskGIT) or one group of a position (MaskBit: the two bit splits of a position unmask independently).
     """
+    if mask_unit not in ("position", "group"):
+        raise ValueError(f"unknown mask_unit {mask_unit!r}")
     b, L, S = len(labels), model.seq_len, model.splits
+    units = L if mask_unit == "position" else L * S
     tokens = torch.full((b, L, S), model.mask_id, dtype=torch.long, device=labels.device)
-    masked = torch.ones(b, L, dtype=torch.bool, device=labels.device)
+    masked = torch.ones(b, units, dtype=torch.bool, device=labels.device)
     for step in range(steps):
         n_masked = int(masked[0].sum())
         if n_masked == 0:
             break
-        logits = guided_logits(model, tokens, labels, cfg_scale) / temperature
+        w = guidance_weight(cfg_scale, cfg_schedule, cfg_power, step, steps)
+        logits = guided_logits(model, tokens, labels, w) / temperature
         logp = torch.log_softmax(logits.float(), dim=-1)
         candidate = (logp + rngs.gumbel(L, S, model.classes_per_split)).argmax(-1)
-        confidence = logp.gather(-1, candidate[..., None])[..., 0].sum(-1)
+        confidence = logp.gather(-1, candidate[..., None])[..., 0]
+        confidence = confidence.sum(-1) if mask_unit == "position" else confidence.flatten(1)
         progress = (step + 1) / steps
-        confidence = confidence + randomize_temperature * (1 - progress) * rngs.gumbel(L)
-        tokens = torch.where(masked[..., None], candidate, tokens)
-        n_keep_masked = 0 if step == steps - 1 else min(n_masked - 1, math.floor(L * mask_ratio(schedule, progress)))
+        noise_shape = (L,) if mask_unit == "position" else (L, S)
+        confidence = confidence + randomize_temperature * (1 - progress) * rngs.gumbel(*noise_shape).flatten(1)
+        as_groups = (lambda m: m[..., None]) if mask_unit == "position" else (lambda m: m.view(b, L, S))
+        tokens = torch.where(as_groups(masked), candidate, tokens)
+        n_keep_masked = 0 if step == steps - 1 else min(n_masked - 1, math.floor(units * mask_ratio(schedule, progress)))
         confidence = confidence.masked_fill(~masked, math.inf)
         remask = torch.zeros_like(masked)
         if n_keep_masked > 0:
             lowest = confidence.argsort(dim=1)[:, :n_keep_masked]
             remask.scatter_(1, lowest, True)
-        tokens = torch.where(remask[..., None], model.mask_id, tokens)
+        tokens = torch.where(as_groups(remask), model.mask_id, tokens)
         masked = remask
     return tokens
 

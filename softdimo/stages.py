@@ -55,7 +55,7 @@ class TokenizerStage:
         self.data = to_unit(torch.from_numpy(self.images)).to(device)
 
     def next_batch(self, step):
-        return self.data[_random_rows(len(self.data), self.tcfg.batch_size)]
+        return self.data[_random_rows(len(self.data), self.train_cfg.batch_size)]
 
     def loss(self, x, step):
         t = self.modules["tokenizer"].loss_terms(x)

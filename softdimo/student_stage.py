@@ -11,6 +11,7 @@ import copy
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from softdimo.checkpoints import load_artefact
@@ -23,6 +24,16 @@ from softdimo.sample import generate, student_sampler
 from softdimo.sampling import GlobalRngs, image_seeds, initial_embeddings, sample_from_logits
 from softdimo.soft import relaxed_probs
 from softdimo.stages import Phase
+
+
+def real_tokens(inputs: dict[str, Path], tokenizer, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The GAN's real data: tokens of real images (pre-tokenised at paper scale, encoded here for tiny data)."""
+    if "real_tokens" in inputs:
+        with np.load(inputs["real_tokens"]) as f:
+            return (torch.from_numpy(f["tokens"].astype(np.int64)).to(device),
+                    torch.from_numpy(f["labels"].astype(np.int64)).to(device))
+    images, labels = load_split(inputs["train"])
+    return tokenizer.encode(torch.from_numpy(images).to(device)), torch.from_numpy(labels).to(device)
 
 
 class StudentStage:
@@ -63,10 +74,7 @@ class StudentStage:
         self.modules = {"student": student, "aux": aux, "disc": disc}
         tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
         self.tokenizer = tokenizer
-        images, labels = load_split(self.inputs["train"])
-        self.real_tokens = tokenizer.encode(torch.from_numpy(images).to(device))
-        self.real_labels = torch.from_numpy(labels).to(device)
-        self.holdout, _ = load_split(self.inputs["holdout"])
+        self.real_tokens, self.real_labels = real_tokens(self.inputs, tokenizer, device)
 
     def next_batch(self, step):
         b = self.train_cfg.batch_size
@@ -135,8 +143,15 @@ class StudentStage:
         images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
                           labels, batch_size=n)
         ev = self.cfg.c2i.eval
-        m = compute_metrics(images, self.holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
-                            batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
+        if ev.reference == "adm_ref_batch":  # paper scale: FID-n against ADM's statistics
+            from evaluation.adm import adm_metrics, load_reference
+
+            m = adm_metrics(images, load_reference(self.inputs["reference"]), self.inputs["extractor"],
+                            batch_size=ev.batch_size, k=ev.prc_neighborhood, device=self.device)
+        else:
+            holdout, _ = load_split(self.inputs["reference"])
+            m = compute_metrics(images, holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
+                                batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
         return {"eval_fid": m["fid"], "eval_precision": m["precision"], "eval_recall": m["recall"],
                 "total_step": self.init_steps + step}
 

@@ -15,18 +15,19 @@ of a finished or changed job trains from scratch instead of returning stale weig
 """
 import argparse
 import copy
+import dataclasses
 import hashlib
 import json
-import math
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from softdimo import distributed
 from softdimo.config import TrainCfg, load_config, to_dict
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
-from softdimo.runtime import setup_torch
+from softdimo.runtime import autocast, setup_torch
 
 
 class TrainingDiverged(RuntimeError):
@@ -70,12 +71,15 @@ def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path]) -> str:
 
 
 def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "cpu",
-          stop_after: int | None = None, run_fingerprint: str = "") -> dict:
+          stop_after: int | None = None, run_fingerprint: str = "", precision: str = "fp32") -> dict:
     """Run (or resume) the stage to cfg.steps. `stop_after` ends this process early, as a kill would."""
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt_path = workdir / "last.pt"
     torch.manual_seed(cfg.seed)
     stage.build(device)
+    main = distributed.is_main()
+    for module in stage.modules.values():
+        distributed.broadcast_parameters(module)
     optimizers = {
         name: torch.optim.AdamW([p for p in stage.modules[name].parameters() if p.requires_grad], lr=cfg.lr,
                                 betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
@@ -103,6 +107,8 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         print(f"resuming {stage.name} from {ckpt_path} at step {start}", flush=True)
 
     def save(step):
+        if not main:
+            return
         atomic_torch_save({"step": step, "modules": {k: m.state_dict() for k, m in stage.modules.items()},
                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                            "ema": {k: m.state_dict() for k, m in ema.items()}, "curve": rows,
@@ -110,14 +116,16 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         _write_curve(curve_path, rows)
 
     eval_every = getattr(stage, "eval_every", 0)
-    if eval_every and start == 0 and not rows:  # the curve starts at the initial weights
+    if eval_every and start == 0 and not rows and main:  # the curve starts at the initial weights
         rows.append({"step": 0, **{k: f"{v:.6g}" for k, v in stage.periodic_eval(stage.modules, 0).items()}})
     t0 = time.time()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=stage.name, mininterval=2.0)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=stage.name, mininterval=2.0,
+               disable=not main)
     for step in bar:
         if stop_after is not None and step >= stop_after:
             break
-        torch.manual_seed(step_seed(cfg.seed, step))
+        # rank r draws its share of the batch from its own stream; rank 0's is the single-process stream
+        torch.manual_seed(step_seed(cfg.seed + 1_000_003 * distributed.rank(), step))
         for m in stage.modules.values():
             m.train()
         batch = stage.next_batch(step)
@@ -126,14 +134,16 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             opt = optimizers[phase.module]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, cfg) * phase.lr_scale
-            loss, parts = phase.loss(batch, step)
-            if not math.isfinite(loss.item()):
+            with autocast(precision, device):
+                loss, parts = phase.loss(batch, step)
+            if not distributed.all_finite(loss.item(), loss.device):
                 kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
                 raise TrainingDiverged(
                     f"{stage.name}: loss '{phase.name}' is {loss.item()} at step {step}; training stopped and "
                     f"{kept}. Lower train.lr or raise train.warmup_steps, then rerun to resume from it.")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(stage.modules[phase.module])
             if cfg.grad_clip > 0:
                 logs[f"{phase.name}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                     stage.modules[phase.module].parameters(), cfg.grad_clip))
@@ -143,7 +153,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         for name, ema_model in ema.items():
             update_ema(ema_model, stage.modules[name], step, cfg.ema_decay)
         done = step + 1
-        evaluated = bool(eval_every) and (done % eval_every == 0 or done == cfg.steps)
+        evaluated = bool(eval_every) and (done % eval_every == 0 or done == cfg.steps) and main
         if evaluated:
             logs.update(stage.periodic_eval({k: ema.get(k, m) for k, m in stage.modules.items()}, done))
         if evaluated or done % cfg.log_every == 0 or done == cfg.steps:
@@ -154,6 +164,10 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         if done % cfg.ckpt_every == 0 or done == cfg.steps:
             save(done)
     bar.close()
+    for name, module in stage.modules.items():
+        spread = distributed.max_parameter_spread(module)
+        if spread > 0:
+            raise RuntimeError(f"{stage.name}: {name} differs across ranks by {spread} after training")
     for name, ema_model in ema.items():  # export the EMA weights where EMA is on
         stage.modules[name].load_state_dict(ema_model.state_dict())
     return {"steps": cfg.steps, "train_seconds_this_run": round(time.time() - t0, 1)}
@@ -173,11 +187,17 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
     setup_torch(args.threads or cfg.torch_threads)
+    device = distributed.init(cfg.device)
     inputs = dict(item.split("=", 1) for item in args.input)
     inputs = {k: Path(v) for k, v in inputs.items()}
     stage = build_stage(args.stage, cfg, inputs)
-    summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=cfg.device,
-                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs))
+    stage.train_cfg = dataclasses.replace(stage.train_cfg,
+                                          batch_size=distributed.per_rank_batch(stage.train_cfg.batch_size))
+    summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=device,
+                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs), precision=cfg.precision)
+    summary["processes"] = distributed.world_size()
+    if not distributed.is_main():
+        return
     summary.update(stage.evaluate())
     summary["git_commit"] = git_commit()
     atomic_torch_save({**stage.export(), "summary": summary, "config": to_dict(cfg), "git_commit": git_commit()},

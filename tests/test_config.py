@@ -98,3 +98,19 @@ def test_student_init_must_name_a_student_or_the_teacher(smoke_raw):
         from_dict(_set(smoke_raw, "c2i.students.soft_dimo.init", "dimoo"))
     with pytest.raises(ConfigError, match="c2i.students.soft_dimo.seeds"):
         from_dict(_set(smoke_raw, "c2i.students.soft_dimo.seeds", [0, 7]))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("c2i.eval.n_samples", 10_000, "FID-50k"),                        # the paper preset reports FID-50k only
+    ("c2i.tokenizer.channel_mult", [1, 1, 2], "downsample \\+ 1"),    # 4 downsamplings need 5 widths
+    ("c2i.tokenizer.hidden_channels", 100, "multiple of 32"),        # GroupNorm(32)
+    ("c2i.eval.evaluator", "digits_cnn", "inception_v3"),             # ADM reference needs the Inception
+])
+def test_paper_preset_cross_field_rules(root, key, value, message):
+    import yaml
+
+    from softdimo.config import ConfigError, from_dict
+
+    raw = _set(yaml.safe_load((root / "config" / "paper.yaml").read_text()), key, value)
+    with pytest.raises(ConfigError, match=message):
+        from_dict(raw)

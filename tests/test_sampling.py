@@ -48,3 +48,29 @@ def test_schedules_go_from_all_masked_to_none(schedule):
 
 def test_arccos_is_the_maskgit_formula():
     assert mask_ratio("arccos", 0.5) == pytest.approx(math.acos(0.5) / (math.pi / 2))
+
+
+def test_maskbit_settings_unmask_groups_and_anneal_guidance():
+    """MaskBit: each bit group unmasks on its own; the CFG weight ramps from 1 to cfg_scale (cosine_power)."""
+    from softdimo.sampling import guidance_weight
+
+    assert guidance_weight(8.1, "cosine_power", 3.0, 0, 64) == 1.0
+    ramp = [guidance_weight(8.1, "cosine_power", 3.0, i, 64) for i in range(64)]
+    assert all(a <= b for a, b in zip(ramp, ramp[1:])) and 7.5 < ramp[-1] < 8.1
+    assert guidance_weight(2.0, "constant", 3.0, 0, 64) == 2.0
+
+    model = tiny_model().eval()
+    seeds, labels = image_seeds(5, 6), torch.arange(6) % 10
+    group = dict(SETTINGS, cfg_scale=3.0, cfg_schedule="cosine_power", cfg_power=3.0, mask_unit="group")
+    full = sample_maskgit(model, labels, ImageRngs(seeds), steps=6, **group)
+    split = torch.cat([sample_maskgit(model, labels[i:i + 2], ImageRngs(seeds[i:i + 2]), steps=6, **group)
+                       for i in range(0, 6, 2)])
+    assert torch.equal(full, split) and full.max() < model.mask_id
+
+    seen = []
+    original = model.forward
+    model.forward = lambda tokens, cond: (seen.append(tokens[:1].clone()), original(tokens, cond))[1]
+    sample_maskgit(model, labels[:1], ImageRngs(seeds[:1]), steps=6, **group)
+    half_masked = [(t == model.mask_id) for t in seen[1:]]
+    # some position has one group unmasked and the other still masked: groups are separate units
+    assert any((m[..., 0] != m[..., 1]).any() for m in half_masked)

@@ -94,6 +94,7 @@ def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, t
     train(classifier, smoke_cfg.c2i.classifier.train, tmp_path / "c", tmp_path / "c.csv")
     atomic_torch_save(classifier.export(), tmp_path / "classifier.pt")
     inputs["extractor"] = tmp_path / "classifier.pt"
+    inputs["reference"] = digits_split / "holdout.npz"
     students = dict(smoke_cfg.c2i.students)
     students["both"] = dataclasses.replace(students["soft_dimo"], init="teacher", steps=8)
     cfg = dataclasses.replace(smoke_cfg, c2i=dataclasses.replace(

@@ -77,3 +77,11 @@ def test_slurm_profile_dry_run(workdir):
                      "--configfile", "config/paper.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "gpu=1" in run.stdout
+    # the paper DAG: downloads (local jobs), the ImageNet check before any GPU job, tokenisation, ADM reference
+    for rule in ("download_teacher", "download_tokenizer", "download_inception", "download_adm_reference",
+                 "download_cleanfid_inception", "check_imagenet", "tokenize_imagenet", "adm_reference_features",
+                 "import_teacher", "train_student", "sample_teacher", "evaluate_samples"):
+        assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
+    assert "torchrun --standalone --nproc_per_node 8 -m softdimo.train" in run.stdout
+    assert "gpu=8" in run.stdout and "tasks_per_gpu=0" in run.stdout
+    assert "evaluation.adm calc" in run.stdout and "--cleanfid-inception-dir" in run.stdout

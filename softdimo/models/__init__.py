@@ -9,9 +9,11 @@ per group and `mask_id == C` the mask token. `null_class` is the condition used 
 (a class index, or for text models the id of the empty prompt in the attached text bank).
 """
 from softdimo.models.bit_transformer import MaskedBitTransformer
+from softdimo.models.maskbit import MaskBitGenerator
 from softdimo.models.text_transformer import TextMaskedTransformer
 
-MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer}
+MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer,
+          "maskbit_lfqbert": MaskBitGenerator}
 
 
 def build_model(arch: str, **kwargs):

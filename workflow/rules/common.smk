@@ -23,6 +23,28 @@ C2I = config["c2i"]
 TEACHER_STEPS = C2I["sampling"]["steps"]
 EVAL_SEEDS = C2I["eval"]["seeds"]
 STUDENTS = C2I["students"]
+IMAGENET = C2I["data"]["source"] == "imagenet"  # paper preset: ImageNet train folder, official MaskBit weights
+ADM_REFERENCE = C2I["eval"]["reference"] == "adm_ref_batch"
+GPUS = config["gpus_per_job"]
+# one process per GPU under torchrun above one GPU (softdimo/distributed.py), a plain process otherwise
+LAUNCH = f"torchrun --standalone --nproc_per_node {GPUS}" if GPUS > 1 else "python"
+
+
+def imagenet_gate():
+    """The ImageNet check (a local job) comes before every GPU job of the paper preset: a wrong path fails there."""
+    return ["results/c2i/data/imagenet_index.json"] if IMAGENET else []
+
+
+def eval_reference():
+    return "results/c2i/eval/adm_reference.npz" if ADM_REFERENCE else "results/c2i/data/holdout.npz"
+
+
+def real_training_data():
+    """The GAN's real data: pre-tokenised ImageNet, or the tiny preset's images (encoded by the job)."""
+    return "results/c2i/data/train_tokens.npz" if IMAGENET else "results/c2i/data/train.npz"
+
+
+REAL_DATA_INPUT = "real_tokens" if IMAGENET else "train"
 
 
 wildcard_constraints:
@@ -36,7 +58,8 @@ def table1_metric_files():
     rows = expand("results/c2i/metrics/teacher/steps{steps}/seed{seed}.json", steps=TEACHER_STEPS, seed=EVAL_SEEDS)
     for name, student in STUDENTS.items():
         rows += expand("results/c2i/metrics/{student}/steps1/seed{seed}.json", student=name, seed=student["seeds"])
-    return ["results/c2i/metrics/real_train_images/steps0/seed0.json"] + rows
+    real = [] if IMAGENET else ["results/c2i/metrics/real_train_images/steps0/seed0.json"]
+    return real + rows
 
 
 def student_init(wildcards):
@@ -58,6 +81,13 @@ def teacher_grid_samples():
 
 
 TRAIN_INPUTS = "--input train={input.train} --input holdout={input.holdout}"
+
+
+def component_summaries():
+    """Notes under Table 1: the tiny preset's own tokenizer and feature extractor (the paper's are official)."""
+    if C2I["eval"]["evaluator"] != "digits_cnn":
+        return {}
+    return {"tokenizer_eval": "results/c2i/tokenizer_eval.json", "classifier": "results/c2i/classifier.json"}
 
 
 def train_command(stage, extra=""):

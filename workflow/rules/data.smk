@@ -1,16 +1,60 @@
-rule prepare_data:
-    output:
-        train="results/c2i/data/train.npz",
-        holdout="results/c2i/data/holdout.npz",
-        summary="results/c2i/data/data.json",
-    params:
-        resolved=RESOLVED_CONFIG,
-        section=C2I["data"],
-    log:
-        "logs/prepare_data.log",
-    benchmark:
-        "benchmarks/prepare_data.tsv"
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m softdimo.data --config {params.resolved} --out results/c2i/data > {log} 2>&1"
+if IMAGENET:
+
+    rule check_imagenet:
+        output:
+            "results/c2i/data/imagenet_index.json",
+        params:
+            path=C2I["data"]["path"],
+            classes=C2I["teacher"]["num_classes"],
+        localrule: True
+        log:
+            "logs/check_imagenet.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.imagenet check --path {params.path} --num-classes {params.classes} "
+            "--out {output} > {log} 2>&1"
+
+    rule tokenize_imagenet:
+        input:
+            index="results/c2i/data/imagenet_index.json",
+            tokenizer="results/c2i/tokenizer.pt",
+        output:
+            tokens="results/c2i/data/train_tokens.npz",
+            summary="results/c2i/data/train_tokens.json",
+        params:
+            resolved=RESOLVED_CONFIG,
+            resolution=C2I["data"]["resolution"],
+            batch_size=C2I["sampling"]["batch_size"],
+        threads: 16
+        resources:
+            gpu=1,
+        log:
+            "logs/tokenize_imagenet.log",
+        benchmark:
+            "benchmarks/tokenize_imagenet.tsv"
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.imagenet tokenize --config {params.resolved} --index {input.index} "
+            "--tokenizer {input.tokenizer} --batch-size {params.batch_size} --workers {threads} "
+            "--out {output.tokens} > {log} 2>&1"
+
+else:
+
+    rule prepare_data:
+        output:
+            train="results/c2i/data/train.npz",
+            holdout="results/c2i/data/holdout.npz",
+            summary="results/c2i/data/data.json",
+        params:
+            resolved=RESOLVED_CONFIG,
+            section=C2I["data"],
+        log:
+            "logs/prepare_data.log",
+        benchmark:
+            "benchmarks/prepare_data.tsv"
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.data --config {params.resolved} --out results/c2i/data > {log} 2>&1"

@@ -6,8 +6,8 @@ rule train_student:
     input:
         teacher="results/c2i/teacher.pt",
         tokenizer="results/c2i/tokenizer.pt",
-        train="results/c2i/data/train.npz",
-        holdout="results/c2i/data/holdout.npz",
+        real=real_training_data(),
+        reference=eval_reference(),
         extractor=extractor_weights(),
         init=student_init,
     output:
@@ -21,6 +21,8 @@ rule train_student:
         gan=C2I["gan"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: 1
+    resources:
+        gpu=GPUS,
     log:
         "logs/train_student/{student}_seed{seed}.log",
     benchmark:
@@ -28,8 +30,10 @@ rule train_student:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.train --config {params.resolved} --stage student:{wildcards.student}:{wildcards.seed} "
-        "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input train={input.train} "
-        "--input holdout={input.holdout} --input extractor={input.extractor} {params.init} --threads {threads} "
+        f"{LAUNCH} -m softdimo.train --config"
+        " {params.resolved} --stage student:{wildcards.student}:{wildcards.seed} "
+        "--input teacher={input.teacher} --input tokenizer={input.tokenizer} "
+        f"--input {REAL_DATA_INPUT}={{input.real}} "
+        "--input reference={input.reference} --input extractor={input.extractor} {params.init} --threads {threads} "
         "--out {output.weights} --workdir results/c2i/checkpoints/students/{wildcards.student}/seed{wildcards.seed} "
         "--curve {output.curve} > {log} 2>&1"

@@ -4,6 +4,7 @@
 rule download_inception:
     output:
         "resources/eval/inception_v3_torch_fidelity.pth",
+    localrule: True
     log:
         "logs/download_inception.log",
     conda:
@@ -12,26 +13,99 @@ rule download_inception:
         "python -m softdimo.pretrained download-inception --dest {output} > {log} 2>&1"
 
 
-rule evaluate_samples:
-    input:
-        samples="results/c2i/samples/{method}/steps{steps}/seed{seed}.npz",
-        reference="results/c2i/data/holdout.npz",
-        extractor=extractor_weights(),
-    output:
-        "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
-    params:
-        section=C2I["eval"],
-    threads: 1
-    log:
-        "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
-    benchmark:
-        "benchmarks/evaluate_samples/{method}_steps{steps}_seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    shell:
-        "python -m evaluation.fid calc --samples {input.samples} --ref {input.reference} "
-        "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
-        f"{EVAL_ARGS} --out {{output}} > {{log}} 2>&1"
+if ADM_REFERENCE:
+
+    rule download_adm_reference:
+        output:
+            "resources/eval/VIRTUAL_imagenet256_labeled.npz",
+        params:
+            url="https://openaipublic.blob.core.windows.net/diffusion/jul-2021/ref_batches/imagenet/256/VIRTUAL_imagenet256_labeled.npz",
+        localrule: True
+        log:
+            "logs/download_adm_reference.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.pretrained download-url --url {params.url} --dest {output} > {log} 2>&1"
+
+    rule download_cleanfid_inception:
+        output:
+            "resources/eval/inception-2015-12-05.pt",
+        localrule: True
+        log:
+            "logs/download_cleanfid_inception.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.pretrained download-cleanfid-inception --dest {output} > {log} 2>&1"
+
+    rule adm_reference_features:
+        input:
+            ref_batch="resources/eval/VIRTUAL_imagenet256_labeled.npz",
+            extractor=extractor_weights(),
+            gate=imagenet_gate(),
+        output:
+            "results/c2i/eval/adm_reference.npz",
+        params:
+            batch_size=C2I["eval"]["batch_size"],
+        resources:
+            gpu=1,
+        log:
+            "logs/adm_reference_features.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m evaluation.adm reference --ref-batch {input.ref_batch} --extractor {input.extractor} "
+            "--batch-size {params.batch_size} --out {output} > {log} 2>&1"
+
+    rule evaluate_samples:
+        input:
+            samples="results/c2i/samples/{method}/steps{steps}/seed{seed}.npz",
+            reference="results/c2i/eval/adm_reference.npz",
+            extractor=extractor_weights(),
+            cleanfid=(["resources/eval/inception-2015-12-05.pt"] if C2I["eval"]["cleanfid_crosscheck"] else []),
+        output:
+            "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
+        params:
+            section=C2I["eval"],
+            crosscheck=lambda wildcards, input: f"--cleanfid-inception-dir resources/eval" if input.cleanfid else "",
+        threads: 8
+        resources:
+            gpu=1,
+        log:
+            "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
+        benchmark:
+            "benchmarks/evaluate_samples/{method}_steps{steps}_seed{seed}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m evaluation.adm calc --samples {input.samples} --ref {input.reference} "
+            "--extractor {input.extractor} --num {params.section[n_samples]} "
+            "--prc-neighborhood {params.section[prc_neighborhood]} --batch-size {params.section[batch_size]} "
+            "{params.crosscheck} --out {output} > {log} 2>&1"
+
+else:
+
+    rule evaluate_samples:
+        input:
+            samples="results/c2i/samples/{method}/steps{steps}/seed{seed}.npz",
+            reference="results/c2i/data/holdout.npz",
+            extractor=extractor_weights(),
+        output:
+            "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
+        params:
+            section=C2I["eval"],
+        threads: 1
+        log:
+            "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
+        benchmark:
+            "benchmarks/evaluate_samples/{method}_steps{steps}_seed{seed}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m evaluation.fid calc --samples {input.samples} --ref {input.reference} "
+            "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
+            f"{EVAL_ARGS} --out {{output}} > {{log}} 2>&1"
 
 
 rule evaluate_tokenizer:

@@ -10,6 +10,8 @@ rule sample_teacher:
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],
     threads: 1
+    resources:
+        gpu=GPUS,
     log:
         "logs/sample_teacher/steps{steps}_seed{seed}.log",
     benchmark:
@@ -17,7 +19,8 @@ rule sample_teacher:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.sample --config {params.resolved} --teacher {input.teacher} "
+        f"{LAUNCH} -m softdimo.sample --config"
+        " {params.resolved} --teacher {input.teacher} "
         "--tokenizer {input.tokenizer} --steps {wildcards.steps} --seed {wildcards.seed} "
         "--threads {threads} --out {output.samples} > {log} 2>&1"
 
@@ -35,6 +38,8 @@ rule sample_student:
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],
     threads: 1
+    resources:
+        gpu=GPUS,
     log:
         "logs/sample_student/{student}_seed{seed}.log",
     benchmark:
@@ -42,6 +47,7 @@ rule sample_student:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.sample --config {params.resolved} --teacher {input.teacher} "
+        f"{LAUNCH} -m softdimo.sample --config"
+        " {params.resolved} --teacher {input.teacher} "
         "--tokenizer {input.tokenizer} --student {input.student} --seed {wildcards.seed} "
         "--threads {threads} --out {output.samples} > {log} 2>&1"

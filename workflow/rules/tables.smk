@@ -2,8 +2,7 @@ rule make_table1:
     input:
         metrics=table1_metric_files(),
         reported="config/reported.csv",
-        tokenizer_eval="results/c2i/tokenizer_eval.json",
-        classifier="results/c2i/classifier.json",
+        **component_summaries(),
         figures=[
             "results/figures/samples_teacher.png",
             "results/figures/samples_students.png",
@@ -15,13 +14,19 @@ rule make_table1:
         plot=report("results/figures/fid_vs_steps.png", category="Table 1", caption="../report/fid_vs_steps.rst"),
     params:
         preset=config["preset"],
+        components=lambda wildcards, input: (
+            f"--tokenizer-eval {input.tokenizer_eval} --classifier-summary {input.classifier}"
+            if "classifier" in input.keys()
+            else ""
+        ),
+    localrule: True
     log:
         "logs/make_table1.log",
     conda:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.tables --metrics {input.metrics} --reported {input.reported} "
-        "--preset {params.preset} --tokenizer-eval {input.tokenizer_eval} --classifier-summary {input.classifier} "
+        "--preset {params.preset} {params.components} "
         "--figures {input.figures} --out-csv {output.csv} --out-md {output.md} --out-plot {output.plot} "
         "> {log} 2>&1"
 

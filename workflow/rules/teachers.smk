@@ -30,6 +30,7 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
             "resources/c2i/tokenizer_official.bin",
         params:
             section=C2I["tokenizer"]["pretrained"],
+        localrule: True
         log:
             "logs/download_tokenizer.log",
         conda:
@@ -41,12 +42,14 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
     rule import_tokenizer:
         input:
             official="resources/c2i/tokenizer_official.bin",
+            gate=imagenet_gate(),
         output:
             weights="results/c2i/tokenizer.pt",
             summary="results/c2i/tokenizer.json",
         params:
             resolved=RESOLVED_CONFIG,
             section=C2I["tokenizer"],
+        localrule: True
         log:
             "logs/import_tokenizer.log",
         conda:
@@ -86,6 +89,7 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
             "resources/c2i/teacher_official.bin",
         params:
             section=C2I["teacher"]["pretrained"],
+        localrule: True
         log:
             "logs/download_teacher.log",
         conda:
@@ -97,12 +101,14 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
     rule import_teacher:
         input:
             official="resources/c2i/teacher_official.bin",
+            gate=imagenet_gate(),
         output:
             weights="results/c2i/teacher.pt",
             summary="results/c2i/teacher.json",
         params:
             resolved=RESOLVED_CONFIG,
             section=C2I["teacher"],
+        localrule: True
         log:
             "logs/import_teacher.log",
         conda:
