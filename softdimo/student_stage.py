@@ -141,7 +141,7 @@ class StudentStage:
         n = self.d.eval_samples
         labels = torch.arange(n, device=self.device) % student.num_classes
         images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
-                          labels, batch_size=n)
+                          labels, batch_size=self.cfg.c2i.sampling.batch_size)
         ev = self.cfg.c2i.eval
         if ev.reference == "adm_ref_batch":  # paper scale: FID-n against ADM's statistics
             from evaluation.adm import adm_metrics, load_reference
