@@ -22,6 +22,7 @@ from tqdm import tqdm
 from evaluation.fid import ImageArray, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.pretrained import require_file
 
 FEATURES = ("2048", "logits_unbiased")
 
@@ -29,9 +30,7 @@ FEATURES = ("2048", "logits_unbiased")
 def inception(extractor_path, device):
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    if not Path(extractor_path).exists():
-        raise SystemExit(f"Inception weights not found: {extractor_path}. Make them with "
-                         "`snakemake --configfile config/paper.yaml download_inception` on a machine with internet.")
+    require_file(extractor_path)
     return FeatureExtractorInceptionV3("inception-v3-compat", list(FEATURES),
                                        feature_extractor_weights_path=str(extractor_path)).to(device)
 
@@ -50,10 +49,7 @@ def inception_features(images: np.ndarray, extractor_path, batch_size: int, devi
 
 def load_ref_batch(path) -> dict[str, np.ndarray]:
     """ADM's reference batch: arr_0 (N, 256, 256, 3) uint8 images plus mu / sigma of pool3 features."""
-    if not Path(path).exists():
-        raise SystemExit(f"ADM reference batch not found: {path}. Make it with "
-                         "`snakemake --configfile config/paper.yaml download_adm_reference` on a machine with internet.")
-    with np.load(path) as f:
+    with np.load(require_file(path)) as f:
         missing = {"arr_0", "mu", "sigma"} - set(f.files)
         if missing:
             raise ValueError(f"{path} lacks {sorted(missing)}: not an ADM reference batch")
@@ -94,9 +90,7 @@ def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_s
     from cleanfid.fid import frechet_distance as cleanfid_frechet
     from cleanfid.inception_torchscript import InceptionV3W
 
-    if not (Path(inception_dir) / "inception-2015-12-05.pt").exists():
-        raise SystemExit(f"{inception_dir}/inception-2015-12-05.pt not found. Make it with "
-                         "`snakemake --configfile config/paper.yaml download_cleanfid_inception`.")
+    require_file(Path(inception_dir) / "inception-2015-12-05.pt")
     net = InceptionV3W(str(inception_dir), download=False, resize_inside=True).to(device)
     feats = []
     for start in range(0, len(images), batch_size):

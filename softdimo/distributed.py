@@ -53,7 +53,11 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
 def average_gradients(module: torch.nn.Module) -> None:
     if world_size() == 1:
         return
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:  # every rank must contribute the same tensor layout to the collective
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    grads = [p.grad for p in params]
     if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])

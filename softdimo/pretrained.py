@@ -52,12 +52,14 @@ def _record(dest: Path, source: str) -> None:
 def require_file(path) -> Path:
     """The path, after checking it exists and still has the sha256 recorded when it was downloaded."""
     path = Path(path)
-    rule = PROVIDERS.get(path.as_posix(), "the download rule that makes it")
+    rule = next((r for f, r in PROVIDERS.items() if Path(f).name == path.name), "the download rule that makes it")
     if not path.exists():
         raise SystemExit(f"{path} not found. Make it with `snakemake --configfile config/paper.yaml {path}` (rule "
                          f"{rule}) on a machine with internet, e.g. a login node; see README 'Paper scale'.")
     record = record_path(path)
-    if record.exists():
+    if not record.exists():
+        print(f"{path}: no sha256 record ({record.name}); placed by hand, used unchecked", flush=True)
+    else:
         expected = json.loads(record.read_text())["sha256"]
         actual = sha256_of(path)
         if actual != expected:
@@ -137,12 +139,17 @@ def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
     official = require_file(official)
     arch, kwargs, module = paper_module(kind, cfg)
     state = load_official_state(official)
+    fresh = {k: v.clone() for k, v in module.named_buffers()}
     result = module.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise SystemExit(f"{official} does not match {arch} {kwargs}: missing {result.missing_keys[:8]} "
                          f"(of {len(result.missing_keys)}), unexpected {result.unexpected_keys[:8]} "
                          f"(of {len(result.unexpected_keys)}). Is the config's bit width that of the file?")
     module.load_state_dict(state, strict=True)
+    for name, buffer in module.named_buffers():  # bit tables: a file with another bit order must not load quietly
+        if not torch.equal(buffer.cpu(), fresh[name].cpu()):
+            raise SystemExit(f"{official}: buffer {name} differs from this module's (bit order or width); "
+                             "the tokens would not mean the same bits")
     summary = {"source": str(official), "sha256": sha256_of(official), "n_params": sum(p.numel() for p in module.parameters()),
                "git_commit": git_commit()}
     atomic_torch_save({"kind": "teacher" if kind == "teacher" else "tokenizer", "arch": arch, "kwargs": kwargs,

@@ -12,6 +12,9 @@ import torch
 
 def setup_torch(threads: int) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    # only the download rules (softdimo.pretrained, which never calls this) may reach the hub; holds for hub
+    # libraries imported after this call (they read it at import)
+    os.environ["HF_HUB_OFFLINE"] = "1"
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cuda.matmul.allow_tf32 = True  # MaskBit's own setting; no effect on the CPU

@@ -38,7 +38,8 @@ def generate(sample_tokens, tokenizer, seeds: list[int], labels: torch.Tensor, b
         sl = slice(start, start + batch_size)
         with torch.no_grad():
             tokens = sample_tokens(labels[sl], ImageRngs(seeds[sl], labels.device))
-            out.append(to_uint8(tokenizer.decode(tokens)).cpu().numpy())
+            with torch.autocast(tokens.device.type, enabled=False):  # images decode in fp32 under bf16 runs
+                out.append(to_uint8(tokenizer.decode(tokens)).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -144,7 +145,9 @@ def main(argv=None):
     images = join_shares(images, Path(args.out))
     if images is None:  # not rank 0: its share is handed over
         return
-    meta.update(seconds=round(seconds, 3), images_per_s=n / seconds)
+    # per process (one GPU), the unit of the teacher rate below; all processes together in images_per_s_total
+    meta.update(seconds=round(seconds, 3), images_per_s=len(seeds[mine]) / seconds,
+                images_per_s_total=n / seconds)
     if args.student is not None:  # the teacher's rate on the same batch size, in this process
         n_ref = max(steps for steps in s_cfg.steps)
         k = min(bs, n)
@@ -156,11 +159,12 @@ def main(argv=None):
         g, d = flops_per_image(teacher, tokenizer)
         c = forward_passes_per_step(s_cfg.cfg_scale)
         meta.update(teacher_steps=n_ref, teacher_images_per_s=k / t_seconds,
-                    speedup=(n / seconds) / (k / t_seconds), flops_generator=g, flops_decoder=d,
+                    speedup=meta["images_per_s"] / (k / t_seconds), flops_generator=g, flops_decoder=d,
                     speedup_flop_ceiling=(c * n_ref * g + d) / (g + d))
     atomic_savez(args.out, arr_0=images, labels=labels.cpu().numpy())
     write_json(Path(args.out).with_suffix(".json"), meta)
-    print(f"{meta['method']}: {n} images in {seconds:.2f}s ({n / seconds:.1f} images/s)")
+    print(f"{meta['method']}: {n} images in {seconds:.2f}s on {distributed.world_size()} process(es) "
+          f"({meta['images_per_s']:.1f} images/s per process)")
 
 
 if __name__ == "__main__":

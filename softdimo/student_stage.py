@@ -30,8 +30,8 @@ def real_tokens(inputs: dict[str, Path], tokenizer, device) -> tuple[torch.Tenso
     """The GAN's real data: tokens of real images (pre-tokenised at paper scale, encoded here for tiny data)."""
     if "real_tokens" in inputs:
         with np.load(inputs["real_tokens"]) as f:
-            return (torch.from_numpy(f["tokens"].astype(np.int64)).to(device),
-                    torch.from_numpy(f["labels"].astype(np.int64)).to(device))
+            # int16 on the device (1.28M x 256 x 2 tokens: 1.3 GB, not 5 GB); batches are widened in next_batch
+            return torch.from_numpy(f["tokens"]).to(device), torch.from_numpy(f["labels"].astype(np.int64)).to(device)
     images, labels = load_split(inputs["train"])
     return tokenizer.encode(torch.from_numpy(images).to(device)), torch.from_numpy(labels).to(device)
 
@@ -80,7 +80,7 @@ class StudentStage:
         b = self.train_cfg.batch_size
         rows = torch.randint(0, len(self.real_tokens), (b,))
         return {"labels": torch.randint(0, self.teacher.num_classes, (b,), device=self.device),
-                "real_tokens": self.real_tokens[rows], "real_labels": self.real_labels[rows]}
+                "real_tokens": self.real_tokens[rows].long(), "real_labels": self.real_labels[rows]}
 
     def _student_logits(self, model, labels):
         e = initial_embeddings(model, GlobalRngs(len(labels), self.device), r_init=self.s.r_init,

@@ -59,9 +59,11 @@ def _write_curve(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path]) -> str:
-    """What a checkpoint must match to be resumed: the stage, the whole config and the inputs' contents."""
-    h = hashlib.sha256(json.dumps({"stage": stage_name, "config": config}, sort_keys=True, default=str).encode())
+def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path], processes: int = 1) -> str:
+    """What a checkpoint must match to be resumed: the stage, the whole config, the inputs' contents and the
+    process count (each rank draws its own stream, so another count would not continue the same run)."""
+    run = {"stage": stage_name, "config": config, **({"processes": processes} if processes > 1 else {})}
+    h = hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode())
     for name in sorted(inputs):
         h.update(name.encode())
         with open(inputs[name], "rb") as f:
@@ -139,7 +141,8 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             if not distributed.all_finite(loss.item(), loss.device):
                 kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
                 raise TrainingDiverged(
-                    f"{stage.name}: loss '{phase.name}' is {loss.item()} at step {step}; training stopped and "
+                    f"{stage.name}: loss '{phase.name}' is not finite at step {step} (on this process: "
+                    f"{loss.item()}); training stopped and "
                     f"{kept}. Lower train.lr or raise train.warmup_steps, then rerun to resume from it.")
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -159,7 +162,8 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         if evaluated or done % cfg.log_every == 0 or done == cfg.steps:
             rows.append({"step": done, "lr": lr_at(step, cfg), "seconds": round(time.time() - t0, 2),
                          **{k: f"{v:.6g}" for k, v in logs.items()}})
-            _write_curve(curve_path, rows)
+            if main:
+                _write_curve(curve_path, rows)
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:3]})
         if done % cfg.ckpt_every == 0 or done == cfg.steps:
             save(done)
@@ -194,7 +198,8 @@ def main(argv=None):
     stage.train_cfg = dataclasses.replace(stage.train_cfg,
                                           batch_size=distributed.per_rank_batch(stage.train_cfg.batch_size))
     summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=device,
-                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs), precision=cfg.precision)
+                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs, distributed.world_size()),
+                    precision=cfg.precision)
     summary["processes"] = distributed.world_size()
     if not distributed.is_main():
         return

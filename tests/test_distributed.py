@@ -23,6 +23,8 @@ def test_two_ranks_train_identically_and_sample_like_one_process(root, digits_sp
     run(TORCHRUN + ["tests/ddp_worker.py", str(tmp_path), str(digits_split)], root)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    for r in (0, 1):  # averaged half-batch gradients equal the whole batch's (not summed, not one rank's)
+        assert float((tmp_path / f"grad_gap{r}.txt").read_text()) < 1e-5
     init = build_stage("tokenizer", load_config(root / "config/smoke.yaml"), {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     torch.manual_seed(0)
     init.build("cpu")

@@ -33,7 +33,7 @@ def test_check_rejects_missing_and_wrong_folders(tmp_path):
 
 
 def test_adm_center_crop():
-    # a 300x100 (w x h) image with a bright centre column: box-halved once? no (short side 100 < 2*32 is false)
+    # a 300x100 (w x h) image with a bright centre column: box-halved once (100 >= 2 * 32), then bicubic to 32
     arr = np.zeros((100, 300, 3), dtype=np.uint8)
     arr[:, 145:155] = 255
     out = imagenet.center_crop_adm(Image.fromarray(arr), 32)

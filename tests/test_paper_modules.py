@@ -68,6 +68,12 @@ def test_convert_official_file_strict_and_round_trip(paper_cfg, generator, tmp_p
     ours = loaded.state_dict()
     assert all(torch.equal(ours[k], v) for k, v in module.state_dict().items())
 
+    flipped = dict(state, bits_to_indices=state["bits_to_indices"].flip(0))  # most significant bit first
+    torch.save(flipped, official)
+    record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
+    with pytest.raises(SystemExit, match="bit order"):
+        convert("teacher", paper_cfg, official, tmp_path / "bad.pt")
+
     torch.save({k: v for k, v in state.items() if not k.startswith("prediction_layer")}, official)
     record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
     with pytest.raises(SystemExit, match="missing.*prediction_layer"):

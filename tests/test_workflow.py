@@ -82,6 +82,11 @@ def test_slurm_profile_dry_run(workdir):
                  "download_cleanfid_inception", "check_imagenet", "tokenize_imagenet", "adm_reference_features",
                  "import_teacher", "train_student", "sample_teacher", "evaluate_samples"):
         assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
+    # the GPU jobs every other one depends on wait for the ImageNet check
+    blocks = run.stdout.split("\n\n")
+    for rule in ("import_teacher", "import_tokenizer", "adm_reference_features"):
+        block = next(b for b in blocks if f"rule {rule}:" in b)
+        assert "results/c2i/data/imagenet_index.json" in block, rule
     assert "torchrun --standalone --nproc_per_node 8 -m softdimo.train" in run.stdout
     assert "gpu=8" in run.stdout and "tasks_per_gpu=0" in run.stdout
     assert "evaluation.adm calc" in run.stdout and "--cleanfid-inception-dir" in run.stdout
