@@ -80,3 +80,26 @@ def test_dimo_and_sampler_run_on_maskgen():
     loss.backward()
     assert torch.isfinite(loss) and student.blocks[0].attn.to_q.weight.grad is not None
     assert torch.isfinite(aux_loss(aux, tokens, labels, schedule="arccos", label_smoothing=0.1))
+
+
+TATITOK = dict(image_size=256, patch_size=16, encoder_size="base", decoder_size="large", num_latent_tokens=128,
+               codebook_size=8192, code_dim=64, text_dim=768, text_length=77)
+
+
+def test_tatitok_bl128_matches_official_manifest_and_decodes_with_text():
+    from softdimo.tokenizers import build_tokenizer
+
+    torch.manual_seed(0)
+    tok = build_tokenizer("tatitok_vq", **TATITOK).eval()
+    assert {k: list(v.shape) for k, v in tok.state_dict().items()} == MANIFEST["tatitok_bl128_vq"]
+    assert sum(p.numel() for p in tok.parameters()) == 391_046_292
+    with torch.no_grad():
+        tok.quantize.embedding.weight.normal_()  # a spread-out codebook (the random init is nearly constant)
+        tokens = tok.encode(torch.randint(0, 256, (1, 256, 256, 3), dtype=torch.uint8))
+        assert tokens.shape == (1, 128, 1) and int(tokens.max()) < 8192
+        text, other = torch.randn(1, 77, 768), torch.randn(1, 77, 768)
+        image = tok.decode(tokens, text)
+        assert image.shape == (1, 3, 256, 256)
+        soft = tok.decode_soft(torch.nn.functional.one_hot(tokens, 8192).float(), text)
+        assert torch.allclose(image, soft, atol=1e-4)
+        assert not torch.allclose(image, tok.decode(tokens, other), atol=1e-3)  # the caption guides decoding

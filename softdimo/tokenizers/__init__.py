@@ -1,9 +1,13 @@
-"""Tokenizers: encode(images) -> tokens, decode(tokens) -> images, decode_soft(probs) -> images."""
+"""Tokenizers: encode(images) -> tokens, decode(tokens) -> images, decode_soft(probs) -> images.
+
+The text-aware TA-TiTok also takes the caption's text features: decode(tokens, text), decode_soft(probs, text)."""
 from softdimo.tokenizers.lfq import LFQTokenizer
 from softdimo.tokenizers.maskbit import MaskBitTokenizer
+from softdimo.tokenizers.tatitok import TATiTokVQ
 from softdimo.tokenizers.vq import VQTokenizer
 
-TOKENIZERS = {"tiny_lfq": LFQTokenizer, "tiny_vq": VQTokenizer, "maskbit_vqgan_plus": MaskBitTokenizer}
+TOKENIZERS = {"tiny_lfq": LFQTokenizer, "tiny_vq": VQTokenizer, "maskbit_vqgan_plus": MaskBitTokenizer,
+              "tatitok_vq": TATiTokVQ}
 
 
 def build_tokenizer(arch: str, **kwargs):
