@@ -1,5 +1,8 @@
 """The text-to-image track's pieces: shapes world, GenEval scoring, detector, VQ tokenizer, text model,
 test-time scaling."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +166,23 @@ def test_text_encoder_loads_offline_and_encodes_every_prompt():
     assert bank["mask"][2].sum() == 2  # the empty prompt is [CLS] [SEP]
     torch.testing.assert_close(bank["pooled"].norm(dim=-1), torch.ones(3))
     assert float(bank["pooled"][0] @ bank["pooled"][1]) < 0.95
+
+
+def test_official_geneval_results_summary(tmp_path):
+    """Fixture detections in the official results.jsonl format -> six task scores, overall, prompt level."""
+    from evaluation.geneval_official import summarize_results, write_layout
+
+    s = summarize_results(Path(__file__).parent / "fixtures" / "geneval_results.jsonl")
+    expected = {"single_object": 8 / 8, "two_object": 4 / 8, "counting": 2 / 8, "colors": 6 / 8, "position": 1 / 8,
+                "color_attr": 1 / 8}
+    assert {k: s[k] for k in expected} == pytest.approx(expected)
+    assert s["overall"] == pytest.approx(sum(expected.values()) / 6)
+    assert s["n_images"] == 48 and s["n_prompts"] == 12
+    assert s["correct_images"] == pytest.approx(22 / 48) and s["correct_prompts"] == pytest.approx(9 / 12)
+    images = np.zeros((6, 8, 8, 3), dtype=np.uint8)
+    write_layout(images, [{"tag": "colors", "prompt": "a red cat"}, {"tag": "counting", "prompt": "two cats"}], 3,
+                 tmp_path)
+    assert json.loads((tmp_path / "00001" / "metadata.jsonl").read_text())["prompt"] == "two cats"
+    assert sorted(p.name for p in (tmp_path / "00000" / "samples").iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    with pytest.raises(ValueError, match="6 images for 1 prompts"):
+        write_layout(images, [{"tag": "colors"}], 3, tmp_path / "bad")
