@@ -1,0 +1,86 @@
+"""Paper-scale text-image scores through open_clip with local weight files: CLIP score and HPS v2.1.
+
+Both are differentiable in the images, so the same objects serve as metrics, as fine-tuning rewards and for
+best-of-N / TTEO, behind the tiny track's reward interface: `encode_text(captions)` once per prompt set,
+then `scorer(images, text_features)` -> one score per image, images float NCHW in [-1, 1].
+
+- CLIP score (Di[M]O's protocol, GigaGAN style): OpenAI CLIP ViT-B/32, captions prefixed "A photo depicts ",
+  images resized (bicubic) and centre-cropped to 224; the cosine similarity (0-1 scale, e.g. 0.318).
+- HPS v2.1: open_clip ViT-H-14 with the HPS v2.1 checkpoint (`state_dict` inside the file) loaded over it;
+  HPS's own preprocessing (longer side to 224, pad to a square with zeros); 100 x the cosine similarity.
+"""
+import torch
+import torch.nn.functional as F
+
+from softdimo.pretrained import require_file
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def resize_center_crop(x01: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x01.shape[-2:]
+    scale = size / min(h, w)
+    x = F.interpolate(x01, size=(round(h * scale), round(w * scale)), mode="bicubic", align_corners=False,
+                      antialias=True)
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def resize_max_pad(x01: torch.Tensor, size: int) -> torch.Tensor:
+    """HPS's ResizeMaxSize: the longer side to `size`, then zero padding to a centred square."""
+    h, w = x01.shape[-2:]
+    scale = size / max(h, w)
+    nh, nw = round(h * scale), round(w * scale)
+    x = F.interpolate(x01, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    return F.pad(x, (left, size - nw - left, top, size - nh - top))
+
+
+PREPROCESS = {"center_crop": resize_center_crop, "resize_max_pad": resize_max_pad}
+
+
+class OpenCLIPScorer(torch.nn.Module):
+    def __init__(self, arch: str, weights, *, preprocess: str, prefix: str, scale: float, state_dict_key=None):
+        super().__init__()
+        import open_clip
+
+        if weights is None:  # random weights: tests only
+            self.model = open_clip.create_model(arch, pretrained=None)
+        elif state_dict_key is None:
+            self.model = open_clip.create_model(arch, pretrained=str(require_file(weights)))
+        else:  # HPS: its checkpoint overwrites every weight of the base architecture
+            self.model = open_clip.create_model(arch, pretrained=None)
+            state = torch.load(require_file(weights), map_location="cpu", weights_only=False)[state_dict_key]
+            self.model.load_state_dict(state)
+        self.model.eval().requires_grad_(False)
+        self.tokenizer = open_clip.get_tokenizer(arch)
+        self.size = self.model.visual.image_size
+        self.size = self.size[0] if isinstance(self.size, (tuple, list)) else self.size
+        self.preprocess, self.prefix, self.scale = PREPROCESS[preprocess], prefix, scale
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN)[:, None, None], persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD)[:, None, None], persistent=False)
+
+    @torch.no_grad()
+    def encode_text(self, captions: list[str]) -> torch.Tensor:
+        tokens = self.tokenizer([self.prefix + c for c in captions]).to(self.mean.device)
+        return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+
+    def encode_images(self, images_m11: torch.Tensor) -> torch.Tensor:
+        x = self.preprocess((images_m11.float().clamp(-1, 1) + 1) / 2, self.size)
+        return F.normalize(self.model.encode_image((x - self.mean) / self.std).float(), dim=-1)
+
+    def forward(self, images_m11: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        return self.scale * (self.encode_images(images_m11) * text_features).sum(-1)
+
+
+def clip_score_model(weights) -> OpenCLIPScorer:
+    return OpenCLIPScorer("ViT-B-32", weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0)
+
+
+HPS_VERSION = "v2.1"
+
+
+def hps_model(weights, arch: str = "ViT-H-14") -> OpenCLIPScorer:
+    return OpenCLIPScorer(arch, weights, preprocess="resize_max_pad", prefix="", scale=100.0,
+                          state_dict_key="state_dict")
