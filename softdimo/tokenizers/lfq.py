@@ -50,7 +50,41 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
-class LFQTokenizer(nn.Module):
+class BitTokenizer(nn.Module):
+    """The token side every bit tokenizer shares: a position's tokens are its latent code's signs, split into
+    groups (bit order LSB_FIRST); subclasses give network_input (uint8 NHWC -> what the encoder reads),
+    encode_continuous and decode_code."""
+    LSB_FIRST = False
+
+    @property
+    def seq_len(self) -> int:
+        return self.latent_side**2
+
+    @property
+    def classes_per_split(self) -> int:
+        return 2**self.bits_per_split
+
+    def grid(self, code: torch.Tensor) -> torch.Tensor:
+        """(B, L, bits) -> (B, bits, side, side), positions row-major."""
+        b, L, c = code.shape
+        return code.transpose(1, 2).reshape(b, c, self.latent_side, self.latent_side)
+
+    @torch.no_grad()
+    def encode(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """uint8 NHWC -> (B, L, splits) long tokens."""
+        return bits_to_tokens(self.encode_continuous(self.network_input(images_uint8)), self.splits,
+                              lsb_first=self.LSB_FIRST)
+
+    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, L, splits) long -> float NCHW in [-1, 1]."""
+        return self.decode_code(tokens_to_bits(tokens, self.bits_per_split, lsb_first=self.LSB_FIRST))
+
+    def decode_soft(self, probs: torch.Tensor) -> torch.Tensor:
+        """(B, L, splits, 2**b) probabilities -> image decoded from the expected ±1 bits (differentiable)."""
+        return self.decode_code(expected_bits(probs, lsb_first=self.LSB_FIRST))
+
+
+class LFQTokenizer(BitTokenizer):
     def __init__(self, *, image_size: int, channels: int, bits: int, splits: int, hidden_channels: int,
                  downsample: int):
         super().__init__()
@@ -61,13 +95,9 @@ class LFQTokenizer(nn.Module):
         self.encoder = conv_encoder(channels, hidden_channels, downsample, bits)
         self.decoder = conv_decoder(bits, hidden_channels, downsample, channels)
 
-    @property
-    def seq_len(self) -> int:
-        return self.latent_side**2
-
-    @property
-    def classes_per_split(self) -> int:
-        return 2**self.bits_per_split
+    @staticmethod
+    def network_input(images_uint8: torch.Tensor) -> torch.Tensor:
+        return to_unit(images_uint8)
 
     # -- continuous side -------------------------------------------------------------------------------
     def encode_continuous(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,23 +107,7 @@ class LFQTokenizer(nn.Module):
 
     def decode_code(self, code: torch.Tensor) -> torch.Tensor:
         """(B, L, bits) real code vectors (±1 for hard tokens) -> float NCHW image in about [-1, 1]."""
-        b, L, c = code.shape
-        grid = code.transpose(1, 2).reshape(b, c, self.latent_side, self.latent_side)
-        return self.decoder(grid)
-
-    # -- token side -----------------------------------------------------------------------------------
-    @torch.no_grad()
-    def encode(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        """uint8 NHWC -> (B, L, splits) long tokens."""
-        return bits_to_tokens(self.encode_continuous(to_unit(images_uint8)), self.splits)
-
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, L, splits) long -> float NCHW in [-1, 1]."""
-        return self.decode_code(tokens_to_bits(tokens, self.bits_per_split))
-
-    def decode_soft(self, probs: torch.Tensor) -> torch.Tensor:
-        """(B, L, splits, 2**b) probabilities -> image decoded from the expected ±1 bits (differentiable)."""
-        return self.decode_code(expected_bits(probs))
+        return self.decoder(self.grid(code))
 
     # -- training -------------------------------------------------------------------------------------
     def loss_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from softdimo.bits import bits_to_tokens, expected_bits, tokens_to_bits
+from softdimo.tokenizers.lfq import BitTokenizer
 
 
 class SameConv(nn.Conv2d):
@@ -113,7 +113,9 @@ class Quantizer(nn.Module):
         self.register_buffer("codebook", ((values[:, None] // 2 ** torch.arange(bits)) % 2).float() * 2 - 1)
 
 
-class MaskBitTokenizer(nn.Module):
+class MaskBitTokenizer(BitTokenizer):
+    LSB_FIRST = True
+
     def __init__(self, *, image_size: int, channels: int, bits: int, splits: int, hidden_channels: int,
                  channel_mult: tuple[int, ...], num_res_blocks: int):
         super().__init__()
@@ -126,13 +128,9 @@ class MaskBitTokenizer(nn.Module):
         self.decoder = Decoder(channels, hidden_channels, mult, num_res_blocks, bits)
         self.quantize = Quantizer(bits)
 
-    @property
-    def seq_len(self) -> int:
-        return self.latent_side**2
-
-    @property
-    def classes_per_split(self) -> int:
-        return 2**self.bits_per_split
+    @staticmethod
+    def network_input(images_uint8: torch.Tensor) -> torch.Tensor:
+        return images_uint8.permute(0, 3, 1, 2).float() / 255
 
     def encode_continuous(self, x01: torch.Tensor) -> torch.Tensor:
         """float NCHW in [0, 1] -> (B, L, bits) pre-quantisation activations (row-major positions)."""
@@ -140,19 +138,4 @@ class MaskBitTokenizer(nn.Module):
 
     def decode_code(self, code: torch.Tensor) -> torch.Tensor:
         """(B, L, bits) code vectors (±1 for hard tokens) -> float NCHW in about [-1, 1]."""
-        b, L, c = code.shape
-        grid = code.transpose(1, 2).reshape(b, c, self.latent_side, self.latent_side)
-        return self.decoder(grid) * 2 - 1
-
-    @torch.no_grad()
-    def encode(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        """uint8 NHWC -> (B, L, splits) long tokens."""
-        x01 = images_uint8.permute(0, 3, 1, 2).float() / 255
-        return bits_to_tokens(self.encode_continuous(x01), self.splits, lsb_first=True)
-
-    def decode(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.decode_code(tokens_to_bits(tokens, self.bits_per_split, lsb_first=True))
-
-    def decode_soft(self, probs: torch.Tensor) -> torch.Tensor:
-        """(B, L, splits, 2**b) probabilities -> image of the expected ±1 bits (differentiable)."""
-        return self.decode_code(expected_bits(probs, lsb_first=True))
+        return self.decoder(self.grid(code)) * 2 - 1
