@@ -1,0 +1,104 @@
+"""MS-COCO FID-30k and CLIP score as in Di[M]O's text-to-image evaluation (paper.md §5).
+
+- Captions: T2IBenchmark's fixed 30,000 captions of COCO val2014 (`MS-COCO_val2014_30k_captions.csv`, columns
+  image_id, text); one generated image per caption, image i for caption row i.
+- FID: pytorch-fid's Inception (evaluation/fid_inception.py) on T2IBenchmark's 'clean' preprocessing, against
+  T2IBenchmark's precomputed statistics of the real images (`MS-COCO_val2014_fid_stats.npz`, mu / sigma).
+- CLIP score: OpenAI CLIP ViT-B/32 with the "A photo depicts " prefix, cosine similarity averaged over the same
+  images (evaluation/clip_scorers.py).
+
+    python -m evaluation.coco --samples S.npz --captions captions.csv --stats stats.npz \
+        --inception pt_inception-2015-12-05-6726825d.pth --clip ViT-B-32-openai.bin --out metrics.json
+"""
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from evaluation.fid_inception import FIDInceptionV3, to_network_input
+from evaluation.frechet import feature_stats, frechet_distance
+from softdimo.io import git_commit, write_json
+from softdimo.pretrained import require_file
+
+N_CAPTIONS = 30_000
+
+
+def load_captions(path) -> list[tuple[int, str]]:
+    """(image_id, caption) rows in file order: the order in which images are generated."""
+    with open(require_file(path), newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if not {"image_id", "text"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{path}: expected columns image_id and text, found {reader.fieldnames}")
+        return [(int(row["image_id"]), row["text"]) for row in reader]
+
+
+def load_stats(path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(require_file(path)) as f:
+        if not {"mu", "sigma"} <= set(f.files):
+            raise ValueError(f"{path} lacks mu / sigma: not an FID statistics file")
+        return f["mu"].astype(np.float64), f["sigma"].astype(np.float64)
+
+
+@torch.no_grad()
+def fid_features(images: np.ndarray, net: FIDInceptionV3, batch_size: int, device) -> np.ndarray:
+    feats = [net(to_network_input(images[i:i + batch_size]).to(device)).double().cpu()
+             for i in tqdm(range(0, len(images), batch_size), desc="FID inception", mininterval=5.0)]
+    return torch.cat(feats).numpy()
+
+
+@torch.no_grad()
+def clip_score(images: np.ndarray, captions: list[str], scorer, batch_size: int, device) -> float:
+    scores = []
+    for i in tqdm(range(0, len(images), batch_size), desc="CLIP score", mininterval=5.0):
+        x = torch.from_numpy(images[i:i + batch_size]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        scores.append(scorer(x, scorer.encode_text(captions[i:i + batch_size])).double().cpu())
+    return float(torch.cat(scores).mean())
+
+
+def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip, batch_size=100, device="cpu",
+             require_full=True) -> dict:
+    from evaluation.clip_scorers import clip_score_model
+
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images for {len(captions)} captions: image i belongs to caption row i")
+    if require_full and len(images) != N_CAPTIONS:
+        raise ValueError(f"COCO FID-30k needs {N_CAPTIONS} images, got {len(images)}")
+    t0 = time.time()
+    mu, sigma = load_stats(stats)
+    feats = fid_features(images, FIDInceptionV3(inception).to(device), batch_size, device)
+    fid = frechet_distance(*feature_stats(feats), mu, sigma)
+    score = clip_score(images, captions, clip_score_model(clip).to(device), batch_size, device)
+    return {"coco_fid": fid, "clip_score": score, "n_images": len(images),
+            "protocol": "T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP ViT-B/32 'A photo depicts'",
+            "seconds": time.time() - t0, "git_commit": git_commit()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--samples", required=True, help="npz with arr_0: uint8 NHWC, one image per caption row")
+    parser.add_argument("--captions", required=True)
+    parser.add_argument("--stats", required=True)
+    parser.add_argument("--inception", required=True)
+    parser.add_argument("--clip", required=True)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    from softdimo.runtime import setup_torch
+
+    setup_torch(torch.get_num_threads())
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with np.load(args.samples) as f:
+        images = f["arr_0"]
+    captions = [text for _, text in load_captions(args.captions)]
+    out = evaluate(images, captions, stats=args.stats, inception=args.inception, clip=args.clip,
+                   batch_size=args.batch_size, device=device)
+    write_json(Path(args.out), {**out, "samples": args.samples})
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
