@@ -124,6 +124,49 @@ def sample_maskgit(model, labels: torch.Tensor, rngs: ImageRngs, *, steps: int, 
     return tokens
 
 
+def maskgen_guidance(guidance_scale: float, decay: str, scale_pow: float, progress: float) -> float:
+    """MaskGen's guidance s at `progress` = (step + 1) / steps, in its z_c + s (z_c - z_u) form."""
+    if decay == "none":
+        return guidance_scale
+    if decay == "cosine":
+        return (guidance_scale - 1) * (1 - math.cos(math.pi * progress ** scale_pow)) / 2 + 1
+    if decay == "linear":
+        return (guidance_scale - 1) * progress + 1
+    raise ValueError(f"unknown guidance_decay {decay!r}")
+
+
+@torch.no_grad()
+def sample_maskgen(model, prompt_ids: torch.Tensor, rngs: ImageRngs, *, steps: int, schedule: str,
+                   guidance_scale: float, guidance_decay: str, guidance_scale_pow: float,
+                   randomize_temperature: float, softmax_temperature_annealing: bool) -> torch.Tensor:
+    """MaskGen's own sampler (1d-tokenizer, MaskGen generate), which differs from sample_maskgit: progress
+    counts from (step + 1) / steps for the guidance too; the guidance is z_c + s (z_c - z_u), i.e. our
+    w = 1 + s; logits are divided by 0.5 + 0.8 (1 - progress) when annealing (else by the Gumbel temperature);
+    the token draw and the confidence both add Gumbel noise scaled by randomize_temperature * (1 - progress);
+    the confidence is the tempered logit of the drawn token (not its log-probability); at least one token is
+    re-masked while any stays masked, and the last step keeps every draw. Returns (B, L, 1) tokens."""
+    b, L = len(prompt_ids), model.seq_len
+    tokens = torch.full((b, L, 1), model.mask_id, dtype=torch.long, device=prompt_ids.device)
+    for step in range(steps):
+        progress = (step + 1) / steps
+        noise = randomize_temperature * (1 - progress)
+        s = maskgen_guidance(guidance_scale, guidance_decay, guidance_scale_pow, progress)
+        logits = guided_logits(model, tokens, prompt_ids, 1.0 + s)[:, :, 0].float()
+        logits = logits / (0.5 + 0.8 * (1 - progress) if softmax_temperature_annealing else noise)
+        masked = tokens[..., 0] == model.mask_id
+        drawn = (logits + noise * rngs.gumbel(L, model.classes_per_split)).argmax(-1)
+        drawn = torch.where(masked, drawn, tokens[..., 0])
+        if step == steps - 1:
+            return drawn[..., None]
+        confidence = logits.gather(-1, drawn[..., None])[..., 0] + noise * rngs.gumbel(L)
+        confidence = confidence.masked_fill(~masked, math.inf)
+        n_remask = max(1, min(int(masked[0].sum()) - 1, math.floor(L * mask_ratio(schedule, progress))))
+        lowest = confidence.argsort(dim=1)[:, :n_remask]
+        remask = torch.zeros_like(masked).scatter_(1, lowest, True)
+        tokens = torch.where(remask, model.mask_id, drawn)[..., None]
+    return tokens
+
+
 class GlobalRngs(_Gumbel):
     """The ImageRngs interface over the global RNG, for training where the loop seeds every step."""
 

@@ -103,3 +103,26 @@ def test_tatitok_bl128_matches_official_manifest_and_decodes_with_text():
         soft = tok.decode_soft(torch.nn.functional.one_hot(tokens, 8192).float(), text)
         assert torch.allclose(image, soft, atol=1e-4)
         assert not torch.allclose(image, tok.decode(tokens, other), atol=1e-3)  # the caption guides decoding
+
+
+def test_maskgen_sampler_schedule_and_batch_independence():
+    from softdimo.sampling import ImageRngs, maskgen_guidance, sample_maskgen
+
+    assert maskgen_guidance(12.0, "cosine", 1.0, 1.0) == pytest.approx(12.0)
+    assert maskgen_guidance(12.0, "cosine", 1.0, 0.5) == pytest.approx(6.5)
+    assert maskgen_guidance(12.0, "linear", 1.0, 0.25) == pytest.approx(3.75)
+    assert maskgen_guidance(12.0, "none", 1.0, 0.1) == 12.0
+    torch.manual_seed(0)
+    small = build_model("maskgen_vq", **dict(PAPER, seq_len=16, codebook_size=32, num_classes=10, text_dim=12, dim=32,
+                                             depth=2, heads=2, micro_condition_dim=8)).eval().attach_text(bank(12))
+    settings = dict(steps=4, schedule="arccos", guidance_scale=12.0, guidance_decay="cosine", guidance_scale_pow=1.0,
+                    randomize_temperature=2.0, softmax_temperature_annealing=True)
+    ids = torch.tensor([0, 2, 0])
+    tokens = sample_maskgen(small, ids, ImageRngs([5, 6, 7]), **settings)
+    assert tokens.shape == (3, 16, 1) and tokens.max() < 32 and tokens.min() >= 0
+    alone = sample_maskgen(small, ids[1:2], ImageRngs([6]), **settings)
+    assert torch.equal(alone, tokens[1:2])  # image i depends only on its seed and prompt
+    again = sample_maskgen(small, ids, ImageRngs([5, 6, 7]), **settings)
+    assert torch.equal(again, tokens)
+    other = sample_maskgen(small, ids, ImageRngs([8, 9, 10]), **settings)
+    assert not torch.equal(other, tokens)
