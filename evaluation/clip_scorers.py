@@ -41,16 +41,18 @@ PREPROCESS = {"center_crop": resize_center_crop, "resize_max_pad": resize_max_pa
 
 
 class OpenCLIPScorer(torch.nn.Module):
-    def __init__(self, arch: str, weights, *, preprocess: str, prefix: str, scale: float, state_dict_key=None):
+    def __init__(self, arch: str, weights, *, preprocess: str, prefix: str, scale: float, state_dict_key=None,
+                 quick_gelu: bool = False):
         super().__init__()
         import open_clip
 
+        make = dict(force_quick_gelu=quick_gelu)  # OpenAI's weights need QuickGELU; open_clip sets it only by tag
         if weights is None:  # random weights: tests only
-            self.model = open_clip.create_model(arch, pretrained=None)
+            self.model = open_clip.create_model(arch, pretrained=None, **make)
         elif state_dict_key is None:
-            self.model = open_clip.create_model(arch, pretrained=str(require_file(weights)))
+            self.model = open_clip.create_model(arch, pretrained=str(require_file(weights)), **make)
         else:  # HPS: its checkpoint overwrites every weight of the base architecture
-            self.model = open_clip.create_model(arch, pretrained=None)
+            self.model = open_clip.create_model(arch, pretrained=None, **make)
             state = torch.load(require_file(weights), map_location="cpu", weights_only=False)[state_dict_key]
             self.model.load_state_dict(state)
         self.model.eval().requires_grad_(False)
@@ -75,7 +77,8 @@ class OpenCLIPScorer(torch.nn.Module):
 
 
 def clip_score_model(weights) -> OpenCLIPScorer:
-    return OpenCLIPScorer("ViT-B-32", weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0)
+    return OpenCLIPScorer("ViT-B-32", weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0,
+                          quick_gelu=True)
 
 
 HPS_VERSION = "v2.1"

@@ -32,10 +32,13 @@ def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) 
 
 
 def load_text_encoder(weights, arch: str = "ViT-L-14-336"):
-    """open_clip model and tokenizer from a local weight file (never the hub); weights=None: random (tests)."""
+    """open_clip model and tokenizer from a local weight file (never the hub); weights=None: random (tests).
+    OpenAI's CLIP weights were trained with QuickGELU, which open_clip turns on only for its own 'openai' tag,
+    not for a file path: forced here, or every feature would be computed with the wrong activation."""
     import open_clip
 
     from softdimo.pretrained import require_file
 
-    model = open_clip.create_model(arch, pretrained=None if weights is None else str(require_file(weights)))
+    model = open_clip.create_model(arch, pretrained=None if weights is None else str(require_file(weights)),
+                                   force_quick_gelu=True)
     return model.eval().requires_grad_(False), open_clip.get_tokenizer(arch)

@@ -15,6 +15,9 @@ def text_encoder():
 
 def test_maskgen_text_bank_penultimate_tokens_and_pooled(text_encoder):
     model, tokenizer = text_encoder
+    from open_clip.transformer import QuickGELU
+
+    assert isinstance(model.transformer.resblocks[0].mlp.gelu, QuickGELU)  # MaskGen's OpenAI ViT-L-14-336
     bank = encode_prompts(model, tokenizer, ["a photo of a cat", "two dogs"], batch_size=2)
     assert bank["prompts"] == ["a photo of a cat", "two dogs", ""]  # the null prompt is always there
     assert bank["tokens"].shape == (3, 77, 512) and bank["pooled"].shape == (3, 512) and bank["mask"].all()
@@ -41,16 +44,23 @@ def test_clip_score_protocol_and_gradients(tmp_path):
         assert torch.allclose(scorer(images[1:], text[1:]), scores[1:], atol=1e-5)  # batch independent
     with pytest.raises(SystemExit, match="not found"):
         clip_score_model(tmp_path / "ViT-B-32-openai.bin")
+    from open_clip.transformer import QuickGELU
+
+    # OpenAI's weights were trained with QuickGELU; a local file does not tell open_clip so
+    assert isinstance(scorer.model.visual.transformer.resblocks[0].mlp.gelu, QuickGELU)
+    assert isinstance(scorer.model.transformer.resblocks[0].mlp.gelu, QuickGELU)
 
 
 def test_hps_loads_state_dict_file_and_pads_to_square(tmp_path):
     import open_clip
+    from open_clip.transformer import QuickGELU
 
     torch.manual_seed(1)
     base = open_clip.create_model("ViT-B-32", pretrained=None)
     torch.save({"state_dict": base.state_dict()}, tmp_path / "HPS_v2.1_compressed.pt")
     hps = hps_model(tmp_path / "HPS_v2.1_compressed.pt", arch="ViT-B-32")  # the real one is ViT-H-14
     assert torch.equal(hps.model.visual.conv1.weight, base.visual.conv1.weight)
+    assert not isinstance(hps.model.transformer.resblocks[0].mlp.gelu, QuickGELU)  # LAION-trained: plain GELU
     wide = torch.ones(1, 3, 100, 200)
     out = resize_max_pad(wide, 224)
     assert out.shape == (1, 3, 224, 224) and out[..., :50, :].abs().max() == 0 and out[..., 60:160, :].min() > 0.9
