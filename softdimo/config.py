@@ -257,6 +257,73 @@ class T2ICfg:
 
 
 @dataclasses.dataclass(frozen=True)
+class OfficialModuleCfg:
+    arch: str
+    kwargs: dict
+    pretrained: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class TextEncoderCfg:
+    arch: str
+    pretrained: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class ScorersCfg:
+    clip: PretrainedCfg
+    hps: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperPromptsCfg:
+    train: str
+    n_train: int
+    hps: PretrainedCfg
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskGenSamplingCfg:
+    steps: tuple[int, ...]
+    schedule: str
+    guidance_scale: float
+    guidance_decay: str
+    guidance_scale_pow: float
+    randomize_temperature: float
+    softmax_temperature_annealing: bool
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperT2IEvalCfg:
+    seeds: tuple[int, ...]
+    geneval_images_per_prompt: int
+    geneval_commit: str
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RewardWeightsCfg:
+    clip: float
+    hps: float
+
+
+@dataclasses.dataclass(frozen=True)
+class T2IPaperCfg:
+    teacher: OfficialModuleCfg
+    tokenizer: OfficialModuleCfg
+    text_encoder: TextEncoderCfg
+    scorers: ScorersCfg
+    prompts: PaperPromptsCfg
+    sampling: MaskGenSamplingCfg
+    eval: PaperT2IEvalCfg
+    distill: DistillCfg
+    rewards: RewardWeightsCfg
+    students: dict[str, T2IStudentCfg]
+    test_time: TestTimeCfg
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     preset: str
     device: str
@@ -265,6 +332,7 @@ class Config:
     gpus_per_job: int
     c2i: C2ICfg
     t2i: T2ICfg
+    t2i_paper: T2IPaperCfg | None = None  # the paper preset only
 
 
 def load_schema() -> dict:
@@ -300,10 +368,13 @@ def validate(raw: dict) -> None:
     for layer in raw["c2i"]["gan"]["layers"]:
         if layer >= teacher["depth"]:
             raise ConfigError(f"config key 'c2i.gan.layers': block {layer} does not exist (depth {teacher['depth']})")
-    for track in ("c2i", "t2i"):
-        _check_init_chains(track, raw[track]["students"])
+    for track in ("c2i", "t2i", "t2i_paper"):
+        if track in raw:
+            _check_init_chains(track, raw[track]["students"])
     _check_c2i_scale(raw["preset"], raw["c2i"])
-    _check_t2i(raw["t2i"])
+    _check_t2i(raw["t2i"], "t2i")
+    if "t2i_paper" in raw:
+        _check_t2i_paper(raw["t2i_paper"])
 
 
 PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
@@ -339,26 +410,63 @@ def _check_init_chains(track: str, students: dict) -> None:
                                   f"trained for its init {student['init']!r}")
 
 
-def _check_t2i(t2i: dict) -> None:
-    world, tt = t2i["world"], t2i["test_time"]
-    lo, hi = world["object_size"]
-    if not lo <= hi <= world["image_size"] // 2 - 1:
-        raise ConfigError(f"config key 't2i.world.object_size': need min <= max <= image_size/2 - 1 = "
-                          f"{world['image_size'] // 2 - 1}, got {world['object_size']}")
-    if t2i["teacher"]["dim"] % t2i["teacher"]["heads"]:
-        raise ConfigError(f"config key 't2i.teacher.heads': {t2i['teacher']['heads']} does not divide dim")
+def _check_t2i(t2i: dict, track: str) -> None:
+    if track == "t2i":
+        world = t2i["world"]
+        lo, hi = world["object_size"]
+        if not lo <= hi <= world["image_size"] // 2 - 1:
+            raise ConfigError(f"config key 't2i.world.object_size': need min <= max <= image_size/2 - 1 = "
+                              f"{world['image_size'] // 2 - 1}, got {world['object_size']}")
+        if t2i["teacher"]["dim"] % t2i["teacher"]["heads"]:
+            raise ConfigError(f"config key 't2i.teacher.heads': {t2i['teacher']['heads']} does not divide dim")
+    tt = t2i["test_time"]
     if tt["student"] not in t2i["students"]:
-        raise ConfigError(f"config key 't2i.test_time.student': {tt['student']!r} is not one of {sorted(t2i['students'])}")
+        raise ConfigError(f"config key '{track}.test_time.student': {tt['student']!r} is not one of {sorted(t2i['students'])}")
     if tt["table_n"] not in tt["best_of_n"]:
-        raise ConfigError(f"config key 't2i.test_time.table_n': {tt['table_n']} is not in best_of_n {tt['best_of_n']}")
+        raise ConfigError(f"config key '{track}.test_time.table_n': {tt['table_n']} is not in best_of_n {tt['best_of_n']}")
     if tt["table_tteo_iters"] not in tt["tteo_iters"]:
-        raise ConfigError(f"config key 't2i.test_time.table_tteo_iters': {tt['table_tteo_iters']} is not in tteo_iters")
+        raise ConfigError(f"config key '{track}.test_time.table_tteo_iters': {tt['table_tteo_iters']} is not in tteo_iters")
+
+
+def _check_t2i_paper(t2i: dict) -> None:
+    """Constructor arguments of the official modules are checked against the constructors, so a misspelt or
+    missing one stops here rather than in a GPU job."""
+    import inspect
+
+    from softdimo.models import MODELS
+    from softdimo.tokenizers import TOKENIZERS
+
+    for part, registry in (("teacher", MODELS), ("tokenizer", TOKENIZERS)):
+        section = t2i[part]
+        if section["arch"] not in registry:
+            raise ConfigError(f"config key 't2i_paper.{part}.arch': {section['arch']!r} is not a {part} architecture")
+        params = inspect.signature(registry[section["arch"]]).parameters
+        wanted = {n for n, p in params.items() if p.default is inspect.Parameter.empty
+                  and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        unknown, missing = set(section["kwargs"]) - set(params), wanted - set(section["kwargs"])
+        if unknown or missing:
+            raise ConfigError(f"config key 't2i_paper.{part}.kwargs': unknown {sorted(unknown)}, missing {sorted(missing)} "
+                              f"for {section['arch']}")
+    if t2i["teacher"]["kwargs"]["seq_len"] != t2i["tokenizer"]["kwargs"]["num_latent_tokens"]:
+        raise ConfigError("config key 't2i_paper.teacher.kwargs.seq_len': must equal the tokenizer's num_latent_tokens")
+    if any(s["w_reward"] > 0 for s in t2i["students"].values()) and not (t2i["rewards"]["clip"] or t2i["rewards"]["hps"]):
+        raise ConfigError("config key 't2i_paper.rewards': a student has w_reward > 0 but every reward weight is 0")
+    _check_t2i(t2i, "t2i_paper")
+
+
+def _optional_of(cls):
+    """X for `X | None` (an optional section, present in the raw dict whenever it is built)."""
+    args = typing.get_args(cls)
+    if type(None) in args and len(args) == 2:
+        return next(a for a in args if a is not type(None))
+    return cls
 
 
 def _build(cls, value):
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
-        return cls(**{f.name: _build(hints[f.name], value[f.name]) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: _build(_optional_of(hints[f.name]), value[f.name]) for f in dataclasses.fields(cls)
+                      if f.name in value})
     if typing.get_origin(cls) is tuple:
         return tuple(value)
     if typing.get_origin(cls) is dict:
@@ -379,4 +487,7 @@ def load_config(path) -> Config:
 
 
 def to_dict(cfg) -> dict:
-    return dataclasses.asdict(cfg)
+    out = dataclasses.asdict(cfg)
+    if out.get("t2i_paper") is None:  # an absent optional section stays absent in the resolved file
+        out.pop("t2i_paper", None)
+    return out

@@ -135,16 +135,20 @@ def load_official_state(path: Path) -> dict:
 
 
 def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
+    """The configured MaskBit tokenizer or generator from its official file."""
+    return convert_module(kind, *paper_module(kind, cfg), cfg, official, out)
+
+
+def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, official: Path, out: Path) -> dict:
     """Load the official file into our module with strict=True and write it as a softdimo artefact."""
     official = require_file(official)
-    arch, kwargs, module = paper_module(kind, cfg)
     state = load_official_state(official)
     fresh = {k: v.clone() for k, v in module.named_buffers()}
     result = module.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise SystemExit(f"{official} does not match {arch} {kwargs}: missing {result.missing_keys[:8]} "
                          f"(of {len(result.missing_keys)}), unexpected {result.unexpected_keys[:8]} "
-                         f"(of {len(result.unexpected_keys)}). Is the config's bit width that of the file?")
+                         f"(of {len(result.unexpected_keys)}). Is the config's architecture that of the file?")
     module.load_state_dict(state, strict=True)
     for name, buffer in module.named_buffers():  # bit tables: a file with another bit order must not load quietly
         if not torch.equal(buffer.cpu(), fresh[name].cpu()):

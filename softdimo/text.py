@@ -58,7 +58,8 @@ class TextBank(torch.nn.Module):
         return self.tokens.shape[-1]
 
     def forward(self, ids: torch.Tensor):
-        return self.tokens[ids], self.mask[ids], self.pooled[ids]
+        # paper-scale banks store tokens in fp16 (half the size); models always see fp32 features
+        return self.tokens[ids].float(), self.mask[ids], self.pooled[ids].float()
 
 
 def load_bank(path) -> TextBank:

@@ -1,0 +1,267 @@
+"""Paper-scale text-to-image (Soft-Di[M]O Table 2, MaskGen-L rows): prompt sets, OpenCLIP text banks,
+strict conversion of the official MaskGen-L / TA-TiTok files, sampling of the teacher and the students, and
+the composite reward (CLIP score and HPS v2.1) used for fine-tuning, best-of-N and TTEO.
+
+    python -m softdimo.t2i_paper prompts --set geneval --source <geneval>/prompts/evaluation_metadata.jsonl --out P
+    python -m softdimo.t2i_paper prompts --set hps --source resources/t2i/hps_benchmark --out P
+    python -m softdimo.t2i_paper prompts --set coco --source MS-COCO_val2014_30k_captions.csv --out P
+    python -m softdimo.t2i_paper prompts --set train --source train_prompts.txt --n 100000 --out P
+    python -m softdimo.t2i_paper text-bank --config CFG --prompts P --encoder W --out bank.pt
+    python -m softdimo.t2i_paper convert --kind teacher|tokenizer --config CFG --official F --out A
+    python -m softdimo.t2i_paper sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
+        (--steps 16 | --student W) --per-prompt 4 --seed 0 --out S.npz
+
+A prompt set is a JSON file {"set", "prompts", ...}: GenEval adds each prompt's metadata line, HPS the style
+of each prompt, COCO the image ids. Image i of a sample file belongs to prompt i // per_prompt and draws its
+noise from seed k*1_000_000 + i, as in the tiny track.
+"""
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json
+
+HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
+
+
+# -- prompt sets ----------------------------------------------------------------------------------------------
+def prompt_set(kind: str, source, n: int | None = None) -> dict:
+    source = Path(source)
+    if not source.exists():
+        raise SystemExit(f"prompt source not found: {source}")
+    if kind == "geneval":
+        metadata = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
+        return {"set": kind, "prompts": [m["prompt"] for m in metadata], "metadata": metadata}
+    if kind == "hps":
+        prompts, styles = [], []
+        for style in HPS_STYLES:
+            items = json.loads((source / f"{style}.json").read_text())
+            prompts += items
+            styles += [style] * len(items)
+        return {"set": kind, "prompts": prompts, "styles": styles}
+    if kind == "coco":
+        with open(source, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        return {"set": kind, "prompts": [r["text"] for r in rows], "image_ids": [int(r["image_id"]) for r in rows]}
+    if kind == "train":
+        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if n is not None and len(lines) < n:
+            raise SystemExit(f"{source} holds {len(lines)} prompts; t2i_paper.prompts.n_train asks for {n}")
+        return {"set": kind, "prompts": lines[:n]}
+    raise SystemExit(f"unknown prompt set {kind!r}")
+
+
+def load_prompt_set(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"prompt set not found: {path}; it is made by rule t2i_paper_prompts")
+    return json.loads(path.read_text())
+
+
+# -- text banks -----------------------------------------------------------------------------------------------
+def make_text_bank(prompts: list[str], encoder_weights, arch: str, device="cpu", batch_size: int = 256) -> dict:
+    """MaskGen's conditioning of every distinct prompt ('' included), token features stored in fp16 (77 x 768
+    per prompt: 118 KB instead of 236)."""
+    from softdimo.openclip_text import encode_prompts, load_text_encoder
+
+    model, tokenizer = load_text_encoder(encoder_weights, arch)
+    bank = encode_prompts(model.to(device), tokenizer, prompts, batch_size)
+    bank["tokens"] = bank["tokens"].half()
+    bank["encoder"] = arch
+    return bank
+
+
+def bank_ids(bank, prompts: list[str]) -> torch.Tensor:
+    """Bank row of each prompt of a set (the bank holds each distinct prompt once)."""
+    row = {p: i for i, p in enumerate(bank.prompts)}
+    missing = [p for p in prompts if p not in row]
+    if missing:
+        raise ValueError(f"{len(missing)} prompts are not in the text bank, e.g. {missing[0]!r}: wrong bank for this set")
+    return torch.tensor([row[p] for p in prompts], dtype=torch.long)
+
+
+# -- official modules -------------------------------------------------------------------------------------------
+def official_module(section):
+    """(arch, kwargs, randomly initialised module) of t2i_paper.teacher / .tokenizer."""
+    from softdimo.models import MODELS
+    from softdimo.tokenizers import TOKENIZERS
+
+    registry = MODELS if section.arch in MODELS else TOKENIZERS
+    kwargs = dict(section.kwargs)
+    return section.arch, kwargs, registry[section.arch](**kwargs)
+
+
+# -- sampling ---------------------------------------------------------------------------------------------------
+def teacher_tokens(teacher, sampling, steps: int):
+    from softdimo.sampling import sample_maskgen
+
+    return lambda ids, rngs: sample_maskgen(
+        teacher, ids, rngs, steps=steps, schedule=sampling.schedule, guidance_scale=sampling.guidance_scale,
+        guidance_decay=sampling.guidance_decay, guidance_scale_pow=sampling.guidance_scale_pow,
+        randomize_temperature=sampling.randomize_temperature,
+        softmax_temperature_annealing=sampling.softmax_temperature_annealing)
+
+
+def student_tokens(student, r_init: float, distill):
+    from softdimo.sampling import sample_one_step
+
+    return lambda ids, rngs: sample_one_step(student, ids, rngs, r_init=r_init, sigma_init=distill.sigma_init,
+                                             temperature=distill.temperature)
+
+
+@torch.no_grad()
+def generate(sample_tokens, tokenizer, bank, ids: torch.Tensor, seeds: list[int], batch_size: int,
+             precision: str = "fp32", desc: str = "") -> np.ndarray:
+    """uint8 NHWC images; TA-TiTok decodes with the caption's text tokens, in fp32."""
+    from softdimo.runtime import autocast
+    from softdimo.sampling import ImageRngs
+    from softdimo.tokenizers.lfq import to_uint8
+
+    out = []
+    for start in tqdm(range(0, len(seeds), batch_size), desc=desc, mininterval=10.0):
+        sl = slice(start, start + batch_size)
+        batch = ids[sl]
+        with autocast(precision, batch.device):
+            tokens = sample_tokens(batch, ImageRngs(seeds[sl], batch.device))
+        text, _, _ = bank(batch)
+        out.append(to_uint8(tokenizer.decode(tokens, text.float())).cpu().numpy())
+    return np.concatenate(out)
+
+
+# -- rewards ------------------------------------------------------------------------------------------------------
+class CompositeReward(torch.nn.Module):
+    """R(images, bank ids) = sum_i weight_i * scorer_i(images, its text features of those prompts).
+
+    Each scorer embeds the prompt strings once (its own tokenizer and prefix) for all bank rows it is asked
+    about; differentiable in the images, one value per image (summed rewards keep images independent)."""
+
+    def __init__(self, scorers: dict, weights: dict, prompts: list[str]):
+        super().__init__()
+        self.weights = {k: w for k, w in weights.items() if w > 0}
+        self.scorers = torch.nn.ModuleDict({k: scorers[k] for k in self.weights})
+        self.prompts = prompts
+        self._text = {}
+
+    def text_features(self, name: str, ids: torch.Tensor) -> torch.Tensor:
+        cache = self._text.setdefault(name, {})
+        todo = sorted({int(i) for i in ids.tolist()} - cache.keys())
+        if todo:
+            feats = self.scorers[name].encode_text([self.prompts[i] for i in todo])
+            cache.update(zip(todo, feats))
+        return torch.stack([cache[int(i)] for i in ids.tolist()])
+
+    def forward(self, images_m11: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return sum(w * self.scorers[k](images_m11, self.text_features(k, ids)) for k, w in self.weights.items())
+
+
+def load_reward(weights: dict, files: dict, prompts: list[str], device) -> CompositeReward:
+    from evaluation.clip_scorers import clip_score_model, hps_model
+
+    build = {"clip": clip_score_model, "hps": hps_model}
+    scorers = {k: build[k](files[k]).to(device) for k, w in weights.items() if w > 0}
+    return CompositeReward(scorers, weights, prompts)
+
+
+# -- CLI ---------------------------------------------------------------------------------------------------------
+def _load_models(args, cfg, device):
+    from softdimo.checkpoints import load_artefact
+    from softdimo.text import load_bank
+
+    bank = load_bank(args.text_bank).to(device)
+    teacher, payload = load_artefact(args.teacher, "teacher", device)
+    tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", device)
+    return bank, teacher.attach_text(bank), tokenizer, payload
+
+
+def sample_main(args, cfg):
+    from softdimo.checkpoints import load_artefact
+    from softdimo.runtime import setup_torch
+    from softdimo.sampling import image_seeds
+
+    setup_torch(cfg.torch_threads)
+    device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    bank, teacher, tokenizer, _ = _load_models(args, cfg, device)
+    pset = load_prompt_set(args.prompts)
+    ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
+    seeds = image_seeds(args.seed, len(ids))
+    if args.student:
+        student, payload = load_artefact(args.student, "student", device)
+        student.attach_text(bank)
+        sampler, what = student_tokens(student, payload["student"]["r_init"], cfg.t2i_paper.distill), "student"
+    else:
+        sampler, what = teacher_tokens(teacher, cfg.t2i_paper.sampling, args.steps), f"teacher {args.steps} steps"
+    t0 = time.perf_counter()
+    images = generate(sampler, tokenizer, bank, ids, seeds, args.batch_size or cfg.t2i_paper.sampling.batch_size,
+                      cfg.precision, desc=what)
+    seconds = time.perf_counter() - t0
+    atomic_savez(args.out, arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
+    write_json(Path(args.out).with_suffix(".json"), {
+        "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
+        "seed": args.seed, "images_per_s": len(images) / seconds, "seconds": seconds, "device": str(device),
+        "precision": cfg.precision, "git_commit": git_commit()})
+    print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
+
+
+def main(argv=None):
+    from softdimo.config import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prompts")
+    p.add_argument("--set", required=True, choices=["geneval", "hps", "coco", "train"])
+    p.add_argument("--source", required=True)
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--out", required=True)
+    b = sub.add_parser("text-bank")
+    b.add_argument("--prompts", nargs="+", required=True, help="prompt sets whose prompts the bank holds")
+    b.add_argument("--encoder", required=True, help="local OpenCLIP weight file")
+    c = sub.add_parser("convert")
+    c.add_argument("--kind", required=True, choices=["teacher", "tokenizer"])
+    c.add_argument("--official", required=True)
+    s = sub.add_parser("sample")
+    for name in ("--teacher", "--tokenizer", "--text-bank", "--prompts"):
+        s.add_argument(name, required=True)
+    how = s.add_mutually_exclusive_group(required=True)
+    how.add_argument("--steps", type=int)
+    how.add_argument("--student")
+    s.add_argument("--per-prompt", type=int, required=True)
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--batch-size", type=int, default=None)
+    for q in (b, c, s):
+        q.add_argument("--config", required=True)
+        q.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "prompts":
+        out = prompt_set(args.set, args.source, args.n)
+        write_json(Path(args.out), out)
+        print(f"{args.set}: {len(out['prompts'])} prompts")
+        return
+    cfg = load_config(args.config)
+    if cfg.t2i_paper is None:
+        raise SystemExit(f"{args.config} has no t2i_paper section (the paper preset has)")
+    if args.cmd == "text-bank":
+        from softdimo.runtime import setup_torch
+
+        setup_torch(cfg.torch_threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        prompts = [q for path in args.prompts for q in load_prompt_set(path)["prompts"]]
+        bank = make_text_bank(prompts, args.encoder, cfg.t2i_paper.text_encoder.arch, device)
+        atomic_torch_save(bank, args.out)
+        print(f"{len(bank['prompts'])} distinct prompts -> tokens {tuple(bank['tokens'].shape)}")
+    elif args.cmd == "convert":
+        from softdimo.pretrained import convert_module
+
+        section = getattr(cfg.t2i_paper, args.kind)
+        print(convert_module(args.kind, *official_module(section), cfg, Path(args.official), Path(args.out)))
+    else:
+        sample_main(args, cfg)
+
+
+if __name__ == "__main__":
+    main()

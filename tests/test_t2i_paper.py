@@ -1,0 +1,142 @@
+"""Paper-scale text-to-image pipeline pieces on small random MaskGen / TA-TiTok / OpenCLIP modules (CPU)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from softdimo import t2i_paper
+from softdimo.config import ConfigError, from_dict
+from softdimo.text import TextBank
+
+SMALL_TEACHER = dict(seq_len=16, codebook_size=32, num_classes=1000, text_dim=512, dim=32, depth=2, heads=2,
+                     micro_condition_dim=8, aesthetic_score=6.5)
+SMALL_TOKENIZER = dict(image_size=32, patch_size=8, encoder_size="small", decoder_size="small", num_latent_tokens=16,
+                       codebook_size=32, code_dim=8, text_dim=512, text_length=77)
+
+
+def small_config(tmp_path, **changes):
+    raw = yaml.safe_load(open("config/paper.yaml"))
+    raw["device"], raw["precision"], raw["torch_threads"] = "cpu", "fp32", 1
+    raw["t2i_paper"]["teacher"]["kwargs"] = dict(SMALL_TEACHER)
+    raw["t2i_paper"]["tokenizer"]["kwargs"] = dict(SMALL_TOKENIZER)
+    for path, value in changes.items():
+        *parents, key = path.split(".")
+        node = raw
+        for p in parents:
+            node = node[p]
+        node[key] = value
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return raw, path
+
+
+def test_paper_config_checks_the_official_constructor_arguments(tmp_path):
+    raw, _ = small_config(tmp_path)
+    cfg = from_dict(raw)
+    assert cfg.t2i_paper.sampling.guidance_decay == "cosine" and cfg.t2i_paper.rewards.hps == 0.01
+    bad = json.loads(json.dumps(raw))
+    bad["t2i_paper"]["teacher"]["kwargs"]["depht"] = 3
+    with pytest.raises(ConfigError, match=r"t2i_paper.teacher.kwargs.*unknown \['depht'\]"):
+        from_dict(bad)
+    bad = json.loads(json.dumps(raw))
+    del bad["t2i_paper"]["tokenizer"]["kwargs"]["code_dim"]
+    with pytest.raises(ConfigError, match=r"missing \['code_dim'\]"):
+        from_dict(bad)
+    bad = json.loads(json.dumps(raw))
+    bad["t2i_paper"]["rewards"] = {"clip": 0.0, "hps": 0.0}
+    with pytest.raises(ConfigError, match="t2i_paper.rewards"):
+        from_dict(bad)
+    bad = json.loads(json.dumps(raw))
+    bad["t2i_paper"]["test_time"]["student"] = "nobody"
+    with pytest.raises(ConfigError, match="t2i_paper.test_time.student"):
+        from_dict(bad)
+
+
+def test_prompt_sets(tmp_path):
+    meta = [{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "a photo of a cat"},
+            {"tag": "counting", "include": [{"class": "dog", "count": 2}], "prompt": "a photo of two dogs"}]
+    (tmp_path / "evaluation_metadata.jsonl").write_text("\n".join(json.dumps(m) for m in meta) + "\n")
+    g = t2i_paper.prompt_set("geneval", tmp_path / "evaluation_metadata.jsonl")
+    assert g["prompts"] == ["a photo of a cat", "a photo of two dogs"] and g["metadata"][1]["tag"] == "counting"
+    hps = tmp_path / "benchmark"
+    hps.mkdir()
+    for k, style in enumerate(t2i_paper.HPS_STYLES):
+        (hps / f"{style}.json").write_text(json.dumps([f"{style} prompt {i}" for i in range(k + 1)]))
+    h = t2i_paper.prompt_set("hps", hps)
+    assert len(h["prompts"]) == 10 and h["styles"][:3] == ["anime", "concept-art", "concept-art"]
+    (tmp_path / "captions.csv").write_text("image_id,text\n42,a bus\n7,a cat on a mat\n")
+    c = t2i_paper.prompt_set("coco", tmp_path / "captions.csv")
+    assert c["prompts"] == ["a bus", "a cat on a mat"] and c["image_ids"] == [42, 7]
+    (tmp_path / "train.txt").write_text("one\n\ntwo\nthree\n")
+    assert t2i_paper.prompt_set("train", tmp_path / "train.txt", 2)["prompts"] == ["one", "two"]
+    with pytest.raises(SystemExit, match="holds 3 prompts"):
+        t2i_paper.prompt_set("train", tmp_path / "train.txt", 5)
+
+
+def test_text_bank_convert_and_sample_cli(tmp_path):
+    from softdimo.models import build_model
+    from softdimo.pretrained import record_path, sha256_of
+
+    torch.manual_seed(0)
+    _, cfg_path = small_config(tmp_path)
+    pset = tmp_path / "prompts.json"
+    pset.write_text(json.dumps({"set": "geneval", "prompts": ["a red cube", "two dogs", "a red cube"]}))
+    # the text encoder: random ViT-B-32 weights written as a local file (MaskGen's is ViT-L-14-336)
+    import open_clip
+
+    encoder = tmp_path / "encoder.bin"
+    torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), encoder)
+    bank = t2i_paper.make_text_bank(["a red cube", "two dogs", "a red cube"], encoder, "ViT-B-32")
+    assert bank["prompts"] == ["a red cube", "two dogs", ""] and bank["tokens"].dtype == torch.float16
+    torch.save(bank, tmp_path / "bank.pt")
+    ids = t2i_paper.bank_ids(TextBank(bank), ["two dogs", "a red cube"])
+    assert ids.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="not in the text bank"):
+        t2i_paper.bank_ids(TextBank(bank), ["a cat"])
+
+    for kind, module in (("teacher", build_model("maskgen_vq", **SMALL_TEACHER)),
+                         ("tokenizer", __import__("softdimo.tokenizers", fromlist=["x"]).build_tokenizer(
+                             "tatitok_vq", **SMALL_TOKENIZER))):
+        official = tmp_path / f"{kind}_official.bin"
+        torch.save(module.state_dict(), official)
+        record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
+        t2i_paper.main(["convert", "--kind", kind, "--config", str(cfg_path), "--official", str(official),
+                        "--out", str(tmp_path / f"{kind}.pt")])
+    teacher_state = torch.load(tmp_path / "teacher.pt", weights_only=False)
+    student = dict(teacher_state, kind="student", student={"r_init": 0.5})
+    torch.save(student, tmp_path / "student.pt")
+
+    common = ["sample", "--config", str(cfg_path), "--teacher", str(tmp_path / "teacher.pt"),
+              "--tokenizer", str(tmp_path / "tokenizer.pt"), "--text-bank", str(tmp_path / "bank.pt"),
+              "--prompts", str(pset), "--per-prompt", "2", "--seed", "3"]
+    t2i_paper.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "t.npz")])
+    t2i_paper.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp_path / "t1.npz")])
+    t2i_paper.main(common + ["--student", str(tmp_path / "student.pt"), "--out", str(tmp_path / "s.npz")])
+    with np.load(tmp_path / "t.npz") as a, np.load(tmp_path / "t1.npz") as b, np.load(tmp_path / "s.npz") as s:
+        assert a["arr_0"].shape == (6, 32, 32, 3) and a["arr_0"].dtype == np.uint8
+        assert np.array_equal(a["arr_0"], b["arr_0"])  # batch size never changes a sample
+        assert a["prompt_rows"].tolist() == [0, 0, 1, 1, 2, 2] and s["arr_0"].shape == (6, 32, 32, 3)
+        assert not np.array_equal(a["arr_0"][0], a["arr_0"][1])  # same prompt, own seed
+    meta = json.loads((tmp_path / "s.json").read_text())
+    assert meta["what"] == "student" and meta["n_images"] == 6 and meta["images_per_s"] > 0
+
+
+def test_composite_reward_weights_cache_and_gradients(tmp_path):
+    from evaluation.clip_scorers import clip_score_model
+
+    torch.manual_seed(0)
+    clip = clip_score_model(None)
+    prompts = ["a red cube", "two dogs", ""]
+    reward = t2i_paper.CompositeReward({"clip": clip}, {"clip": 2.0, "hps": 0.0}, prompts)
+    assert list(reward.scorers) == ["clip"]  # a zero weight loads nothing
+    images = (torch.rand(3, 3, 64, 64) * 2 - 1).requires_grad_(True)
+    ids = torch.tensor([1, 0, 1])
+    r = reward(images, ids)
+    expected = 2.0 * clip(images, clip.encode_text(["two dogs", "a red cube", "two dogs"]))
+    assert torch.allclose(r, expected, atol=1e-5) and sorted(reward._text["clip"]) == [0, 1]
+    r.sum().backward()
+    assert images.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert torch.allclose(reward(images[2:], ids[2:]), r[2:], atol=1e-5)
