@@ -68,13 +68,27 @@ def require_file(path) -> Path:
     return path
 
 
-def download_hub(repo_id: str, filename: str, dest: Path) -> None:
+def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "model") -> None:
     from huggingface_hub import hf_hub_download
 
-    cached = hf_hub_download(repo_id=repo_id, filename=filename)
+    cached = hf_hub_download(repo_id=repo_id, filename=filename, repo_type=repo_type)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, dest)
-    _record(dest, f"hub:{repo_id}/{filename}")
+    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}")
+
+
+def fetch_git(url: str, commit: str, dest: Path) -> None:
+    """A repository at a pinned commit (GenEval's prompts and detector code); the commit is checked."""
+    import subprocess
+
+    if not dest.exists():
+        subprocess.run(["git", "clone", "--quiet", url, str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "--quiet", commit], check=True)
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    if head != commit:
+        raise SystemExit(f"{dest} is at {head}, not the pinned {commit}")
+    (dest / "FETCHED_COMMIT").write_text(commit + "\n")
 
 
 def download_url(url: str, dest: Path) -> None:
@@ -168,7 +182,12 @@ def main(argv=None):
     d = sub.add_parser("download")
     d.add_argument("--repo-id", required=True)
     d.add_argument("--filename", required=True)
+    d.add_argument("--repo-type", default="model", choices=["model", "dataset"])
     d.add_argument("--dest", required=True)
+    g = sub.add_parser("fetch-git")
+    g.add_argument("--url", required=True)
+    g.add_argument("--commit", required=True)
+    g.add_argument("--dest", required=True)
     u = sub.add_parser("download-url")
     u.add_argument("--url", required=True)
     u.add_argument("--dest", required=True)
@@ -181,7 +200,9 @@ def main(argv=None):
     c.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "download":
-        download_hub(args.repo_id, args.filename, Path(args.dest))
+        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type)
+    elif args.cmd == "fetch-git":
+        fetch_git(args.url, args.commit, Path(args.dest))
     elif args.cmd == "download-url":
         download_url(args.url, Path(args.dest))
     elif args.cmd == "download-inception":

@@ -191,6 +191,13 @@ def build_stage(name: str, cfg: Config, inputs: dict[str, Path]):
 
         _, method, seed = name.split(":")
         return TextStudentStage(cfg, method, int(seed), inputs)
+    if name.startswith("t2i_paper_student:"):
+        from softdimo.t2i_student import PaperTextStudentStage
+
+        if cfg.t2i_paper is None:
+            raise SystemExit("stage t2i_paper_student needs a config with a t2i_paper section (config/paper.yaml)")
+        _, method, seed = name.split(":")
+        return PaperTextStudentStage(cfg, method, int(seed), inputs)
     from softdimo.t2i_stages import JUDGE_NAMES, T2I_STAGES, JudgeStage
 
     if name.startswith("t2i_judge:") and name.split(":")[1] in JUDGE_NAMES:
@@ -199,5 +206,6 @@ def build_stage(name: str, cfg: Config, inputs: dict[str, Path]):
         return T2I_STAGES[name](cfg, inputs)
     if name not in STAGES:
         raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES) + sorted(T2I_STAGES)}, "
-                         f"t2i_judge:<{'|'.join(JUDGE_NAMES)}>, student:<method>:<seed> or t2i_student:<method>:<seed>")
+                         f"t2i_judge:<{'|'.join(JUDGE_NAMES)}>, student:<method>:<seed>, t2i_student:<method>:<seed> or "
+                         "t2i_paper_student:<method>:<seed>")
     return STAGES[name](cfg, inputs)

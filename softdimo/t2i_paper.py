@@ -10,6 +10,8 @@ the composite reward (CLIP score and HPS v2.1) used for fine-tuning, best-of-N a
     python -m softdimo.t2i_paper convert --kind teacher|tokenizer --config CFG --official F --out A
     python -m softdimo.t2i_paper sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
         (--steps 16 | --student W) --per-prompt 4 --seed 0 --out S.npz
+    python -m softdimo.t2i_paper test-time --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
+        --student W --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
 
 A prompt set is a JSON file {"set", "prompts", ...}: GenEval adds each prompt's metadata line, HPS the style
 of each prompt, COCO the image ids. Image i of a sample file belongs to prompt i // per_prompt and draws its
@@ -160,6 +162,24 @@ class CompositeReward(torch.nn.Module):
         return sum(w * self.scorers[k](images_m11, self.text_features(k, ids)) for k, w in self.weights.items())
 
 
+class PaperScoring:
+    """Test-time scaling's view of the paper modules (softdimo.t2i_sample.test_time_grid): TA-TiTok decodes
+    with each caption's text tokens, the composite reward scores the images for their prompts."""
+
+    def __init__(self, tokenizer, reward: CompositeReward, bank):
+        self.tokenizer, self.reward_model, self.bank = tokenizer, reward, bank
+
+    def decode(self, tokens, prompt_ids):
+        with torch.autocast(tokens.device.type, enabled=False):
+            return self.tokenizer.decode(tokens, self.bank(prompt_ids)[0])
+
+    def decode_soft(self, probs, prompt_ids):
+        return self.tokenizer.decode_soft(probs, self.bank(prompt_ids)[0]).clamp(-1, 1)
+
+    def reward(self, images, prompt_ids):
+        return self.reward_model(images.clamp(-1, 1), prompt_ids)
+
+
 def load_reward(weights: dict, files: dict, prompts: list[str], device) -> CompositeReward:
     from evaluation.clip_scorers import clip_score_model, hps_model
 
@@ -208,6 +228,41 @@ def sample_main(args, cfg):
     print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
 
 
+def test_time_main(args, cfg):
+    """Best-of-N x TTEO grid of a student on one prompt set: one sample file per (N, iterations)."""
+    import dataclasses
+
+    from softdimo.checkpoints import load_artefact
+    from softdimo.runtime import setup_torch
+    from softdimo.sampling import image_seeds
+    from softdimo.t2i_sample import test_time_grid
+
+    setup_torch(cfg.torch_threads)
+    device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    paper = cfg.t2i_paper
+    bank, _, tokenizer, _ = _load_models(args, cfg, device)
+    student, payload = load_artefact(args.student, "student", device)
+    student.attach_text(bank)
+    reward = load_reward(dataclasses.asdict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device)
+    pset = load_prompt_set(args.prompts)
+    ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
+    seeds = image_seeds(args.seed, len(ids))
+    t0 = time.perf_counter()
+    grid = test_time_grid(student, PaperScoring(tokenizer, reward, bank), ids, seeds, paper.test_time,
+                          r_init=payload["student"]["r_init"], distill_cfg=paper.distill,
+                          batch_size=args.batch_size or paper.eval.batch_size)
+    seconds = time.perf_counter() - t0
+    out = Path(args.out_dir)
+    rows = np.arange(len(pset["prompts"])).repeat(args.per_prompt)
+    for (n, k), images in sorted(grid.items()):
+        atomic_savez(out / f"n{n}_tteo{k}.npz", arr_0=images, prompt_rows=rows)
+    write_json(out / "grid.json", {"student": payload["method"], "prompt_set": pset["set"], "seed": args.seed,
+                                   "grid": [[n, k] for n, k in sorted(grid)], "rewards": dataclasses.asdict(paper.rewards),
+                                   "tteo_lr": paper.test_time.tteo_lr, "seconds": seconds, "n_images": len(ids),
+                                   "git_commit": git_commit()})
+    print(f"test-time grid of {len(grid)} settings on {len(ids)} images in {seconds:.1f}s")
+
+
 def main(argv=None):
     from softdimo.config import load_config
 
@@ -230,9 +285,14 @@ def main(argv=None):
     how = s.add_mutually_exclusive_group(required=True)
     how.add_argument("--steps", type=int)
     how.add_argument("--student")
-    s.add_argument("--per-prompt", type=int, required=True)
-    s.add_argument("--seed", type=int, required=True)
-    s.add_argument("--batch-size", type=int, default=None)
+    t = sub.add_parser("test-time")
+    for name in ("--teacher", "--tokenizer", "--text-bank", "--prompts", "--student", "--clip", "--hps", "--out-dir"):
+        t.add_argument(name, required=True)
+    for q in (s, t):
+        q.add_argument("--per-prompt", type=int, required=True)
+        q.add_argument("--seed", type=int, required=True)
+        q.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--config", required=True)
     for q in (b, c, s):
         q.add_argument("--config", required=True)
         q.add_argument("--out", required=True)
@@ -259,6 +319,8 @@ def main(argv=None):
 
         section = getattr(cfg.t2i_paper, args.kind)
         print(convert_module(args.kind, *official_module(section), cfg, Path(args.official), Path(args.out)))
+    elif args.cmd == "test-time":
+        test_time_main(args, cfg)
     else:
         sample_main(args, cfg)
 

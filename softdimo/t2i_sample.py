@@ -49,33 +49,48 @@ def load_text_model(path, kind, bank, device):
 
 
 # -- test-time scaling ----------------------------------------------------------------------------------------
-@torch.no_grad()
-def draw_candidates(student, tokenizer, reward, bank, prompt_ids, seeds, n, *, r_init, distill_cfg):
-    """For every image, n candidates: input embedding e, Gumbel noise g and the reward of the decoded sample."""
-    from softdimo.t2i_student import reward_of_images
+class TinyScoring:
+    """How test-time scaling turns tokens into images and scores them (the paper track has its own, with a
+    text-aware decoder and the CLIP / HPS composite): decode, decode_soft and reward, all by prompt id."""
 
+    def __init__(self, tokenizer, reward, bank):
+        self.tokenizer, self.reward_net, self.bank = tokenizer, reward, bank
+
+    def decode(self, tokens, prompt_ids):
+        return self.tokenizer.decode(tokens)
+
+    def decode_soft(self, probs, prompt_ids):
+        return self.tokenizer.decode_soft(probs)
+
+    def reward(self, images, prompt_ids):
+        from softdimo.t2i_student import reward_of_images
+
+        return reward_of_images(self.reward_net, images, self.bank, prompt_ids)
+
+
+@torch.no_grad()
+def draw_candidates(student, scoring, prompt_ids, seeds, n, *, r_init, distill_cfg):
+    """For every image, n candidates: input embedding e, Gumbel noise g and the reward of the decoded sample."""
     e_all, g_all, r_all = [], [], []
     for j in range(n):
         rngs = ImageRngs([s * 1000 + j for s in seeds], prompt_ids.device)
         e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=distill_cfg.sigma_init)
         g = rngs.gumbel(student.seq_len, student.splits, student.classes_per_split)
         tokens = (student.forward_embeddings(e, prompt_ids) / distill_cfg.temperature + g).argmax(-1)
-        r_all.append(reward_of_images(reward, tokenizer.decode(tokens), bank, prompt_ids))
+        r_all.append(scoring.reward(scoring.decode(tokens, prompt_ids), prompt_ids))
         e_all.append(e)
         g_all.append(g)
     return torch.stack(e_all, 1), torch.stack(g_all, 1), torch.stack(r_all, 1)
 
 
-def tteo(student, tokenizer, reward, bank, e, prompt_ids, iters: list[int], lr: float, temperature: float) -> dict:
+def tteo(student, scoring, e, prompt_ids, iters: list[int], lr: float, temperature: float) -> dict:
     """SGD ascent of the reward on the input embedding; returns {iterations: embedding} for each of `iters`."""
-    from softdimo.t2i_student import reward_of_images
-
     e = e.detach().clone().requires_grad_(True)
     opt = torch.optim.SGD([e], lr=lr)
     out = {0: e.detach().clone()} if 0 in iters else {}
     for it in range(1, max(iters) + 1):
         probs = (student.forward_embeddings(e, prompt_ids).float() / temperature).softmax(-1)
-        loss = -reward_of_images(reward, tokenizer.decode_soft(probs), bank, prompt_ids).sum()
+        loss = -scoring.reward(scoring.decode_soft(probs, prompt_ids), prompt_ids).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -84,25 +99,23 @@ def tteo(student, tokenizer, reward, bank, e, prompt_ids, iters: list[int], lr: 
     return out
 
 
-def test_time_grid(student, tokenizer, reward, bank, prompt_ids, seeds, tt, *, r_init, distill_cfg, batch_size):
+def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_cfg, batch_size):
     """Images for every (N, TTEO iterations) of the config. Every candidate is optimised (TTEO, k iterations),
     then image i is the candidate with the highest reward of its decoded tokens among its first N: selection
     comes after optimisation, as in noise-optimisation methods, so TTEO is never undone by picking the
     candidate whose lucky draw it then perturbs."""
-    from softdimo.t2i_student import reward_of_images
-
     n_max, iters, temp = max(tt.best_of_n), sorted(tt.tteo_iters), distill_cfg.temperature
     images = {(n, k): [] for n in tt.best_of_n for k in iters}
     for start in tqdm(range(0, len(seeds), batch_size), desc="best-of-N + TTEO"):
         ids, sd = prompt_ids[start:start + batch_size], seeds[start:start + batch_size]
-        e, g, _ = draw_candidates(student, tokenizer, reward, bank, ids, sd, n_max, r_init=r_init, distill_cfg=distill_cfg)
+        e, g, _ = draw_candidates(student, scoring, ids, sd, n_max, r_init=r_init, distill_cfg=distill_cfg)
         b = len(ids)
         flat_ids = ids.repeat_interleave(n_max)
-        for k, e_k in tteo(student, tokenizer, reward, bank, e.flatten(0, 1), flat_ids, iters, tt.tteo_lr, temp).items():
+        for k, e_k in tteo(student, scoring, e.flatten(0, 1), flat_ids, iters, tt.tteo_lr, temp).items():
             with torch.no_grad():
                 tokens = (student.forward_embeddings(e_k, flat_ids) / temp + g.flatten(0, 1)).argmax(-1)
-                decoded = tokenizer.decode(tokens)
-                r = reward_of_images(reward, decoded, bank, flat_ids).view(b, n_max)
+                decoded = scoring.decode(tokens, flat_ids)
+                r = scoring.reward(decoded, flat_ids).view(b, n_max)
                 pictures = to_uint8(decoded).cpu().numpy().reshape(b, n_max, *decoded.shape[2:], decoded.shape[1])
             for n in tt.best_of_n:
                 images[(n, k)].append(pictures[np.arange(b), r[:, :n].argmax(1).cpu().numpy()])
@@ -158,7 +171,7 @@ def cmd_test_time(args, cfg, bank, tokenizer, teacher, n_prompts):
     reward, _ = load_artefact(args.reward, "judge", device)
     ids = eval_prompt_ids(n_prompts, t2i.world.images_per_prompt).to(device)
     seeds = image_seeds(args.seed, len(ids))
-    grid, seconds = timed(lambda: test_time_grid(student, tokenizer, reward, bank, ids, seeds, tt,
+    grid, seconds = timed(lambda: test_time_grid(student, TinyScoring(tokenizer, reward, bank), ids, seeds, tt,
                                                  r_init=payload["student"]["r_init"], distill_cfg=t2i.distill,
                                                  batch_size=t2i.sampling.batch_size))
     judges = Judges.load(cfg, {"text_bank": args.text_bank, "prompts": args.prompts, "clip": args.clip,

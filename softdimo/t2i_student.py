@@ -30,13 +30,16 @@ def reward_of_images(reward, images: torch.Tensor, bank, prompt_ids: torch.Tenso
 
 
 class TextStudentStage(StudentStage):
+    track = "t2i"
+
     def __init__(self, cfg: Config, method: str, seed: int, inputs: dict[str, Path]):
-        if method not in cfg.t2i.students:
-            raise SystemExit(f"unknown text-to-image student {method!r}; configured: {sorted(cfg.t2i.students)}")
-        self.name = f"t2i/{method}/seed{seed}"
+        section = getattr(cfg, self.track)
+        if method not in section.students:
+            raise SystemExit(f"unknown {self.track} student {method!r}; configured: {sorted(section.students)}")
+        self.name = f"{self.track}/{method}/seed{seed}"
         self.method, self.seed, self.inputs = method, seed, inputs
-        self.cfg, self.d = cfg, cfg.t2i.distill
-        self.s = cfg.t2i.students[method]
+        self.cfg, self.d = cfg, section.distill
+        self.s = section.students[method]
         self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
@@ -80,8 +83,11 @@ class TextStudentStage(StudentStage):
         if self.s.w_reward <= 0:
             return 0.0, {}
         probs = relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau)
-        r = reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, batch["labels"])
+        r = self.reward_of_soft_tokens(probs, batch["labels"])
         return -self.s.w_reward * r.mean(), {"reward": r.mean().detach()}
+
+    def reward_of_soft_tokens(self, probs, prompt_ids):
+        return reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, prompt_ids)
 
     @torch.no_grad()
     def periodic_eval(self, modules, step: int) -> dict:
@@ -102,3 +108,64 @@ class TextStudentStage(StudentStage):
                 "aux_state_dict": self.modules["aux"].state_dict(),
                 "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
                 "total_steps": self.init_steps + self.s.steps}
+
+
+class PaperTextStudentStage(TextStudentStage):
+    """The same student on MaskGen-L / TA-TiTok (config t2i_paper): prompts come from the training prompt
+    set, TA-TiTok decodes with each caption's text tokens, the reward is the configured CLIP / HPS composite,
+    and the training curve carries CLIP score and HPS of the EMA student on GenEval's prompts."""
+    track = "t2i_paper"
+
+    def build(self, device):
+        from evaluation.clip_scorers import clip_score_model, hps_model
+        from softdimo.t2i_paper import CompositeReward, bank_ids, load_prompt_set
+
+        self.device = device
+        self.bank = load_bank(self.inputs["text_bank"]).to(device)
+        self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
+        self.teacher.attach_text(self.bank)
+        self._arch, self._kwargs = payload["arch"], payload["kwargs"]
+        student = build_model(payload["arch"], **self._kwargs).to(device)
+        student.load_state_dict(self.teacher.state_dict())
+        student.attach_text(self.bank)
+        aux = copy.deepcopy(student)
+        self.init_steps = 0
+        if self.s.init != "teacher":
+            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
+            student.load_state_dict(init["state_dict"])
+            aux.load_state_dict(init["aux_state_dict"])
+            self.init_steps = init["total_steps"]
+        for model in (student, aux):
+            freeze_embeddings(model)
+        self.modules = {"student": student, "aux": aux}
+        self.tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
+        scorers = {"clip": clip_score_model(self.inputs["clip"]).to(device),
+                   "hps": hps_model(self.inputs["hps"]).to(device)}
+        weights = dataclasses.asdict(self.cfg.t2i_paper.rewards)
+        self.reward = CompositeReward(scorers, weights, self.bank.prompts)
+        self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
+        self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
+        eval_prompts = load_prompt_set(self.inputs["eval_prompts"])["prompts"]
+        self.eval_ids = bank_ids(self.bank, eval_prompts).repeat(-(-self.d.eval_samples // len(eval_prompts)))
+        self.eval_ids = self.eval_ids[:self.d.eval_samples].to(device)
+
+    def reward_of_soft_tokens(self, probs, prompt_ids):
+        text, _, _ = self.bank(prompt_ids)
+        return self.reward(self.tokenizer.decode_soft(probs, text).clamp(-1, 1), prompt_ids)
+
+    @torch.no_grad()
+    def periodic_eval(self, modules, step: int) -> dict:
+        from softdimo.sampling import image_seeds
+        from softdimo.t2i_paper import generate, student_tokens
+
+        student = modules["student"].eval()
+        images = generate(student_tokens(student, self.s.r_init, self.d), self.tokenizer, self.bank, self.eval_ids,
+                          image_seeds(self.seed, len(self.eval_ids)), self.cfg.t2i_paper.eval.batch_size,
+                          self.cfg.precision)
+        x = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        out = {"total_step": self.init_steps + step}
+        for name, score in self.eval_scores.items():
+            b = self.cfg.t2i_paper.eval.batch_size
+            out[f"eval_{name}"] = float(torch.cat([score(x[i:i + b], self.eval_ids[i:i + b])
+                                                   for i in range(0, len(x), b)]).mean())
+        return out

@@ -136,7 +136,7 @@ class ToyReward(torch.nn.Module):
 def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
     from softdimo.config import DistillCfg, TestTimeCfg, TrainCfg
     from softdimo.sampling import image_seeds
-    from softdimo.t2i_sample import draw_candidates, test_time_grid
+    from softdimo.t2i_sample import TinyScoring, draw_candidates, test_time_grid
     from softdimo.tokenizers.vq import VQTokenizer
 
     bank = fake_bank()
@@ -148,12 +148,13 @@ def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
     tt = TestTimeCfg("s", (1, 4), (0, 2), 1e4, 4, 2)  # a large step: the untrained toy has tiny gradients
     ids, seeds = torch.tensor([0, 1, 2, 3, 4]), image_seeds(0, 5)
     kw = dict(r_init=0.6, distill_cfg=d)
-    full = test_time_grid(student, tok, ToyReward(), bank, ids, seeds, tt, batch_size=5, **kw)
-    split = test_time_grid(student, tok, ToyReward(), bank, ids, seeds, tt, batch_size=2, **kw)
+    scoring = TinyScoring(tok, ToyReward(), bank)
+    full = test_time_grid(student, scoring, ids, seeds, tt, batch_size=5, **kw)
+    split = test_time_grid(student, scoring, ids, seeds, tt, batch_size=2, **kw)
     for key in full:
         assert np.array_equal(full[key], split[key]), key
     # best-of-4 picks candidates at least as rewarded as best-of-1 (candidate 0 is shared)
-    _, _, r = draw_candidates(student, tok, ToyReward(), bank, ids, seeds, 4, **kw)
+    _, _, r = draw_candidates(student, scoring, ids, seeds, 4, **kw)
     assert (r.max(1).values >= r[:, 0]).all()
     assert not np.array_equal(full[(4, 0)], full[(4, 2)])  # TTEO moved the embedding
 

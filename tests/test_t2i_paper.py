@@ -75,52 +75,109 @@ def test_prompt_sets(tmp_path):
         t2i_paper.prompt_set("train", tmp_path / "train.txt", 5)
 
 
-def test_text_bank_convert_and_sample_cli(tmp_path):
-    from softdimo.models import build_model
-    from softdimo.pretrained import record_path, sha256_of
-
-    torch.manual_seed(0)
-    _, cfg_path = small_config(tmp_path)
-    pset = tmp_path / "prompts.json"
-    pset.write_text(json.dumps({"set": "geneval", "prompts": ["a red cube", "two dogs", "a red cube"]}))
-    # the text encoder: random ViT-B-32 weights written as a local file (MaskGen's is ViT-L-14-336)
+@pytest.fixture(scope="module")
+def paper_files(tmp_path_factory):
+    """Small random stand-ins for every file of the paper track, converted through the CLI."""
     import open_clip
 
-    encoder = tmp_path / "encoder.bin"
-    torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), encoder)
-    bank = t2i_paper.make_text_bank(["a red cube", "two dogs", "a red cube"], encoder, "ViT-B-32")
-    assert bank["prompts"] == ["a red cube", "two dogs", ""] and bank["tokens"].dtype == torch.float16
-    torch.save(bank, tmp_path / "bank.pt")
-    ids = t2i_paper.bank_ids(TextBank(bank), ["two dogs", "a red cube"])
-    assert ids.tolist() == [1, 0]
-    with pytest.raises(ValueError, match="not in the text bank"):
-        t2i_paper.bank_ids(TextBank(bank), ["a cat"])
+    from softdimo.models import build_model
+    from softdimo.pretrained import record_path, sha256_of
+    from softdimo.tokenizers import build_tokenizer
 
+    tmp = tmp_path_factory.mktemp("paper_t2i")
+    torch.manual_seed(0)
+    _, cfg_path = small_config(tmp, **{
+        "t2i_paper.distill.eval_samples": 4, "t2i_paper.distill.train.log_every": 1,
+        "t2i_paper.students.dimo.steps": 2, "t2i_paper.students.soft_dimo.steps": 2,
+        "t2i_paper.distill.train.batch_size": 2, "t2i_paper.test_time.best_of_n": [1, 2],
+        "t2i_paper.test_time.tteo_iters": [0, 1], "t2i_paper.test_time.table_n": 2,
+        "t2i_paper.test_time.table_tteo_iters": 1})
+    f = {"config": cfg_path}
+    for name, prompts in (("train", ["a red cube", "two dogs", "a blue ball"]), ("geneval", ["a cat", "a red cube"])):
+        f[name] = tmp / f"{name}.json"
+        f[name].write_text(json.dumps({"set": name, "prompts": prompts}))
+    encoder = tmp / "encoder.bin"  # MaskGen's is ViT-L-14-336; ViT-B-32 keeps the test small
+    torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), encoder)
+    bank = t2i_paper.make_text_bank(["a red cube", "two dogs", "a blue ball", "a cat", "a red cube"], encoder,
+                                    "ViT-B-32")
+    assert bank["prompts"][-1] == "" and len(bank["prompts"]) == 5 and bank["tokens"].dtype == torch.float16
+    f["bank"] = tmp / "bank.pt"
+    torch.save(bank, f["bank"])
+    f["clip"] = tmp / "clip.bin"
+    torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), f["clip"])
+    f["hps"] = tmp / "hps.pt"
+    torch.save({"state_dict": open_clip.create_model("ViT-B-32", pretrained=None).state_dict()}, f["hps"])
     for kind, module in (("teacher", build_model("maskgen_vq", **SMALL_TEACHER)),
-                         ("tokenizer", __import__("softdimo.tokenizers", fromlist=["x"]).build_tokenizer(
-                             "tatitok_vq", **SMALL_TOKENIZER))):
-        official = tmp_path / f"{kind}_official.bin"
+                         ("tokenizer", build_tokenizer("tatitok_vq", **SMALL_TOKENIZER))):
+        official = tmp / f"{kind}_official.bin"
         torch.save(module.state_dict(), official)
         record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
+        f[kind] = tmp / f"{kind}.pt"
         t2i_paper.main(["convert", "--kind", kind, "--config", str(cfg_path), "--official", str(official),
-                        "--out", str(tmp_path / f"{kind}.pt")])
-    teacher_state = torch.load(tmp_path / "teacher.pt", weights_only=False)
-    student = dict(teacher_state, kind="student", student={"r_init": 0.5})
-    torch.save(student, tmp_path / "student.pt")
+                        "--out", str(f[kind])])
+    return tmp, f
 
-    common = ["sample", "--config", str(cfg_path), "--teacher", str(tmp_path / "teacher.pt"),
-              "--tokenizer", str(tmp_path / "tokenizer.pt"), "--text-bank", str(tmp_path / "bank.pt"),
-              "--prompts", str(pset), "--per-prompt", "2", "--seed", "3"]
-    t2i_paper.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp_path / "t.npz")])
-    t2i_paper.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp_path / "t1.npz")])
-    t2i_paper.main(common + ["--student", str(tmp_path / "student.pt"), "--out", str(tmp_path / "s.npz")])
-    with np.load(tmp_path / "t.npz") as a, np.load(tmp_path / "t1.npz") as b, np.load(tmp_path / "s.npz") as s:
-        assert a["arr_0"].shape == (6, 32, 32, 3) and a["arr_0"].dtype == np.uint8
+
+@pytest.fixture
+def small_hps(monkeypatch):
+    """HPS's real network is ViT-H-14 (1B parameters); the same scorer on ViT-B-32 for CPU tests."""
+    import evaluation.clip_scorers as scorers
+
+    monkeypatch.setattr(scorers, "hps_model", lambda weights, arch="ViT-B-32": scorers.OpenCLIPScorer(
+        "ViT-B-32", weights, preprocess="resize_max_pad", prefix="", scale=100.0, state_dict_key="state_dict"))
+
+
+def test_bank_rows_convert_and_sample_cli(paper_files):
+    tmp, f = paper_files
+    bank = TextBank(torch.load(f["bank"], weights_only=False))
+    assert t2i_paper.bank_ids(bank, ["two dogs", "a red cube"]).tolist() == [1, 0]
+    with pytest.raises(ValueError, match="not in the text bank"):
+        t2i_paper.bank_ids(bank, ["a horse"])
+    student = dict(torch.load(f["teacher"], weights_only=False), kind="student", student={"r_init": 0.5})
+    torch.save(student, tmp / "student.pt")
+    common = ["sample", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
+              str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
+              "--per-prompt", "2", "--seed", "3"]
+    t2i_paper.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp / "t.npz")])
+    t2i_paper.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
+    t2i_paper.main(common + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
+    with np.load(tmp / "t.npz") as a, np.load(tmp / "t1.npz") as b, np.load(tmp / "s.npz") as s:
+        assert a["arr_0"].shape == (4, 32, 32, 3) and a["arr_0"].dtype == np.uint8
         assert np.array_equal(a["arr_0"], b["arr_0"])  # batch size never changes a sample
-        assert a["prompt_rows"].tolist() == [0, 0, 1, 1, 2, 2] and s["arr_0"].shape == (6, 32, 32, 3)
+        assert a["prompt_rows"].tolist() == [0, 0, 1, 1] and s["arr_0"].shape == (4, 32, 32, 3)
         assert not np.array_equal(a["arr_0"][0], a["arr_0"][1])  # same prompt, own seed
-    meta = json.loads((tmp_path / "s.json").read_text())
-    assert meta["what"] == "student" and meta["n_images"] == 6 and meta["images_per_s"] > 0
+    meta = json.loads((tmp / "s.json").read_text())
+    assert meta["what"] == "student" and meta["n_images"] == 4 and meta["images_per_s"] > 0
+
+
+def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
+    from softdimo import train
+
+    tmp, f = paper_files
+    inputs = ["--input", f"teacher={f['teacher']}", "--input", f"tokenizer={f['tokenizer']}",
+              "--input", f"text_bank={f['bank']}", "--input", f"clip={f['clip']}", "--input", f"hps={f['hps']}",
+              "--input", f"train_prompts={f['train']}", "--input", f"eval_prompts={f['geneval']}"]
+    for name, init in (("dimo", []), ("soft_dimo", ["--input", f"init={tmp / 'dimo.pt'}"])):
+        train.main(["--config", str(f["config"]), "--stage", f"t2i_paper_student:{name}:0", *inputs, *init,
+                    "--out", str(tmp / f"{name}.pt"), "--workdir", str(tmp / f"ckpt_{name}"),
+                    "--curve", str(tmp / f"{name}.csv")])
+    curve = (tmp / "soft_dimo.csv").read_text().splitlines()
+    header = curve[0].split(",")
+    assert {"generator_reward", "generator_dimo", "eval_clip", "eval_hps"} <= set(header), header
+    soft = torch.load(tmp / "soft_dimo.pt", weights_only=False)
+    assert soft["kind"] == "student" and soft["total_steps"] == 4 and soft["method"] == "soft_dimo"
+    dimo = torch.load(tmp / "dimo.pt", weights_only=False)
+    assert any(not torch.equal(soft["state_dict"][k], v) for k, v in dimo["state_dict"].items())
+
+    out = tmp / "tt"
+    t2i_paper.main(["test-time", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
+                    str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
+                    "--student", str(tmp / "soft_dimo.pt"), "--clip", str(f["clip"]), "--hps", str(f["hps"]),
+                    "--per-prompt", "2", "--seed", "0", "--batch-size", "3", "--out-dir", str(out)])
+    grid = json.loads((out / "grid.json").read_text())
+    assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo0.npz") as two:
+        assert one["arr_0"].shape == (4, 32, 32, 3) and two["arr_0"].shape == (4, 32, 32, 3)
 
 
 def test_composite_reward_weights_cache_and_gradients(tmp_path):
