@@ -2,7 +2,7 @@
 #   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
 #   snakemake --cores all results/table2.csv                                   (tiny text-to-image track)
 #   snakemake --cores all --configfile config/smoke.yaml results/table1.csv     (CI, seconds per rule)
-#   snakemake --profile profiles/slurm --configfile config/paper.yaml results/table1.csv
+#   snakemake --profile profiles/slurm results/table1.csv results/table2.csv --configfile config/paper.yaml
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -27,6 +27,13 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/t2i_common.smk"
 include: "workflow/rules/t2i.smk"
 include: "workflow/rules/evaluate.smk"
+
+
+if "t2i_paper" in config:
+
+    include: "workflow/rules/t2i_paper.smk"
+
+
 include: "workflow/rules/tables.smk"
 
 
@@ -40,4 +47,5 @@ rule all:
         list(component_summaries().values()),
         "results/table2.csv",
         "results/table2.md",
+        f"{T2I_TABLE}.csv",
         "results/claims.csv",

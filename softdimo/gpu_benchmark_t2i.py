@@ -17,7 +17,7 @@ from evaluation.clip_scorers import hps_model
 from softdimo.distill import aux_loss, dimo_loss, freeze_embeddings
 from softdimo.io import git_commit, write_json
 from softdimo.models.maskgen import MaskGenVQ
-from softdimo.sampling import GlobalRngs, ImageRngs, initial_embeddings, sample_from_logits, sample_maskgit
+from softdimo.sampling import GlobalRngs, ImageRngs, initial_embeddings, sample_from_logits, sample_maskgen
 from softdimo.text import TextBank
 from softdimo.tokenizers.tatitok import TATiTokVQ
 
@@ -73,8 +73,9 @@ def main(argv=None):
            "reward_params": sum(p.numel() for p in reward.parameters())}
 
     def teacher_images():
-        tokens = sample_maskgit(teacher, ids, ImageRngs(range(b), device), steps=16, schedule="arccos", cfg_scale=12.0,
-                                randomize_temperature=2.0, temperature=1.0, cfg_schedule="cosine_power", cfg_power=1.0)
+        tokens = sample_maskgen(teacher, ids, ImageRngs(range(b), device), steps=16, schedule="arccos",
+                                guidance_scale=12.0, guidance_decay="cosine", guidance_scale_pow=1.0,
+                                randomize_temperature=2.0, softmax_temperature_annealing=True)
         return tokenizer.decode(tokens, text)
 
     def student_images():

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -197,3 +198,62 @@ def test_composite_reward_weights_cache_and_gradients(tmp_path):
     assert images.grad.abs().sum() > 0
     with torch.no_grad():
         assert torch.allclose(reward(images[2:], ids[2:]), r[2:], atol=1e-5)
+
+
+def test_hps_benchmark_summary():
+    from evaluation.hps_benchmark import summarize
+
+    styles = [s for s in t2i_paper.HPS_STYLES for _ in range(20)]
+    scores = np.concatenate([np.full(20, 25.0), np.full(20, 27.0), np.linspace(26, 30, 20), np.full(20, 29.0)])
+    out = summarize(scores, styles)
+    assert out["anime"] == {"hps": 25.0, "chunk_std": 0.0, "n": 20}
+    assert out["paintings"]["hps"] == pytest.approx(28.0) and out["paintings"]["chunk_std"] > 0
+    assert out["average"] == pytest.approx((25 + 27 + 28 + 29) / 4)
+
+
+def test_paper_table2_rows_reported_numbers_and_figures(tmp_path):
+    from evaluation import t2i_paper_table as tab
+    from evaluation.geneval import TASKS
+
+    def metrics(method, steps, seed, geneval, hps=None, coco=None):
+        parts = {"geneval": tmp_path / f"{method}{steps}{seed}g.json"}
+        parts["geneval"].write_text(json.dumps({"overall": geneval, **{t: geneval for t in TASKS}}))
+        if hps is not None:
+            parts["hps"] = tmp_path / f"{method}{steps}{seed}h.json"
+            parts["hps"].write_text(json.dumps({"average": hps, **{s: {"hps": hps} for s in t2i_paper.HPS_STYLES}}))
+        if coco is not None:
+            parts["coco"] = tmp_path / f"{method}{steps}{seed}c.json"
+            parts["coco"].write_text(json.dumps({"coco_fid": coco, "clip_score": 0.31}))
+            parts["sampling"] = tmp_path / f"{method}{steps}{seed}s.json"
+            parts["sampling"].write_text(json.dumps({"images_per_s": 70.0}))
+        out = tmp_path / f"m_{method}_{steps}_{seed}.json"
+        tab.main(["merge", "--method", method, "--steps", str(steps), "--seed", str(seed), "--parts",
+                  *[f"{k}={v}" for k, v in parts.items()], "--out", str(out)])
+        return str(out)
+
+    files = [metrics("teacher", 16, 0, 0.50, 27.0, 22.0), metrics("teacher", 16, 1, 0.46, 27.4, 23.0),
+             metrics("soft_dimo", 1, 0, 0.49, 29.0, 23.5), metrics("dimo", 1, 0, 0.40, 27.1, 24.0)]
+    for n in (1, 4):
+        for k in (0, 2):
+            row = (n, k) in {(1, 2), (4, 0), (4, 2)}
+            files.append(metrics(f"soft_dimo+n{n}_tteo{k}", 1, 0, 0.5 + 0.02 * n + 0.01 * k, 30.0 if row else None))
+    out = {name: tmp_path / name for name in ("t.csv", "t.md", "bon.png", "curves.png")}
+    curve = tmp_path / "students" / "soft_dimo" / "seed0" / "curve.csv"
+    curve.parent.mkdir(parents=True)
+    curve.write_text("step,total_step,eval_clip,eval_hps\n0,0,0.30,27.0\n10,10,0.31,28.0\n")
+    tab.main(["table", "--metrics", *files, "--reported", "config/reported.csv", "--preset", "paper", "--tt-student",
+              "soft_dimo", "--table-n", "4", "--table-tteo", "2", "--curves", str(curve), "--out-csv", str(out["t.csv"]),
+              "--out-md", str(out["t.md"]), "--out-bon", str(out["bon.png"]), "--out-curves", str(out["curves.png"])])
+    table = pd.read_csv(out["t.csv"])
+    assert list(table["method"]) == ["teacher", "dimo", "soft_dimo", "soft_dimo+bon", "soft_dimo+bon_tteo",
+                                     "soft_dimo+tteo"]
+    teacher = table.iloc[0]
+    assert teacher["n_seeds"] == 2 and teacher["geneval_mean"] == pytest.approx(0.48)
+    assert teacher["geneval_std"] == pytest.approx(np.std([0.5, 0.46], ddof=1))
+    assert teacher["reported_geneval"] == 0.48 and teacher["reported_hps"] == 27.60 and teacher["reported_coco_fid"] == 22.64
+    bon = table[table["method"] == "soft_dimo+bon_tteo"].iloc[0]
+    assert bon["geneval_mean"] == pytest.approx(0.5 + 0.08 + 0.02) and np.isnan(bon["coco_fid_mean"])
+    assert bon["reported_geneval"] == 0.632
+    md = out["t.md"].read_text()
+    assert "| teacher | 16 | 0.480 ± 0.028 (0.48)" in md and "| soft_dimo+bon | 1 |" in md
+    assert out["bon.png"].stat().st_size > 1000 and out["curves.png"].stat().st_size > 1000

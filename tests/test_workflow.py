@@ -73,8 +73,8 @@ def test_smoke_end_to_end(workdir):
 
 
 def test_slurm_profile_dry_run(workdir):
-    run = snakemake(["-n", "results/table1.csv", "results/table2.csv", "--profile", "profiles/slurm",
-                     "--configfile", "config/paper.yaml"], workdir)
+    run = snakemake(["-n", "results/table1.csv", "results/table2.csv", "results/claims.csv", "--profile",
+                     "profiles/slurm", "--configfile", "config/paper.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "gpu=1" in run.stdout
     # the paper DAG: downloads (local jobs), the ImageNet check before any GPU job, tokenisation, ADM reference
@@ -90,3 +90,17 @@ def test_slurm_profile_dry_run(workdir):
     assert "torchrun --standalone --nproc_per_node 8 -m softdimo.train" in run.stdout
     assert "gpu=8" in run.stdout and "tasks_per_gpu=0" in run.stdout
     assert "evaluation.adm calc" in run.stdout and "--cleanfid-inception-dir" in run.stdout
+    # paper-scale text-to-image: downloads, the official GenEval detector in its own env, Table 2 from it
+    for rule in ("download_t2i_teacher", "download_t2i_tokenizer", "download_t2i_text_encoder", "download_t2i_hps",
+                 "download_hps_prompts", "fetch_geneval", "download_geneval_detector", "download_coco_reference",
+                 "download_fid_inception", "t2i_paper_import", "t2i_paper_text_bank", "t2i_paper_train_student",
+                 "t2i_paper_sample", "t2i_paper_test_time", "t2i_paper_geneval_detect", "t2i_paper_hps",
+                 "t2i_paper_coco", "make_table2_paper", "make_table2"):
+        assert f"rule {rule}:" in run.stdout or f"localrule {rule}:" in run.stdout, rule
+    block = next(b for b in blocks if "rule make_table2_paper:" in b)
+    assert "output: results/table2.csv" in block and "soft_dimo+n16_tteo4" in block
+    shapes = next(b for b in blocks if "rule make_table2:" in b)
+    assert "results/t2i/table2_shapes.csv" in shapes
+    detect = next(b for b in blocks if "rule t2i_paper_geneval_detect:" in b)
+    assert "resources/t2i/geneval/evaluation/evaluate_images.py" in detect
+    assert "--stage t2i_paper_student:soft_dimo:0" in run.stdout and "--input init=" in run.stdout

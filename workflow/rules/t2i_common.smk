@@ -1,6 +1,9 @@
 # Text-to-image track: constants, wildcard constraints and target lists (the rules are in t2i.smk).
 
 T2I = config["t2i"]
+# With a t2i_paper section (the paper preset) results/table2.csv is the MaskGen-L table; the shapes track's
+# table then sits under results/t2i/ and still feeds the text-to-image claims.
+T2I_TABLE = "results/t2i/table2_shapes" if "t2i_paper" in config else "results/table2"
 T2I_STUDENTS = T2I["students"]
 T2I_TT = T2I["test_time"]["student"]
 T2I_DATA = ["train.npz", "eval_real.npz", "fid_real.npz", "fid_real_alt.npz", "fid_prompts.npz", "prompts.json",

@@ -79,7 +79,7 @@ rule plot_training_curves:
 rule make_claims:
     input:
         table="results/table1.csv",
-        table2="results/table2.csv",
+        table2=f"{T2I_TABLE}.csv",
         gap=gap_student_meta(),
     output:
         report("results/claims.csv", category="Claims", caption="../report/claims.rst"),
@@ -109,8 +109,8 @@ rule make_table2:
         summaries=["results/t2i/tokenizer.json", "results/t2i/teacher.json"]
         + [f"results/t2i/judges/{name}.json" for name in T2I_JUDGES],
     output:
-        csv=report("results/table2.csv", category="Table 2", caption="../report/table2.rst"),
-        md="results/table2.md",
+        csv=report(f"{T2I_TABLE}.csv", category="Table 2", caption="../report/table2.rst"),
+        md=f"{T2I_TABLE}.md",
     params:
         preset=config["preset"],
     log:

@@ -1,0 +1,176 @@
+"""Table 2 at paper scale (MaskGen-L rows): per-row metrics merged from the official GenEval summary, HPS v2.1
+and COCO FID-30k / CLIP score, then the table with the paper's numbers beside ours and two figures.
+
+    python -m evaluation.t2i_paper_table merge --method M --steps S --seed K --parts geneval=G hps=H coco=C \
+        sampling=S.json --out metrics.json
+    python -m evaluation.t2i_paper_table table --metrics <metrics.json ...> --reported config/reported.csv \
+        --preset paper --tt-student soft_dimo --table-n 16 --table-tteo 4 --curves <curve.csv ...> \
+        --out-csv results/table2.csv --out-md results/table2.md --out-bon F.png --out-curves F.png
+
+Rows are (method, steps) over seeds: mean and sample std (ddof=1; 0 for one seed). Test-time settings are
+named <student>+n<N>_tteo<k>; the table keeps three of them as +tteo (N=1), +bon (k=0) and +bon_tteo, the
+figure plots GenEval of all of them.
+"""
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.figures import _save, plt
+from evaluation.geneval import TASKS
+from softdimo.io import atomic_write_text, git_commit, write_json
+
+HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
+GRID = re.compile(r"^(?P<student>.+)\+n(?P<n>\d+)_tteo(?P<k>\d+)$")
+
+
+def merge(method: str, steps: int, seed: int, parts: dict[str, Path]) -> dict:
+    out = {"method": method, "steps": steps, "eval_seed": seed, "git_commit": git_commit()}
+    for name, path in parts.items():
+        out[name] = json.loads(Path(path).read_text())
+    return out
+
+
+def _flat(record: dict) -> dict:
+    g, h, c, s = (record.get(k, {}) for k in ("geneval", "hps", "coco", "sampling"))
+    row = {"geneval": g.get("overall", np.nan), **{f"geneval_{t}": g.get(t, np.nan) for t in TASKS},
+           "hps": h.get("average", np.nan), **{f"hps_{st}": h.get(st, {}).get("hps", np.nan) for st in HPS_STYLES},
+           "coco_fid": c.get("coco_fid", np.nan), "clip_score": c.get("clip_score", np.nan),
+           "images_per_s": s.get("images_per_s", np.nan)}
+    return row
+
+
+def table_name(method: str, tt_student: str, table_n: int, table_tteo: int) -> str | None:
+    """The table's name of a row, or None for a test-time grid point that only the figure shows."""
+    m = GRID.match(method)
+    if not m:
+        return method
+    n, k = int(m["n"]), int(m["k"])
+    names = {(1, table_tteo): "tteo", (table_n, 0): "bon", (table_n, table_tteo): "bon_tteo"}
+    return f"{m['student']}+{names[(n, k)]}" if m["student"] == tt_student and (n, k) in names else None
+
+
+def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -> tuple[pd.DataFrame, pd.DataFrame]:
+    records = [json.loads(Path(p).read_text()) for p in metric_files]
+    flat = pd.DataFrame([{"method": r["method"], "steps": r["steps"], "seed": r["eval_seed"], **_flat(r)} for r in records])
+    grid = flat[flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)].copy()
+    flat["method"] = [table_name(m, tt_student, table_n, table_tteo) for m in flat["method"]]
+    flat = flat.dropna(subset=["method"])
+    metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
+    rows = []
+    for (method, steps), part in flat.groupby(["method", "steps"], sort=False):
+        row = {"method": method, "steps": steps, "n_seeds": len(part), "seeds": " ".join(map(str, part["seed"]))}
+        for m in metrics:
+            v = part[m].to_numpy(float)
+            row[f"{m}_mean"] = float(np.mean(v)) if np.isfinite(v).any() else np.nan
+            row[f"{m}_std"] = float(np.std(v, ddof=1)) if len(v) > 1 and np.isfinite(v).all() else 0.0
+        rows.append(row)
+    order = {"teacher": 0}
+    table = pd.DataFrame(rows)
+    table["_o"] = [order.get(m, 1 + ("+" in m)) for m in table["method"]]
+    table = table.sort_values(["_o", "steps", "method"]).drop(columns="_o").reset_index(drop=True)
+    rep = pd.read_csv(reported_csv)
+    rep = rep[(rep["table"] == "table2") & (rep["teacher"] == "MaskGen-L")]
+    if not rep.empty:  # the paper's HPS v2.1 average sits under 'preference' in reported.csv
+        rep = rep.assign(metric=rep["metric"].replace({"preference": "hps", "fid": "coco_fid"}))
+        wide = rep.pivot_table(index=["method", "steps"], columns="metric", values="value", aggfunc="first")
+        wide = wide.rename(columns=lambda c: f"reported_{c}").reset_index()
+        table = table.merge(wide, on=["method", "steps"], how="left")
+    table["preset"], table["git_commit"] = preset, git_commit()
+    return table, grid
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def pm(r, m, d):
+        mean, std = r.get(f"{m}_mean", np.nan), r.get(f"{m}_std", 0.0)
+        if pd.isna(mean):
+            return "–"
+        return f"{mean:.{d}f}" if r["n_seeds"] == 1 else f"{mean:.{d}f} ± {std:.{d}f}"
+
+    def paper(r, m, d):
+        v = r.get(f"reported_{m}", np.nan)
+        return "–" if pd.isna(v) else f"{v:.{d}f}"
+
+    head = ("| method | steps | GenEval (paper) | " + " | ".join(TASKS) + " | HPS v2.1 (paper) | COCO FID-30k (paper) "
+            "| CLIP score (paper) | images/s |")
+    lines = [head, "|" + "---|" * (len(TASKS) + 7)]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['method']} | {r['steps']} | {pm(r, 'geneval', 3)} ({paper(r, 'geneval', 2)}) | "
+                     + " | ".join("–" if pd.isna(r[f"geneval_{t}_mean"]) else f"{r[f'geneval_{t}_mean']:.2f}" for t in TASKS)
+                     + f" | {pm(r, 'hps', 2)} ({paper(r, 'hps', 2)}) | {pm(r, 'coco_fid', 2)} ({paper(r, 'coco_fid', 2)})"
+                     f" | {pm(r, 'clip_score', 3)} ({paper(r, 'clip_score', 3)}) | {pm(r, 'images_per_s', 1)} |")
+    first = table.iloc[0]
+    lines.append(f"\nGenEval: the official detector (Mask2Former) on 553 prompts x 4 images; HPS v2.1: average of its "
+                 f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score (ViT-B/32) as in Di[M]O. "
+                 f"Mean ± std over seeds; in brackets the paper's MaskGen-L numbers. Preset {first['preset']}, "
+                 f"commit {first['git_commit']}.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_bon(grid: pd.DataFrame, out_png) -> None:
+    parsed = grid["method"].str.extract(GRID).astype({"n": int, "k": int})
+    data = pd.concat([grid.reset_index(drop=True), parsed[["n", "k"]].reset_index(drop=True)], axis=1)
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for k, part in data.groupby("k"):
+        stat = part.groupby("n")["geneval"].agg(["mean", "std"]).reset_index()
+        ax.errorbar(stat["n"], stat["mean"], yerr=stat["std"].fillna(0), marker="o", capsize=3,
+                    label="best-of-N" if k == 0 else f"best-of-N + TTEO {k} it.")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (candidates selected by the reward)")
+    ax.set_ylabel("GenEval overall (official detector)")
+    ax.legend(fontsize=8)
+    _save(fig, out_png)
+
+
+def plot_curves(curves, out_png) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for path in curves:
+        c = pd.read_csv(path)
+        name = Path(path).parent.parent.name
+        for ax, col in zip(axes, ("eval_clip", "eval_hps")):
+            part = c.dropna(subset=[col]) if col in c else c.iloc[:0]
+            ax.plot(part["total_step"], part[col], marker=".", label=name)
+    for ax, title in zip(axes, ("CLIP score (EMA student, GenEval prompts)", "HPS v2.1")):
+        ax.set_xlabel("training step (incl. init)")
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=8)
+    _save(fig, out_png)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("merge")
+    m.add_argument("--method", required=True)
+    m.add_argument("--steps", type=int, required=True)
+    m.add_argument("--seed", type=int, required=True)
+    m.add_argument("--parts", nargs="+", required=True, metavar="NAME=FILE")
+    m.add_argument("--out", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--metrics", nargs="+", required=True)
+    t.add_argument("--reported", required=True)
+    t.add_argument("--preset", required=True)
+    t.add_argument("--tt-student", required=True)
+    t.add_argument("--table-n", type=int, required=True)
+    t.add_argument("--table-tteo", type=int, required=True)
+    t.add_argument("--curves", nargs="*", default=[])
+    for name in ("--out-csv", "--out-md", "--out-bon", "--out-curves"):
+        t.add_argument(name, required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "merge":
+        parts = dict(item.split("=", 1) for item in args.parts)
+        write_json(args.out, merge(args.method, args.steps, args.seed, {k: Path(v) for k, v in parts.items()}))
+        return
+    table, grid = build(args.metrics, args.reported, args.preset, args.tt_student, args.table_n, args.table_tteo)
+    atomic_write_text(args.out_csv, table.to_csv(index=False))
+    atomic_write_text(args.out_md, to_markdown(table))
+    plot_bon(grid, args.out_bon)
+    plot_curves(args.curves, args.out_curves)
+    print(to_markdown(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,501 @@
+# Paper-scale text-to-image (config t2i_paper; Soft-Di[M]O Table 2, MaskGen-L rows): official files -> prompt
+# sets and OpenCLIP text banks -> Di[M]O and reward fine-tuned students -> samples, best-of-N and TTEO ->
+# GenEval (the official detector in its own environment), HPS v2.1, COCO FID-30k and CLIP score -> Table 2.
+# Downloads are local jobs (a login node with internet); every other job runs offline.
+
+P = config["t2i_paper"]
+PT = "results/t2i_paper"
+PR = "resources/t2i"
+P_STUDENTS = P["students"]
+P_TT = P["test_time"]
+P_TT_STUDENT = P_TT["student"]
+P_SETS = {"geneval": P["eval"]["geneval_images_per_prompt"], "hps": 1, "coco": 1}  # images per prompt
+HPS_STYLES = ["anime", "concept-art", "paintings", "photo"]
+GENEVAL_DIR = f"{PR}/geneval"
+GENEVAL_DETECTOR = f"{PR}/geneval_models/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth"
+COCO = {"captions": f"{PR}/coco/MS-COCO_val2014_30k_captions.csv", "stats": f"{PR}/coco/MS-COCO_val2014_fid_stats.npz"}
+FID_INCEPTION = "resources/eval/pt_inception-2015-12-05-6726825d.pth"
+P_FILES = {
+    "teacher": f"{PR}/teacher_official" + os.path.splitext(P["teacher"]["pretrained"]["filename"])[1],
+    "tokenizer": f"{PR}/tokenizer_official" + os.path.splitext(P["tokenizer"]["pretrained"]["filename"])[1],
+    "text_encoder": f"{PR}/open_clip_vit_l_14_336.bin",
+    "clip": f"{PR}/clip_vit_b_32.bin",
+    "hps": f"{PR}/HPS_v2.1_compressed.pt",
+}
+P_HUB = {"teacher": P["teacher"]["pretrained"], "tokenizer": P["tokenizer"]["pretrained"],
+         "text_encoder": P["text_encoder"]["pretrained"], "clip": P["scorers"]["clip"], "hps": P["scorers"]["hps"]}
+
+
+def tt_name(n, k):
+    return f"{P_TT_STUDENT}+n{n}_tteo{k}"
+
+
+# the three test-time rows of the table; the whole grid feeds the GenEval-vs-N figure
+P_TT_ROWS = {"tteo": (1, P_TT["table_tteo_iters"]), "bon": (P_TT["table_n"], 0),
+             "bon_tteo": (P_TT["table_n"], P_TT["table_tteo_iters"])}
+
+
+wildcard_constraints:
+    pset="geneval|hps|coco|train",
+    bankset="train|geneval|hps|coco",
+    tset="geneval|hps",
+    hub="teacher|tokenizer|text_encoder|clip|hps",
+    pstudent="|".join(P_STUDENTS),
+    pmethod=r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+",
+
+
+def p_samples(wildcards, pset=None):
+    """The sample file of a row: a teacher step count, a one-step student, or one test-time setting."""
+    pset = pset or wildcards.pset
+    if "+" in wildcards.pmethod:
+        return f"{PT}/test_time/{pset}/seed{wildcards.seed}/{wildcards.pmethod.split('+')[1]}.npz"
+    return f"{PT}/samples/{wildcards.pmethod}/steps{wildcards.steps}/{pset}/seed{wildcards.seed}.npz"
+
+
+def p_metric_files():
+    """One merged metrics file per Table 2 row and seed, plus GenEval of every test-time grid point."""
+    rows = expand(f"{PT}/metrics/teacher/steps{{steps}}/seed{{seed}}.json", steps=P["sampling"]["steps"],
+                  seed=P["eval"]["seeds"])
+    for name, s in P_STUDENTS.items():
+        rows += expand(f"{PT}/metrics/{name}/steps1/seed{{seed}}.json", seed=s["seeds"])
+    seeds = P_STUDENTS[P_TT_STUDENT]["seeds"]
+    grid = [tt_name(n, k) for n in P_TT["best_of_n"] for k in P_TT["tteo_iters"]]
+    rows += expand(f"{PT}/metrics/{{m}}/steps1/seed{{seed}}.json", m=grid, seed=seeds)
+    return rows
+
+
+for _hub in P_HUB:
+
+    rule:
+        name:
+            f"download_t2i_{_hub}"
+        output:
+            P_FILES[_hub],
+        params:
+            section=P_HUB[_hub],
+        localrule: True
+        log:
+            f"logs/download_t2i_{_hub}.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+
+
+rule download_hps_prompts:
+    output:
+        f"{PR}/hps_benchmark/{{style}}.json",
+    wildcard_constraints:
+        style="|".join(HPS_STYLES),
+    params:
+        section=P["prompts"]["hps"],
+    localrule: True
+    log:
+        "logs/download_hps_prompts/{style}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
+        "--filename {params.section[filename]}/{wildcards.style}.json --dest {output} > {log} 2>&1"
+
+
+rule fetch_geneval:
+    output:
+        commit=f"{GENEVAL_DIR}/FETCHED_COMMIT",
+        metadata=f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
+    params:
+        commit=P["eval"]["geneval_commit"],
+    localrule: True
+    log:
+        "logs/fetch_geneval.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained fetch-git --url https://github.com/djghosh13/geneval "
+        f"--commit {{params.commit}} --dest {GENEVAL_DIR} > {{log}} 2>&1"
+
+
+rule download_geneval_detector:
+    output:
+        GENEVAL_DETECTOR,
+    params:
+        url="https://download.openmmlab.com/mmdetection/v2.0/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth",
+    localrule: True
+    log:
+        "logs/download_geneval_detector.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained download-url --url {params.url} --dest {output} > {log} 2>&1"
+
+
+rule warm_geneval_clip:
+    # the official detector scores colours with open_clip's ViT-L-14 'openai', fetched into its cache
+    output:
+        f"{PR}/geneval_models/clip_cache_ready",
+    localrule: True
+    log:
+        "logs/warm_geneval_clip.log",
+    conda:
+        "../envs/geneval.yaml"
+    shell:
+        "(python -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
+        "&& touch {output}) > {log} 2>&1"
+
+
+rule download_coco_reference:
+    output:
+        f"{PR}/coco/{{name}}",
+    wildcard_constraints:
+        name="MS-COCO_val2014_30k_captions.csv|MS-COCO_val2014_fid_stats.npz",
+    localrule: True
+    log:
+        "logs/download_coco_reference/{name}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained download-url "
+        "--url https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/{wildcards.name} "
+        "--dest {output} > {log} 2>&1"
+
+
+rule download_fid_inception:
+    output:
+        FID_INCEPTION,
+    localrule: True
+    log:
+        "logs/download_fid_inception.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.pretrained download-url "
+        "--url https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
+        "--dest {output} > {log} 2>&1"
+
+
+def prompt_source(wildcards):
+    """The benchmark files; the training prompts are the user's file, read by path (like the ImageNet folder),
+    so a missing one fails in this local job, before any GPU job."""
+    return {"geneval": f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
+            "hps": expand(f"{PR}/hps_benchmark/{{style}}.json", style=HPS_STYLES),
+            "coco": COCO["captions"], "train": []}[wildcards.pset]
+
+
+rule t2i_paper_prompts:
+    input:
+        prompt_source,
+    output:
+        f"{PT}/prompts/{{pset}}.json",
+    params:
+        source=lambda wildcards, input: {"hps": lambda: os.path.dirname(input[0]), "train": lambda: P["prompts"]["train"]}
+        .get(wildcards.pset, lambda: input[0])(),
+        n=lambda wildcards: f"--n {P['prompts']['n_train']}" if wildcards.pset == "train" else "",
+    localrule: True
+    log:
+        "logs/t2i_paper_prompts/{pset}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.t2i_paper prompts --set {wildcards.pset} --source {params.source} {params.n} "
+        "--out {output} > {log} 2>&1"
+
+
+rule t2i_paper_text_bank:
+    # train: the training prompts plus GenEval's (the curves of the students); others: one benchmark each
+    input:
+        encoder=P_FILES["text_encoder"],
+        prompts=lambda wildcards: [f"{PT}/prompts/train.json", f"{PT}/prompts/geneval.json"]
+        if wildcards.bankset == "train" else [f"{PT}/prompts/{wildcards.bankset}.json"],
+    output:
+        f"{PT}/text_banks/{{bankset}}.pt",
+    params:
+        resolved=RESOLVED_CONFIG,
+        section=P["text_encoder"],
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_text_bank/{bankset}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.t2i_paper text-bank --config {params.resolved} --prompts {input.prompts} "
+        "--encoder {input.encoder} --out {output} > {log} 2>&1"
+
+
+rule t2i_paper_import:
+    input:
+        official=lambda wildcards: P_FILES[wildcards.part],
+    output:
+        weights=f"{PT}/{{part}}.pt",
+        summary=f"{PT}/{{part}}.json",
+    wildcard_constraints:
+        part="teacher|tokenizer",
+    params:
+        resolved=RESOLVED_CONFIG,
+        section=lambda wildcards: P[wildcards.part],
+    resources:
+        mem_mb=32000,
+    log:
+        "logs/t2i_paper_import/{part}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.t2i_paper convert --kind {wildcards.part} --config {params.resolved} "
+        "--official {input.official} --out {output.weights} > {log} 2>&1"
+
+
+def p_student_init(wildcards):
+    init = P_STUDENTS[wildcards.pstudent]["init"]
+    return [] if init == "teacher" else [f"{PT}/students/{init}/seed{wildcards.seed}/generator.pt"]
+
+
+rule t2i_paper_train_student:
+    input:
+        teacher=f"{PT}/teacher.pt",
+        tokenizer=f"{PT}/tokenizer.pt",
+        text_bank=f"{PT}/text_banks/train.pt",
+        train_prompts=f"{PT}/prompts/train.json",
+        eval_prompts=f"{PT}/prompts/geneval.json",
+        clip=P_FILES["clip"],
+        hps=P_FILES["hps"],
+        init=p_student_init,
+    output:
+        weights=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.pt",
+        summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
+        curve=f"{PT}/students/{{pstudent}}/seed{{seed}}/curve.csv",
+    params:
+        resolved=RESOLVED_CONFIG,
+        student=lambda wildcards: P_STUDENTS[wildcards.pstudent],
+        distill=P["distill"],
+        rewards=P["rewards"],
+        init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
+    threads: config["torch_threads"]
+    resources:
+        gpu=GPUS,
+    log:
+        "logs/t2i_paper_train_student/{pstudent}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_train_student/{pstudent}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        f"{LAUNCH} -m softdimo.train --config {{params.resolved}} "
+        "--stage t2i_paper_student:{wildcards.pstudent}:{wildcards.seed} "
+        "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input text_bank={input.text_bank} "
+        "--input train_prompts={input.train_prompts} --input eval_prompts={input.eval_prompts} "
+        "--input clip={input.clip} --input hps={input.hps} {params.init} --threads {threads} "
+        f"--out {{output.weights}} --workdir {PT}/checkpoints/{{wildcards.pstudent}}/seed{{wildcards.seed}} "
+        "--curve {output.curve} > {log} 2>&1"
+
+
+P_SAMPLE_ARGS = (
+    "--config {params.resolved} --teacher {input.teacher} --tokenizer {input.tokenizer} "
+    "--text-bank {input.text_bank} --prompts {input.prompts} --seed {wildcards.seed}"
+)
+
+
+rule t2i_paper_sample:
+    input:
+        teacher=f"{PT}/teacher.pt",
+        tokenizer=f"{PT}/tokenizer.pt",
+        text_bank=f"{PT}/text_banks/{{pset}}.pt",
+        prompts=f"{PT}/prompts/{{pset}}.json",
+        student=lambda wildcards: [] if wildcards.pmethod == "teacher"
+        else [f"{PT}/students/{wildcards.pmethod}/seed{wildcards.seed}/generator.pt"],
+    output:
+        samples=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.npz",
+        meta=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.json",
+    params:
+        resolved=RESOLVED_CONFIG,
+        sampling=P["sampling"],
+        per_prompt=lambda wildcards: P_SETS[wildcards.pset],
+        how=lambda wildcards, input: f"--student {input.student}" if input.student else f"--steps {wildcards.steps}",
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        f"python -m softdimo.t2i_paper sample {P_SAMPLE_ARGS} {{params.how}} --per-prompt {{params.per_prompt}} "
+        "--out {output.samples} > {log} 2>&1"
+
+
+rule t2i_paper_test_time:
+    input:
+        teacher=f"{PT}/teacher.pt",
+        tokenizer=f"{PT}/tokenizer.pt",
+        text_bank=f"{PT}/text_banks/{{tset}}.pt",
+        prompts=f"{PT}/prompts/{{tset}}.json",
+        student=f"{PT}/students/{P_TT_STUDENT}/seed{{seed}}/generator.pt",
+        clip=P_FILES["clip"],
+        hps=P_FILES["hps"],
+    output:
+        grid=f"{PT}/test_time/{{tset}}/seed{{seed}}/grid.json",
+        samples=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz", n=P_TT["best_of_n"],
+                       k=P_TT["tteo_iters"]),
+    params:
+        resolved=RESOLVED_CONFIG,
+        section=P_TT,
+        rewards=P["rewards"],
+        per_prompt=lambda wildcards: P_SETS[wildcards.tset],
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_test_time/{tset}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_test_time/{tset}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        f"python -m softdimo.t2i_paper test-time {P_SAMPLE_ARGS} --student {{input.student}} --clip {{input.clip}} "
+        f"--hps {{input.hps}} --per-prompt {{params.per_prompt}} --out-dir {PT}/test_time/{{wildcards.tset}}/seed{{wildcards.seed}} "
+        "> {log} 2>&1"
+
+
+rule t2i_paper_geneval_layout:
+    input:
+        samples=lambda wildcards: p_samples(wildcards, "geneval"),
+        metadata=f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
+    output:
+        directory(f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_images"),
+    params:
+        per_prompt=P_SETS["geneval"],
+    log:
+        "logs/t2i_paper_geneval_layout/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.geneval_official layout --samples {input.samples} --metadata {input.metadata} "
+        "--images-per-prompt {params.per_prompt} --out {output} > {log} 2>&1"
+
+
+rule t2i_paper_geneval_detect:
+    # the official evaluate_images.py at the pinned commit, in its own environment (workflow/envs/geneval.yaml)
+    input:
+        images=f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_images",
+        code=f"{GENEVAL_DIR}/FETCHED_COMMIT",
+        detector=GENEVAL_DETECTOR,
+        clip_cache=f"{PR}/geneval_models/clip_cache_ready",
+    output:
+        f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/geneval.yaml"
+    shell:
+        f"python {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        f"--model-path {PR}/geneval_models > {{log}} 2>&1"
+
+
+rule t2i_paper_geneval_summary:
+    input:
+        f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
+    output:
+        f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval.json",
+    log:
+        "logs/t2i_paper_geneval_summary/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.geneval_official summary --results {input} --out {output} > {log} 2>&1"
+
+
+rule t2i_paper_hps:
+    input:
+        samples=lambda wildcards: p_samples(wildcards, "hps"),
+        prompts=f"{PT}/prompts/hps.json",
+        weights=P_FILES["hps"],
+    output:
+        f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/hps.json",
+    params:
+        batch_size=P["eval"]["batch_size"],
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.hps_benchmark --samples {input.samples} --prompts {input.prompts} "
+        "--weights {input.weights} --batch-size {params.batch_size} --out {output} > {log} 2>&1"
+
+
+rule t2i_paper_coco:
+    input:
+        samples=lambda wildcards: p_samples(wildcards, "coco"),
+        captions=COCO["captions"],
+        stats=COCO["stats"],
+        inception=FID_INCEPTION,
+        clip=P_FILES["clip"],
+    output:
+        f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/coco.json",
+    params:
+        batch_size=P["eval"]["batch_size"],
+    resources:
+        gpu=1,
+    log:
+        "logs/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.coco --samples {input.samples} --captions {input.captions} --stats {input.stats} "
+        "--inception {input.inception} --clip {input.clip} --batch-size {params.batch_size} --out {output} "
+        "> {log} 2>&1"
+
+
+def p_row_parts(wildcards):
+    """GenEval for every row; HPS for the table's rows; COCO FID / CLIP score for teacher and students."""
+    base = f"{PT}/eval/{wildcards.pmethod}/steps{wildcards.steps}/seed{wildcards.seed}"
+    parts = {"geneval": f"{base}/geneval.json"}
+    grid_point = "+" in wildcards.pmethod
+    if not grid_point or wildcards.pmethod in [tt_name(*nk) for nk in P_TT_ROWS.values()]:
+        parts["hps"] = f"{base}/hps.json"
+    if not grid_point:
+        parts["coco"] = f"{base}/coco.json"
+        parts["sampling"] = p_samples(wildcards, "coco").replace(".npz", ".json")
+    return parts
+
+
+rule t2i_paper_metrics:
+    input:
+        unpack(p_row_parts),
+    output:
+        f"{PT}/metrics/{{pmethod}}/steps{{steps}}/seed{{seed}}.json",
+    params:
+        parts=lambda wildcards, input: " ".join(f"{k}={v}" for k, v in input.items()),
+    localrule: True
+    log:
+        "logs/t2i_paper_metrics/{pmethod}_steps{steps}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_paper_table merge --method {wildcards.pmethod} --steps {wildcards.steps} "
+        "--seed {wildcards.seed} --parts {params.parts} --out {output} > {log} 2>&1"
+
+
+rule make_table2_paper:
+    input:
+        metrics=p_metric_files(),
+        reported="config/reported.csv",
+        curves=[f"{PT}/students/{name}/seed{s['seeds'][0]}/curve.csv" for name, s in P_STUDENTS.items()],
+    output:
+        csv=report("results/table2.csv", category="Table 2", caption="../report/table2.rst"),
+        md="results/table2.md",
+        bon="results/figures/t2i_paper_geneval_vs_n.png",
+        curves="results/figures/t2i_paper_training_curves.png",
+    params:
+        preset=config["preset"],
+        tt=f"--tt-student {P_TT_STUDENT} --table-n {P_TT['table_n']} --table-tteo {P_TT['table_tteo_iters']}",
+    localrule: True
+    log:
+        "logs/make_table2_paper.log",
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m evaluation.t2i_paper_table table --metrics {input.metrics} --reported {input.reported} "
+        "--preset {params.preset} {params.tt} --curves {input.curves} --out-csv {output.csv} --out-md {output.md} "
+        "--out-bon {output.bon} --out-curves {output.curves} > {log} 2>&1"
