@@ -26,6 +26,14 @@ PROVIDERS = {
     "resources/eval/inception_v3_torch_fidelity.pth": "download_inception",
     "resources/eval/VIRTUAL_imagenet256_labeled.npz": "download_adm_reference",
     "resources/eval/inception-2015-12-05.pt": "download_cleanfid_inception",
+    "resources/t2i/teacher_official.safetensors": "download_t2i_teacher",
+    "resources/t2i/tokenizer_official.safetensors": "download_t2i_tokenizer",
+    "resources/t2i/open_clip_vit_l_14_336.bin": "download_t2i_text_encoder",
+    "resources/t2i/clip_vit_b_32.bin": "download_t2i_clip",
+    "resources/t2i/HPS_v2.1_compressed.pt": "download_t2i_hps",
+    "resources/t2i/coco/MS-COCO_val2014_30k_captions.csv": "download_coco_reference",
+    "resources/t2i/coco/MS-COCO_val2014_fid_stats.npz": "download_coco_reference",
+    "resources/eval/pt_inception-2015-12-05-6726825d.pth": "download_fid_inception",
 }
 # the official generator files may name the input projection token_emb; MaskBit's own loader renames it
 RENAMES = {"token_emb.": "input_proj."}
@@ -54,7 +62,7 @@ def require_file(path) -> Path:
     path = Path(path)
     rule = next((r for f, r in PROVIDERS.items() if Path(f).name == path.name), "the download rule that makes it")
     if not path.exists():
-        raise SystemExit(f"{path} not found. Make it with `snakemake --configfile config/paper.yaml {path}` (rule "
+        raise SystemExit(f"{path} not found. Make it with `snakemake --cores 1 {path} --configfile config/paper.yaml` (rule "
                          f"{rule}) on a machine with internet, e.g. a login node; see README 'Paper scale'.")
     record = record_path(path)
     if not record.exists():
