@@ -465,6 +465,9 @@ def _optional_of(cls):
 def _build(cls, value):
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
+        absent = [f.name for f in dataclasses.fields(cls) if f.name not in value and f.default is dataclasses.MISSING]
+        if absent:  # the schema requires these; reaching here means schema and dataclass disagree
+            raise ConfigError(f"config keys {absent} are missing for {cls.__name__}")
         return cls(**{f.name: _build(_optional_of(hints[f.name]), value[f.name]) for f in dataclasses.fields(cls)
                       if f.name in value})
     if typing.get_origin(cls) is tuple:

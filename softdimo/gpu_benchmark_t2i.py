@@ -60,12 +60,13 @@ def main(argv=None):
     b = args.batch
     g = sizes["generator"]
     bank = TextBank({"prompts": [f"prompt {i}" for i in range(b)] + [""], "tokens": torch.randn(b + 1, 77, 768),
-                     "mask": torch.ones(b + 1, 77, dtype=torch.bool), "pooled": torch.randn(b + 1, 768)})
+                     "mask": torch.ones(b + 1, 77, dtype=torch.bool), "pooled": torch.randn(b + 1, 768),
+                     "final": torch.randn(b + 1, 77, 768)})
     teacher = MaskGenVQ(**g).to(device).eval().requires_grad_(False).attach_text(bank)
     tokenizer = TATiTokVQ(**sizes["tokenizer"]).to(device).eval().requires_grad_(False)
     reward = hps_model(None, arch=sizes["reward_arch"]).to(device)
     ids = torch.arange(b, device=device)
-    text = bank.tokens[ids]
+    text = bank.final_tokens(ids)
     out = {"gpu": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
            "git_commit": git_commit(), "batch": b, "precision": "bf16" if device == "cuda" else "fp32",
            "generator_params": sum(p.numel() for p in teacher.parameters()),

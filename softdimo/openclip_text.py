@@ -2,7 +2,8 @@
 
 MaskGen reads the penultimate block's token features (no final LayerNorm) as its sequence condition and the
 projected pooled feature (final block, final LayerNorm, pooled at the end-of-text token) as its global
-condition. Written as a text bank (softdimo/text.py) so models take prompt ids; '' is always included (the
+condition; TA-TiTok's decoder reads the final block's tokens after the final LayerNorm (`final`). Written as
+a text bank (softdimo/text.py) so models take prompt ids; '' is always included (the
 unguided branch of classifier-free guidance).
 """
 import torch
@@ -13,7 +14,7 @@ def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) 
     from open_clip.transformer import text_global_pool
 
     prompts = list(dict.fromkeys(list(prompts) + [""]))
-    tokens_out, pooled_out = [], []
+    tokens_out, pooled_out, final_out = [], [], []
     for start in range(0, len(prompts), batch_size):
         ids = tokenizer(prompts[start:start + batch_size]).to(model.token_embedding.weight.device)
         x = model.token_embedding(ids) + model.positional_embedding
@@ -21,6 +22,7 @@ def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) 
             x = block(x, attn_mask=model.attn_mask)
         penultimate = x
         x = model.ln_final(model.transformer.resblocks[-1](x, attn_mask=model.attn_mask))
+        final_out.append(x.float().cpu())
         pooled = text_global_pool(x, ids, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
         pooled = pooled[0] if isinstance(pooled, tuple) else pooled  # open_clip < 2.24 also returned the tokens
         tokens_out.append(penultimate.float().cpu())
@@ -28,7 +30,7 @@ def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) 
         pooled_out.append((proj(pooled) if isinstance(proj, torch.nn.Linear) else pooled @ proj).float().cpu())
     tokens = torch.cat(tokens_out)
     return {"prompts": prompts, "tokens": tokens, "mask": torch.ones(tokens.shape[:2], dtype=torch.bool),
-            "pooled": torch.cat(pooled_out)}
+            "pooled": torch.cat(pooled_out), "final": torch.cat(final_out)}
 
 
 def load_text_encoder(weights, arch: str = "ViT-L-14-336"):

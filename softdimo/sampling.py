@@ -63,7 +63,7 @@ def guided_logits(model, tokens, labels, cfg_scale: float) -> torch.Tensor:
         return model(tokens, labels)
     null = torch.full_like(labels, model.null_class)
     z = model(torch.cat([tokens, tokens]), torch.cat([labels, null]))
-    z_c, z_u = z.chunk(2)
+    z_c, z_u = z.float().chunk(2)  # combine in fp32: under bf16 the difference is scaled by w (up to 13)
     return z_u + cfg_scale * (z_c - z_u)
 
 

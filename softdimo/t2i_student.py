@@ -150,8 +150,7 @@ class PaperTextStudentStage(TextStudentStage):
         self.eval_ids = self.eval_ids[:self.d.eval_samples].to(device)
 
     def reward_of_soft_tokens(self, probs, prompt_ids):
-        text, _, _ = self.bank(prompt_ids)
-        return self.reward(self.tokenizer.decode_soft(probs, text).clamp(-1, 1), prompt_ids)
+        return self.reward(self.tokenizer.decode_soft(probs, self.bank.final_tokens(prompt_ids)).clamp(-1, 1), prompt_ids)
 
     @torch.no_grad()
     def periodic_eval(self, modules, step: int) -> dict:

@@ -26,6 +26,8 @@ def test_maskgen_text_bank_penultimate_tokens_and_pooled(text_encoder):
         final = model.transformer(model.token_embedding(tokenizer(bank["prompts"])) + model.positional_embedding,
                                   attn_mask=model.attn_mask)
     assert not torch.allclose(bank["tokens"], final, atol=1e-3)  # penultimate block, not the last
+    # TA-TiTok's text guidance: the last block's tokens after the final LayerNorm
+    assert torch.allclose(bank["final"], model.ln_final(final), atol=1e-5)
 
 
 def test_clip_score_protocol_and_gradients(tmp_path):

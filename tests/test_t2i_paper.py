@@ -92,7 +92,7 @@ def paper_files(tmp_path_factory):
         "t2i_paper.students.dimo.steps": 2, "t2i_paper.students.soft_dimo.steps": 2,
         "t2i_paper.distill.train.batch_size": 2, "t2i_paper.test_time.best_of_n": [1, 2],
         "t2i_paper.test_time.tteo_iters": [0, 1], "t2i_paper.test_time.table_n": 2,
-        "t2i_paper.test_time.table_tteo_iters": 1})
+        "t2i_paper.test_time.table_tteo_iters": 1, "t2i_paper.rewards.hps": 0.0})  # one scorer in the reward: CPU time
     f = {"config": cfg_path}
     for name, prompts in (("train", ["a red cube", "two dogs", "a blue ball"]), ("geneval", ["a cat", "a red cube"])):
         f[name] = tmp / f"{name}.json"
@@ -129,9 +129,26 @@ def small_hps(monkeypatch):
 
 
 def test_bank_rows_convert_and_sample_cli(paper_files):
+    import copy
+
+    from softdimo.checkpoints import load_artefact
+
     tmp, f = paper_files
     bank = TextBank(torch.load(f["bank"], weights_only=False))
     assert t2i_paper.bank_ids(bank, ["two dogs", "a red cube"]).tolist() == [1, 0]
+    # a paper bank stays on the host, is shared by model copies and is no buffer (no EMA / broadcast / save)
+    teacher, _ = load_artefact(f["teacher"], "teacher")
+    teacher.attach_text(bank)
+    twin = copy.deepcopy(teacher)
+    assert twin.text is bank and bank.on_host and not any(b is bank.tokens for b in teacher.buffers())
+    assert "text.tokens" not in teacher.state_dict()
+    tokens, _, pooled = bank(torch.tensor([1]))
+    assert tokens.dtype == torch.float32 and tokens.shape == (1, 77, 512) and pooled.shape == (1, 512)
+    assert not torch.allclose(bank.final_tokens(torch.tensor([1])), tokens)  # TA-TiTok reads other features
+    tokenizer, _ = load_artefact(f["tokenizer"], "tokenizer")
+    scoring = t2i_paper.PaperScoring(tokenizer, None, bank)
+    codes, ids = torch.randint(0, 32, (2, 16, 1)), torch.tensor([0, 1])
+    assert torch.equal(scoring.decode(codes, ids), tokenizer.decode(codes, bank.final_tokens(ids)))
     with pytest.raises(ValueError, match="not in the text bank"):
         t2i_paper.bank_ids(bank, ["a horse"])
     student = dict(torch.load(f["teacher"], weights_only=False), kind="student", student={"r_init": 0.5})
@@ -174,11 +191,11 @@ def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
     t2i_paper.main(["test-time", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
                     str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
                     "--student", str(tmp / "soft_dimo.pt"), "--clip", str(f["clip"]), "--hps", str(f["hps"]),
-                    "--per-prompt", "2", "--seed", "0", "--batch-size", "3", "--out-dir", str(out)])
+                    "--per-prompt", "1", "--seed", "0", "--out-dir", str(out)])
     grid = json.loads((out / "grid.json").read_text())
-    assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]]
+    assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]] and grid["rewards"] == {"clip": 1.0, "hps": 0.0}
     with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo0.npz") as two:
-        assert one["arr_0"].shape == (4, 32, 32, 3) and two["arr_0"].shape == (4, 32, 32, 3)
+        assert one["arr_0"].shape == (2, 32, 32, 3) and two["arr_0"].shape == (2, 32, 32, 3)
 
 
 def test_composite_reward_weights_cache_and_gradients(tmp_path):
