@@ -94,7 +94,8 @@ def load_bank(path) -> TextBank:
     if not path.exists():
         raise FileNotFoundError(f"text feature cache not found: {path}. Make it with "
                                 "`snakemake --cores all results/t2i/text_bank.pt`.")
-    return TextBank(torch.load(path, weights_only=False))
+    # memory-mapped: the ranks of a node share one copy of a paper-scale bank (~24 GB for 100k prompts)
+    return TextBank(torch.load(path, weights_only=False, mmap=True))
 
 
 def main(argv=None):

@@ -67,18 +67,29 @@ def test_convert_official_file_strict_and_round_trip(paper_cfg, generator, tmp_p
     assert payload["summary"]["sha256"] == sha256_of(official)
     ours = loaded.state_dict()
     assert all(torch.equal(ours[k], v) for k, v in module.state_dict().items())
-    (tmp_path / "teacher.pt").unlink()  # 1.2 GB: free it before the next writes
+    for name in ("teacher.pt", "teacher_official.bin"):  # 1.2 GB each: free them before the next writes
+        (tmp_path / name).unlink()
 
+    # the refusals, on a small generator of the same class through the same conversion code
+    from softdimo.models import build_model
+    from softdimo.pretrained import convert_module
+
+    arch, kwargs, _ = generator
+    small_kwargs = dict(kwargs, seq_len=4, dim=32, depth=1, heads=2)
+    small = build_model(arch, **small_kwargs)
+    state = {k.replace("input_proj.", "token_emb."): v for k, v in small.state_dict().items()}
     flipped = dict(state, bits_to_indices=state["bits_to_indices"].flip(0))  # most significant bit first
     torch.save(flipped, official)
     record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
     with pytest.raises(SystemExit, match="bit order"):
-        convert("teacher", paper_cfg, official, tmp_path / "bad.pt")
+        convert_module("teacher", arch, small_kwargs, build_model(arch, **small_kwargs), paper_cfg, official,
+                       tmp_path / "bad.pt")
 
     torch.save({k: v for k, v in state.items() if not k.startswith("prediction_layer")}, official)
     record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
     with pytest.raises(SystemExit, match="missing.*prediction_layer"):
-        convert("teacher", paper_cfg, official, tmp_path / "bad.pt")
+        convert_module("teacher", arch, small_kwargs, build_model(arch, **small_kwargs), paper_cfg, official,
+                       tmp_path / "bad.pt")
 
 
 def test_downloaded_file_checked_against_recorded_sha(tmp_path):
