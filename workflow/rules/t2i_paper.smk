@@ -39,7 +39,6 @@ wildcard_constraints:
     pset="geneval|hps|coco|train",
     bankset="train|geneval|hps|coco",
     tset="geneval|hps",
-    hub="teacher|tokenizer|text_encoder|clip|hps",
     pstudent="|".join(P_STUDENTS),
     pmethod=r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+",
 
