@@ -21,6 +21,7 @@ import pandas as pd
 
 from evaluation.figures import _save, plt
 from evaluation.geneval import TASKS
+from evaluation.t2i_tables import plot_geneval_vs_n
 from softdimo.io import atomic_write_text, git_commit, write_json
 
 HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
@@ -112,17 +113,9 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def plot_bon(grid: pd.DataFrame, out_png) -> None:
     parsed = grid["method"].str.extract(GRID).astype({"n": int, "k": int})
-    data = pd.concat([grid.reset_index(drop=True), parsed[["n", "k"]].reset_index(drop=True)], axis=1)
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    for k, part in data.groupby("k"):
-        stat = part.groupby("n")["geneval"].agg(["mean", "std"]).reset_index()
-        ax.errorbar(stat["n"], stat["mean"], yerr=stat["std"].fillna(0), marker="o", capsize=3,
-                    label="best-of-N" if k == 0 else f"best-of-N + TTEO {k} it.")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (candidates selected by the reward)")
-    ax.set_ylabel("GenEval overall (official detector)")
-    ax.legend(fontsize=8)
-    _save(fig, out_png)
+    rows = pd.DataFrame({"n": parsed["n"].to_numpy(), "tteo_iters": parsed["k"].to_numpy(),
+                         "geneval": grid["geneval"].to_numpy()})
+    plot_geneval_vs_n(rows, out_png, "GenEval overall (official detector)")
 
 
 def plot_curves(curves, out_png) -> None:

@@ -103,8 +103,8 @@ def component_notes(summaries) -> list[str]:
     return notes
 
 
-def plot_bon(grids, out_png) -> None:
-    rows = pd.DataFrame([row for g in grids for row in json.loads(Path(g).read_text())["rows"]])
+def plot_geneval_vs_n(rows: pd.DataFrame, out_png, ylabel: str, title: str | None = None) -> None:
+    """GenEval (mean ± std over seeds) against N, one line per TTEO iteration count; rows: n, tteo_iters, geneval."""
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for k, part in rows.groupby("tteo_iters"):
         stat = part.groupby("n")["geneval"].agg(["mean", "std"]).reset_index()
@@ -112,10 +112,16 @@ def plot_bon(grids, out_png) -> None:
                     label="best-of-N" if k == 0 else f"best-of-N + TTEO {k} it.")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("N (candidates selected by the reward)")
-    ax.set_ylabel("GenEval-shapes overall")
-    ax.set_title(f"Test-time scaling ({len(grids)} seeds)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     ax.legend(fontsize=8)
     _save(fig, out_png)
+
+
+def plot_bon(grids, out_png) -> None:
+    rows = pd.DataFrame([row for g in grids for row in json.loads(Path(g).read_text())["rows"]])
+    plot_geneval_vs_n(rows, out_png, "GenEval-shapes overall", f"Test-time scaling ({len(grids)} seeds)")
 
 
 def plot_curves(curves: dict, out_png) -> None:

@@ -47,9 +47,8 @@ class TextStudentStage(StudentStage):
         self.phases = [Phase("generator", self.generator_loss, "student"),
                        Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale)]
 
-    def build(self, device):
-        from evaluation.t2i_metrics import Judges
-
+    def build_models(self, device):
+        """Text bank, teacher, student and auxiliary model (from the teacher or the init student), tokenizer."""
         self.device = device
         self.bank = load_bank(self.inputs["text_bank"]).to(device)
         self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
@@ -69,6 +68,11 @@ class TextStudentStage(StudentStage):
             freeze_embeddings(model)
         self.modules = {"student": student, "aux": aux}
         self.tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
+
+    def build(self, device):
+        from evaluation.t2i_metrics import Judges
+
+        self.build_models(device)
         self.reward, _ = load_artefact(self.inputs["reward"], "judge", device)
         with np.load(self.inputs["train"]) as f:  # captions drawn with the training distribution's frequencies
             self.train_prompts = torch.from_numpy(f["prompt_ids"]).to(device)
@@ -120,25 +124,7 @@ class PaperTextStudentStage(TextStudentStage):
         from evaluation.clip_scorers import clip_score_model, hps_model
         from softdimo.t2i_paper import CompositeReward, bank_ids, load_prompt_set
 
-        self.device = device
-        self.bank = load_bank(self.inputs["text_bank"]).to(device)
-        self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
-        self.teacher.attach_text(self.bank)
-        self._arch, self._kwargs = payload["arch"], payload["kwargs"]
-        student = build_model(payload["arch"], **self._kwargs).to(device)
-        student.load_state_dict(self.teacher.state_dict())
-        student.attach_text(self.bank)
-        aux = copy.deepcopy(student)
-        self.init_steps = 0
-        if self.s.init != "teacher":
-            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
-            student.load_state_dict(init["state_dict"])
-            aux.load_state_dict(init["aux_state_dict"])
-            self.init_steps = init["total_steps"]
-        for model in (student, aux):
-            freeze_embeddings(model)
-        self.modules = {"student": student, "aux": aux}
-        self.tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
+        self.build_models(device)
         scorers = {"clip": clip_score_model(self.inputs["clip"]).to(device),
                    "hps": hps_model(self.inputs["hps"]).to(device)}
         weights = dataclasses.asdict(self.cfg.t2i_paper.rewards)
