@@ -1,0 +1,1 @@
+"""Reports: tables, figures, claims and run fingerprints, built from the files the workflow writes."""
