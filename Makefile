@@ -2,6 +2,8 @@
 #   make table1   set up, then build results/table1.csv (class-to-image) with the tiny preset
 #   make table2   set up, then build results/table2.csv (text-to-image) with the tiny preset
 #   make all      both tables, claims.csv, every figure
+#   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
+#                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
 #   make test     set up, then run the test suite
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup table1 table2 all report test clean
+.PHONY: setup table1 table2 all report smoke test clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +32,15 @@ all: setup
 
 report: all
 	snakemake --report report.html all
+
+# the smoke preset in its own folder, so it never mixes with the tiny preset's results/
+SMOKE := .smoke
+smoke: setup
+	mkdir -p $(SMOKE)
+	rm -rf $(SMOKE)/workflow $(SMOKE)/config $(SMOKE)/profiles
+	cp -r Snakefile config workflow profiles $(SMOKE)/
+	cd $(SMOKE) && snakemake --cores all --configfile=config/smoke.yaml all
+	python -m reports.fingerprint make $(SMOKE)/results --out $(SMOKE)/fingerprint.json
 
 test: setup
 	python -m pytest

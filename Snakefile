@@ -1,8 +1,10 @@
 # softdimo: every table and figure of Soft-Di[M]O, tiny preset by default.
 #   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
 #   snakemake --cores all results/table2.csv                                   (tiny text-to-image track)
-#   snakemake --cores all --configfile config/smoke.yaml results/table1.csv     (CI, seconds per rule)
-#   snakemake --profile profiles/slurm results/table1.csv results/table2.csv --configfile config/paper.yaml
+#   snakemake --cores all --configfile=config/smoke.yaml results/table1.csv     (CI, seconds per rule)
+#   snakemake --profile profiles/slurm --configfile=config/paper.yaml results/table1.csv results/table2.csv
+# (--configfile takes several files: write it with '=' or put the targets before it, else the target is read
+# as a second config file)
 from snakemake.utils import min_version
 
 min_version("9.0")

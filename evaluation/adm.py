@@ -115,7 +115,7 @@ def adm_metrics(samples: np.ndarray, ref: dict, extractor_path, *, batch_size: i
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("reference", help="cache the reference batch's statistics and pool3 features")
     r.add_argument("--ref-batch", required=True)

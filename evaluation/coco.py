@@ -78,7 +78,7 @@ def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip,
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", required=True, help="npz with arr_0: uint8 NHWC, one image per caption row")
     parser.add_argument("--captions", required=True)
     parser.add_argument("--stats", required=True)

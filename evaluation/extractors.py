@@ -1,6 +1,6 @@
 """Feature extractors registered in torch-fidelity's registry (its metric code then runs unchanged).
 
-`digits-cnn` wraps the classifier the workflow trains (evaluation/digits_cnn.py); its weights come only from
+`digits-cnn` wraps the classifier the workflow trains (softdimo/tracks/digits/classifier.py); its weights come only from
 an explicit path (`feature_extractor_weights_path`), never from a download.
 """
 import torch
@@ -42,7 +42,7 @@ class DigitsCNNExtractor(FeatureExtractorBase):
 
 
 class ShapesCNNExtractor(DigitsCNNExtractor):
-    """The shapes world's cell-content CNN (evaluation/judges.py); features only (no Inception Score)."""
+    """The shapes world's cell-content CNN (softdimo/tracks/shapes/judges.py); features only (no Inception Score)."""
     KIND, PROVIDER = "judge", "results/t2i/judges/shapes_cnn.pt"
 
     @staticmethod

@@ -1,6 +1,6 @@
 """FID, Inception Score and precision / recall through torch-fidelity, with the extractor from config.
 
-    python -m evaluation.fid ref  --images holdout.npz --extractor classifier.pt --dest ref_stats.npz
+    python -m evaluation.fid ref  --images holdout.npz --extractor classifier.pt --out ref_stats.npz
     python -m evaluation.fid calc --samples seed0.npz --ref holdout.npz --extractor classifier.pt \
         --num 1000 --out metrics.json
 
@@ -81,11 +81,11 @@ def extract_features(images: np.ndarray, *, evaluator: str, extractor_path, batc
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     ref = sub.add_parser("ref", help="reference statistics (mu, sigma) of real images")
     ref.add_argument("--images", required=True)
-    ref.add_argument("--dest", required=True)
+    ref.add_argument("--out", required=True, help="statistics .npz (mu, sigma)")
     calc = sub.add_parser("calc", help="FID / IS / precision / recall of samples against real images")
     calc.add_argument("--samples", required=True)
     calc.add_argument("--ref", required=True, help="real images (.npz, arr_0)")
@@ -104,7 +104,7 @@ def main(argv=None):
         feats = extract_features(load_images(args.images), evaluator=args.evaluator, extractor_path=args.extractor,
                                  batch_size=args.batch_size)
         mu, sigma = feature_stats(feats)
-        atomic_savez(args.dest, mu=mu, sigma=sigma, n=len(feats))
+        atomic_savez(args.out, mu=mu, sigma=sigma, n=len(feats))
         return
     t0 = time.time()
     metrics = compute_metrics(load_images(args.samples, args.num), load_images(args.ref), evaluator=args.evaluator,

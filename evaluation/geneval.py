@@ -9,7 +9,7 @@ summary_scores.py), re-implemented here:
     10% of the summed box sizes, a direction counting when it carries over half of the normalised offset);
   - each `exclude` requirement fails when `count` or more detections of its class are found.
 An image is correct when every requirement holds; a task's score is the mean over its images and the overall
-score is the mean of the six task scores. At tiny scale the detections come from evaluation/shapes_detector.py,
+score is the mean of the six task scores. At tiny scale the detections come from softdimo/tracks/shapes/detector.py,
 at paper scale from the official Mask2Former detector's output fed through the same `score_image`.
 """
 import numpy as np

@@ -52,7 +52,7 @@ def summarize_results(path) -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     lay = sub.add_parser("layout")
     lay.add_argument("--samples", required=True)

@@ -40,11 +40,11 @@ def summarize(scores: np.ndarray, styles: list[str]) -> dict:
 
 def main(argv=None):
     from softdimo.runtime import setup_torch
-    from softdimo.t2i_paper import load_prompt_set
+    from evaluation.prompt_sets import load_prompt_set
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", required=True, help="npz arr_0: one uint8 image per prompt of the HPS set")
-    parser.add_argument("--prompts", required=True, help="the HPS prompt set (softdimo.t2i_paper prompts --set hps)")
+    parser.add_argument("--prompts", required=True, help="the HPS prompt set (softdimo.tracks.maskgen.pipeline prompts --set hps)")
     parser.add_argument("--weights", required=True)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--out", required=True)

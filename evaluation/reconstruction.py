@@ -15,7 +15,7 @@ from softdimo.tokenizers.lfq import to_uint8
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--ref", required=True)
     parser.add_argument("--extractor", required=True)

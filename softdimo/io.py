@@ -1,4 +1,5 @@
-"""Atomic file writes: a killed job never leaves a half-written checkpoint, sample file or table."""
+"""Atomic file writes (a killed job never leaves a half-written checkpoint, sample file or table), the data
+split reader and the checkout's commit."""
 import io
 import json
 import os
@@ -44,6 +45,12 @@ def atomic_write_text(path, text: str) -> None:
 
 def write_json(path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+
+
+def load_split(path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (uint8 NHWC, key arr_0) and labels of a data split .npz."""
+    with np.load(path) as f:
+        return f["arr_0"], f["labels"]
 
 
 def git_commit() -> str:

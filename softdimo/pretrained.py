@@ -185,7 +185,7 @@ def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, offi
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("download")
     d.add_argument("--repo-id", required=True)

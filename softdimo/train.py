@@ -1,16 +1,16 @@
-"""The one training loop of every stage (tokenizer, classifier, teacher; distillation plugs in the same way).
+"""The one training loop of every stage of every track (tokenizers, teachers, judges, one-step students).
 
-A stage (softdimo/stages.py) provides its modules, its batches and one or more *phases*: a loss callable
-plus the module it updates. The loop owns everything else: AdamW with linear warm-up, gradient clipping,
-EMA, a progress bar, the curve CSV written as it goes, atomic resumable checkpoints, and a hard stop on a
-non-finite loss that leaves the last good checkpoint in place.
+A stage (protocol in softdimo/stages.py; stages in softdimo/tracks/<track>/stages.py) provides its modules,
+its batches and one or more *phases*: a loss callable plus the module it updates. The loop owns everything
+else: AdamW with linear warm-up, gradient clipping, EMA, a progress bar, the curve CSV written as it goes,
+atomic resumable checkpoints, and a hard stop on a non-finite loss that leaves the last good checkpoint in place.
 
 Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
 resumed ends with the same weights as one that never stopped. A checkpoint is resumed only when it belongs to
 the same run (its fingerprint: stage, config and the sha256 of every input file) and did not finish; a rerun
 of a finished or changed job trains from scratch instead of returning stale weights.
 
-    python -m softdimo.train --config CFG --stage teacher --input train=... --input tokenizer=... \
+    python -m softdimo.train --config CFG --stage digits.teacher --input train=... --input tokenizer=... \
         --out results/c2i/teacher.pt --workdir results/c2i/checkpoints/teacher --curve results/c2i/teacher_curve.csv
 """
 import argparse
@@ -178,11 +178,12 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
 
 
 def main(argv=None):
-    from softdimo.stages import build_stage
+    from softdimo.stages import build_stage, stage_names
 
-    parser = argparse.ArgumentParser(description="Train one stage with the shared training loop.")
+    parser = argparse.ArgumentParser(description="Train one stage of a track with the shared training loop "
+                                     "(resumes from --workdir/last.pt when the run's fingerprint matches).")
     parser.add_argument("--config", required=True, help="resolved config YAML")
-    parser.add_argument("--stage", required=True, help="tokenizer | classifier | teacher | student:<method>:<seed>")
+    parser.add_argument("--stage", required=True, help="<track>.<stage>[:<arg>...], one of: " + ", ".join(stage_names()))
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH", help="stage input file")
     parser.add_argument("--out", required=True, help="final artefact (.pt) with weights, config and summary")
     parser.add_argument("--workdir", required=True, help="folder of the resumable checkpoint")

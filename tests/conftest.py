@@ -36,7 +36,7 @@ def smoke_cfg(smoke_raw):
 def digits_split(tmp_path_factory):
     """The real data split (train.npz / holdout.npz) prepared once for the session."""
     from softdimo.config import load_config
-    from softdimo.data import prepare
+    from softdimo.tracks.digits.data import prepare
 
     out = tmp_path_factory.mktemp("data")
     prepare(load_config(ROOT / "config" / "smoke.yaml").c2i.data, out)

@@ -1,7 +1,7 @@
 """Claim verdicts: a gap counts only when it exceeds the seed noise; missing rows are 'not tested'."""
 import pandas as pd
 
-from evaluation.claims import _all, _verdict, build_claims
+from reports.claims import _all, _verdict, build_claims
 
 
 def test_verdict_respects_seed_noise():

@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from softdimo.distill import dimo_loss, divergence_gradient, freeze_embeddings, surrogate_loss
+from softdimo.method.dimo import dimo_loss, divergence_gradient, freeze_embeddings, surrogate_loss
 from softdimo.sampling import GlobalRngs, ImageRngs, image_seeds, initial_embeddings, sample_from_logits, \
     sample_one_step
-from softdimo.soft import gumbel_straight_through, soft_probs
+from softdimo.method.soft import gumbel_straight_through, soft_probs
 from tests.test_models import tiny_model, tiny_tokenizer
 
 
@@ -50,7 +50,7 @@ def test_dimo_loss_gradient_on_student_logits_at_masked_positions_only():
     loss, masked = dimo_loss(z, tokens, labels, teacher, aux, teacher_cfg=2.0, beta=0.0, schedule="arccos")
     loss.backward()
     torch.manual_seed(5)  # the same re-masking as inside dimo_loss
-    from softdimo.distill import remask
+    from softdimo.method.dimo import remask
     from softdimo.sampling import guided_logits
 
     noisy, masked_again = remask(tokens, teacher.mask_id, "arccos")

@@ -25,7 +25,7 @@ def test_two_ranks_train_identically_and_sample_like_one_process(root, digits_sp
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
     for r in (0, 1):  # averaged half-batch gradients equal the whole batch's (not summed, not one rank's)
         assert float((tmp_path / f"grad_gap{r}.txt").read_text()) < 1e-5
-    init = build_stage("tokenizer", load_config(root / "config/smoke.yaml"), {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    init = build_stage("digits.tokenizer", load_config(root / "config/smoke.yaml"), {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     torch.manual_seed(0)
     init.build("cpu")
     assert not all(torch.equal(init.modules["tokenizer"].state_dict()[k], r0[k]) for k in r0)  # steps were taken

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from softdimo import imagenet
+from softdimo.tracks.maskbit import imagenet
 from softdimo.tokenizers.maskbit import MaskBitTokenizer
 
 

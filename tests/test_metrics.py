@@ -21,7 +21,7 @@ def extractor(tmp_path_factory, digits_split):
 
     cfg = load_config(ROOT / "config" / "smoke.yaml")
     out = tmp_path_factory.mktemp("extractor")
-    stage = build_stage("classifier", cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    stage = build_stage("digits.classifier", cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     # long enough for features that separate the classes (the smoke run's 40 steps leave them near-degenerate)
     train(stage, dataclasses.replace(cfg.c2i.classifier.train, steps=300), out / "work", out / "curve.csv")
     atomic_torch_save(stage.export(), out / "classifier.pt")

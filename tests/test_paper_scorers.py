@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from evaluation.clip_scorers import clip_score_model, hps_model, resize_max_pad
-from softdimo.openclip_text import encode_prompts, load_text_encoder
+from softdimo.tracks.maskgen.text_encoder import encode_prompts, load_text_encoder
 
 
 @pytest.fixture(scope="module")

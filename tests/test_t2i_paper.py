@@ -7,9 +7,11 @@ import pytest
 import torch
 import yaml
 
-from softdimo import t2i_paper
+from evaluation.prompt_sets import HPS_STYLES, prompt_set
+from softdimo.method.reward import CompositeReward
+from softdimo.tracks.maskgen import pipeline
 from softdimo.config import ConfigError, from_dict
-from softdimo.text import TextBank
+from softdimo.text_bank import TextBank
 
 SMALL_TEACHER = dict(seq_len=16, codebook_size=32, num_classes=1000, text_dim=512, dim=32, depth=2, heads=2,
                      micro_condition_dim=8, aesthetic_score=6.5)
@@ -59,21 +61,21 @@ def test_prompt_sets(tmp_path):
     meta = [{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "a photo of a cat"},
             {"tag": "counting", "include": [{"class": "dog", "count": 2}], "prompt": "a photo of two dogs"}]
     (tmp_path / "evaluation_metadata.jsonl").write_text("\n".join(json.dumps(m) for m in meta) + "\n")
-    g = t2i_paper.prompt_set("geneval", tmp_path / "evaluation_metadata.jsonl")
+    g = prompt_set("geneval", tmp_path / "evaluation_metadata.jsonl")
     assert g["prompts"] == ["a photo of a cat", "a photo of two dogs"] and g["metadata"][1]["tag"] == "counting"
     hps = tmp_path / "benchmark"
     hps.mkdir()
-    for k, style in enumerate(t2i_paper.HPS_STYLES):
+    for k, style in enumerate(HPS_STYLES):
         (hps / f"{style}.json").write_text(json.dumps([f"{style} prompt {i}" for i in range(k + 1)]))
-    h = t2i_paper.prompt_set("hps", hps)
+    h = prompt_set("hps", hps)
     assert len(h["prompts"]) == 10 and h["styles"][:3] == ["anime", "concept-art", "concept-art"]
     (tmp_path / "captions.csv").write_text("image_id,text\n42,a bus\n7,a cat on a mat\n")
-    c = t2i_paper.prompt_set("coco", tmp_path / "captions.csv")
+    c = prompt_set("coco", tmp_path / "captions.csv")
     assert c["prompts"] == ["a bus", "a cat on a mat"] and c["image_ids"] == [42, 7]
     (tmp_path / "train.txt").write_text("one\n\ntwo\nthree\n")
-    assert t2i_paper.prompt_set("train", tmp_path / "train.txt", 2)["prompts"] == ["one", "two"]
+    assert prompt_set("train", tmp_path / "train.txt", 2)["prompts"] == ["one", "two"]
     with pytest.raises(SystemExit, match="holds 3 prompts"):
-        t2i_paper.prompt_set("train", tmp_path / "train.txt", 5)
+        prompt_set("train", tmp_path / "train.txt", 5)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,7 @@ def paper_files(tmp_path_factory):
         f[name].write_text(json.dumps({"set": name, "prompts": prompts}))
     encoder = tmp / "encoder.bin"  # MaskGen's is ViT-L-14-336; ViT-B-32 keeps the test small
     torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), encoder)
-    bank = t2i_paper.make_text_bank(["a red cube", "two dogs", "a blue ball", "a cat", "a red cube"], encoder,
+    bank = pipeline.make_text_bank(["a red cube", "two dogs", "a blue ball", "a cat", "a red cube"], encoder,
                                     "ViT-B-32")
     assert bank["prompts"][-1] == "" and len(bank["prompts"]) == 5 and bank["tokens"].dtype == torch.float16
     f["bank"] = tmp / "bank.pt"
@@ -114,7 +116,7 @@ def paper_files(tmp_path_factory):
         torch.save(module.state_dict(), official)
         record_path(official).write_text(json.dumps({"source": "test", "sha256": sha256_of(official)}))
         f[kind] = tmp / f"{kind}.pt"
-        t2i_paper.main(["convert", "--kind", kind, "--config", str(cfg_path), "--official", str(official),
+        pipeline.main(["convert", "--kind", kind, "--config", str(cfg_path), "--official", str(official),
                         "--out", str(f[kind])])
     return tmp, f
 
@@ -135,7 +137,7 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
 
     tmp, f = paper_files
     bank = TextBank(torch.load(f["bank"], weights_only=False))
-    assert t2i_paper.bank_ids(bank, ["two dogs", "a red cube"]).tolist() == [1, 0]
+    assert pipeline.bank_ids(bank, ["two dogs", "a red cube"]).tolist() == [1, 0]
     # a paper bank stays on the host, is shared by model copies and is no buffer (no EMA / broadcast / save)
     teacher, _ = load_artefact(f["teacher"], "teacher")
     teacher.attach_text(bank)
@@ -146,19 +148,19 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
     assert tokens.dtype == torch.float32 and tokens.shape == (1, 77, 512) and pooled.shape == (1, 512)
     assert not torch.allclose(bank.final_tokens(torch.tensor([1])), tokens)  # TA-TiTok reads other features
     tokenizer, _ = load_artefact(f["tokenizer"], "tokenizer")
-    scoring = t2i_paper.PaperScoring(tokenizer, None, bank)
+    scoring = pipeline.PaperScoring(tokenizer, None, bank)
     codes, ids = torch.randint(0, 32, (2, 16, 1)), torch.tensor([0, 1])
     assert torch.equal(scoring.decode(codes, ids), tokenizer.decode(codes, bank.final_tokens(ids)))
     with pytest.raises(ValueError, match="not in the text bank"):
-        t2i_paper.bank_ids(bank, ["a horse"])
+        pipeline.bank_ids(bank, ["a horse"])
     student = dict(torch.load(f["teacher"], weights_only=False), kind="student", student={"r_init": 0.5})
     torch.save(student, tmp / "student.pt")
     common = ["sample", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
               str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
               "--per-prompt", "2", "--seed", "3"]
-    t2i_paper.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp / "t.npz")])
-    t2i_paper.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
-    t2i_paper.main(common + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
+    pipeline.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp / "t.npz")])
+    pipeline.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
+    pipeline.main(common + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
     with np.load(tmp / "t.npz") as a, np.load(tmp / "t1.npz") as b, np.load(tmp / "s.npz") as s:
         assert a["arr_0"].shape == (4, 32, 32, 3) and a["arr_0"].dtype == np.uint8
         assert np.array_equal(a["arr_0"], b["arr_0"])  # batch size never changes a sample
@@ -176,7 +178,7 @@ def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
               "--input", f"text_bank={f['bank']}", "--input", f"clip={f['clip']}", "--input", f"hps={f['hps']}",
               "--input", f"train_prompts={f['train']}", "--input", f"eval_prompts={f['geneval']}"]
     for name, init in (("dimo", []), ("soft_dimo", ["--input", f"init={tmp / 'dimo.pt'}"])):
-        train.main(["--config", str(f["config"]), "--stage", f"t2i_paper_student:{name}:0", *inputs, *init,
+        train.main(["--config", str(f["config"]), "--stage", f"maskgen.student:{name}:0", *inputs, *init,
                     "--out", str(tmp / f"{name}.pt"), "--workdir", str(tmp / f"ckpt_{name}"),
                     "--curve", str(tmp / f"{name}.csv")])
     curve = (tmp / "soft_dimo.csv").read_text().splitlines()
@@ -188,7 +190,7 @@ def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
     assert any(not torch.equal(soft["state_dict"][k], v) for k, v in dimo["state_dict"].items())
 
     out = tmp / "tt"
-    t2i_paper.main(["test-time", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
+    pipeline.main(["test-time", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
                     str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
                     "--student", str(tmp / "soft_dimo.pt"), "--clip", str(f["clip"]), "--hps", str(f["hps"]),
                     "--per-prompt", "1", "--seed", "0", "--out-dir", str(out)])
@@ -204,7 +206,7 @@ def test_composite_reward_weights_cache_and_gradients(tmp_path):
     torch.manual_seed(0)
     clip = clip_score_model(None)
     prompts = ["a red cube", "two dogs", ""]
-    reward = t2i_paper.CompositeReward({"clip": clip}, {"clip": 2.0, "hps": 0.0}, prompts)
+    reward = CompositeReward({"clip": clip}, {"clip": 2.0, "hps": 0.0}, prompts)
     assert list(reward.scorers) == ["clip"]  # a zero weight loads nothing
     images = (torch.rand(3, 3, 64, 64) * 2 - 1).requires_grad_(True)
     ids = torch.tensor([1, 0, 1])
@@ -220,7 +222,7 @@ def test_composite_reward_weights_cache_and_gradients(tmp_path):
 def test_hps_benchmark_summary():
     from evaluation.hps_benchmark import summarize
 
-    styles = [s for s in t2i_paper.HPS_STYLES for _ in range(20)]
+    styles = [s for s in HPS_STYLES for _ in range(20)]
     scores = np.concatenate([np.full(20, 25.0), np.full(20, 27.0), np.linspace(26, 30, 20), np.full(20, 29.0)])
     out = summarize(scores, styles)
     assert out["anime"] == {"hps": 25.0, "chunk_std": 0.0, "n": 20}
@@ -229,7 +231,7 @@ def test_hps_benchmark_summary():
 
 
 def test_paper_table2_rows_reported_numbers_and_figures(tmp_path):
-    from evaluation import t2i_paper_table as tab
+    from reports import table2_paper as tab
     from evaluation.geneval import TASKS
 
     def metrics(method, steps, seed, geneval, hps=None, coco=None):
@@ -237,7 +239,7 @@ def test_paper_table2_rows_reported_numbers_and_figures(tmp_path):
         parts["geneval"].write_text(json.dumps({"overall": geneval, **{t: geneval for t in TASKS}}))
         if hps is not None:
             parts["hps"] = tmp_path / f"{method}{steps}{seed}h.json"
-            parts["hps"].write_text(json.dumps({"average": hps, **{s: {"hps": hps} for s in t2i_paper.HPS_STYLES}}))
+            parts["hps"].write_text(json.dumps({"average": hps, **{s: {"hps": hps} for s in HPS_STYLES}}))
         if coco is not None:
             parts["coco"] = tmp_path / f"{method}{steps}{seed}c.json"
             parts["coco"].write_text(json.dumps({"coco_fid": coco, "clip_score": 0.31}))

@@ -9,7 +9,7 @@ from softdimo.train import TrainingDiverged, train
 
 
 def run_tokenizer(cfg, split, workdir, stop_after=None):
-    stage = build_stage("tokenizer", cfg, {"train": split / "train.npz", "holdout": split / "holdout.npz"})
+    stage = build_stage("digits.tokenizer", cfg, {"train": split / "train.npz", "holdout": split / "holdout.npz"})
     train(stage, cfg.c2i.tokenizer.train, workdir, workdir / "curve.csv", stop_after=stop_after)
     return stage.modules["tokenizer"].state_dict()
 
@@ -29,18 +29,18 @@ def test_resume_after_interrupt_gives_the_same_weights(smoke_cfg, digits_split, 
 def test_teacher_resume_with_ema_and_dropout(smoke_cfg, digits_split, tmp_path):
     from softdimo.io import atomic_torch_save
 
-    tok_stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz",
+    tok_stage = build_stage("digits.tokenizer", smoke_cfg, {"train": digits_split / "train.npz",
                                                      "holdout": digits_split / "holdout.npz"})
     train(tok_stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "tok", tmp_path / "tok.csv")
     atomic_torch_save(tok_stage.export(), tmp_path / "tokenizer.pt")
     inputs = {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz",
               "tokenizer": tmp_path / "tokenizer.pt"}
     tcfg = smoke_cfg.c2i.teacher.train
-    a = build_stage("teacher", smoke_cfg, inputs)
+    a = build_stage("digits.teacher", smoke_cfg, inputs)
     train(a, tcfg, tmp_path / "a", tmp_path / "a.csv")
-    b = build_stage("teacher", smoke_cfg, inputs)
+    b = build_stage("digits.teacher", smoke_cfg, inputs)
     train(b, tcfg, tmp_path / "b", tmp_path / "b.csv", stop_after=12)
-    b = build_stage("teacher", smoke_cfg, inputs)
+    b = build_stage("digits.teacher", smoke_cfg, inputs)
     train(b, tcfg, tmp_path / "b", tmp_path / "b.csv")
     sa, sb = a.modules["teacher"].state_dict(), b.modules["teacher"].state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -81,16 +81,16 @@ def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, t
 
     from softdimo.io import atomic_torch_save
 
-    tok = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    tok = build_stage("digits.tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     train(tok, smoke_cfg.c2i.tokenizer.train, tmp_path / "tok", tmp_path / "tok.csv")
     atomic_torch_save(tok.export(), tmp_path / "tokenizer.pt")
     inputs = {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz",
               "tokenizer": tmp_path / "tokenizer.pt"}
-    teacher = build_stage("teacher", smoke_cfg, inputs)
+    teacher = build_stage("digits.teacher", smoke_cfg, inputs)
     train(teacher, smoke_cfg.c2i.teacher.train, tmp_path / "t", tmp_path / "t.csv")
     atomic_torch_save(teacher.export(), tmp_path / "teacher.pt")
     inputs["teacher"] = tmp_path / "teacher.pt"
-    classifier = build_stage("classifier", smoke_cfg, inputs)
+    classifier = build_stage("digits.classifier", smoke_cfg, inputs)
     train(classifier, smoke_cfg.c2i.classifier.train, tmp_path / "c", tmp_path / "c.csv")
     atomic_torch_save(classifier.export(), tmp_path / "classifier.pt")
     inputs["extractor"] = tmp_path / "classifier.pt"
@@ -101,7 +101,7 @@ def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, t
         smoke_cfg.c2i, students=students, distill=dataclasses.replace(smoke_cfg.c2i.distill, eval_every=3)))
 
     def run(workdir, stop_after=None):
-        stage = build_stage("student:both:0", cfg, inputs)
+        stage = build_stage("digits.student:both:0", cfg, inputs)
         train(stage, stage.train_cfg, workdir, workdir / "curve.csv", stop_after=stop_after)
         return stage.modules
 
@@ -122,15 +122,15 @@ def test_finished_or_foreign_checkpoint_is_not_resumed(smoke_cfg, digits_split, 
     weights, and rewrites the whole curve; a checkpoint of other inputs is never resumed."""
     straight = run_tokenizer(smoke_cfg, digits_split, tmp_path / "a")
     (tmp_path / "a" / "curve.csv").unlink()
-    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    stage = build_stage("digits.tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     out = train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "a", tmp_path / "a" / "curve.csv")
     assert all(torch.equal(stage.modules["tokenizer"].state_dict()[k], straight[k]) for k in straight)
     assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "a" / "curve.csv"))] == [5, 10, 15, 20]
     assert out["steps"] == 20
     # an interrupted run of one fingerprint is not resumed under another
-    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    stage = build_stage("digits.tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "b", tmp_path / "b.csv", stop_after=13, run_fingerprint="old")
-    stage = build_stage("tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
+    stage = build_stage("digits.tokenizer", smoke_cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     train(stage, smoke_cfg.c2i.tokenizer.train, tmp_path / "b", tmp_path / "b.csv", run_fingerprint="new")
     assert all(torch.equal(stage.modules["tokenizer"].state_dict()[k], straight[k]) for k in straight)
     assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "b.csv"))] == [5, 10, 15, 20]
@@ -157,7 +157,7 @@ def test_training_is_bit_reproducible_across_processes(root, smoke_raw, tmp_path
     import yaml
 
     from softdimo.config import from_dict
-    from softdimo.shapes import prepare
+    from softdimo.tracks.shapes.world import prepare
 
     smoke_raw["t2i"]["tokenizer"]["train"].update(steps=30, batch_size=128)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(smoke_raw))
@@ -165,7 +165,7 @@ def test_training_is_bit_reproducible_across_processes(root, smoke_raw, tmp_path
     weights = []
     for run in ("a", "b"):
         subprocess.run([sys.executable, "-m", "softdimo.train", "--config", str(tmp_path / "cfg.yaml"),
-                        "--stage", "t2i_tokenizer", "--input", f"train={tmp_path / 'data' / 'train.npz'}",
+                        "--stage", "shapes.tokenizer", "--input", f"train={tmp_path / 'data' / 'train.npz'}",
                         "--threads", "2", "--out", str(tmp_path / run / "tok.pt"), "--workdir", str(tmp_path / run / "work"),
                         "--curve", str(tmp_path / run / "curve.csv")], check=True, capture_output=True, cwd=root)
         weights.append(torch.load(tmp_path / run / "tok.pt", weights_only=False)["state_dict"])

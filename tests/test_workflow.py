@@ -103,4 +103,4 @@ def test_slurm_profile_dry_run(workdir):
     assert "results/t2i/table2_shapes.csv" in shapes
     detect = next(b for b in blocks if "rule t2i_paper_geneval_detect:" in b)
     assert "resources/t2i/geneval/evaluation/evaluate_images.py" in detect
-    assert "--stage t2i_paper_student:soft_dimo:0" in run.stdout and "--input init=" in run.stdout
+    assert "--stage maskgen.student:soft_dimo:0" in run.stdout and "--input init=" in run.stdout

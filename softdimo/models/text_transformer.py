@@ -4,7 +4,7 @@ Image tokens enter through `tok_emb` (codebook_size + 1 rows, the last is the ma
 head is weight-tied to it (MaskGen's LM head), plus a bias. The frozen text encoder's token features are
 projected and prepended, so image and text tokens attend jointly (padding keys masked out); the pooled
 sentence vector is added to every image token as the global condition. The condition is a prompt id into
-the attached text bank (softdimo/text.py); `null_class` is the empty prompt of classifier-free guidance.
+the attached text bank (softdimo/text_bank.py); `null_class` is the empty prompt of classifier-free guidance.
 The soft embedding is the expected table row under the predicted distribution, probs @ tok_emb.
 """
 import torch
@@ -49,7 +49,7 @@ class TextMaskedTransformer(nn.Module):
 
     def forward_embeddings(self, e: torch.Tensor, cond: torch.Tensor, return_hidden: bool = False):
         if self.text is None:
-            raise RuntimeError("no text bank attached: call model.attach_text(softdimo.text.load_bank(path))")
+            raise RuntimeError("no text bank attached: call model.attach_text(softdimo.text_bank.load_bank(path))")
         tokens, mask, pooled = self.text(cond)
         t = tokens.shape[1]
         x = torch.cat([self.text_proj(tokens) + self.text_type, e + self.pos_emb + self.pooled_proj(pooled)[:, None]], 1)

@@ -45,6 +45,9 @@ def real_training_data():
 
 
 REAL_DATA_INPUT = "real_tokens" if IMAGENET else "train"
+# the track whose stages train the class-to-image students: the official MaskBit teacher on ImageNet, or the
+# tiny bit teacher on the digits
+C2I_TRACK = "maskbit" if IMAGENET else "digits"
 
 
 wildcard_constraints:
@@ -91,8 +94,9 @@ def component_summaries():
 
 
 def train_command(stage, extra=""):
+    """A stage of the digits track (softdimo/tracks/digits/stages.py) through the one training loop."""
     return (
-        f"python -m softdimo.train --config {{params.resolved}} --stage {stage} {TRAIN_INPUTS} {extra} "
+        f"python -m softdimo.train --config {{params.resolved}} --stage digits.{stage} {TRAIN_INPUTS} {extra} "
         f"--threads {{threads}} --out {{output.weights}} --workdir results/c2i/checkpoints/{stage} "
         f"--curve {{output.curve}} > {{log}} 2>&1"
     )

@@ -12,7 +12,7 @@ if IMAGENET:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.imagenet check --path {params.path} --num-classes {params.classes} "
+            "python -m softdimo.tracks.maskbit.imagenet check --path {params.path} --num-classes {params.classes} "
             "--out {output} > {log} 2>&1"
 
     rule tokenize_imagenet:
@@ -36,7 +36,7 @@ if IMAGENET:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.imagenet tokenize --config {params.resolved} --index {input.index} "
+            "python -m softdimo.tracks.maskbit.imagenet tokenize --config {params.resolved} --index {input.index} "
             "--tokenizer {input.tokenizer} --batch-size {params.batch_size} --workers {threads} "
             "--out {output.tokens} > {log} 2>&1"
 
@@ -57,4 +57,4 @@ else:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.data --config {params.resolved} --out results/c2i/data > {log} 2>&1"
+            "python -m softdimo.tracks.digits.data --config {params.resolved} --out results/c2i/data > {log} 2>&1"

@@ -31,7 +31,7 @@ rule train_student:
         "../envs/torch.yaml"
     shell:
         f"{LAUNCH} -m softdimo.train --config"
-        " {params.resolved} --stage student:{wildcards.student}:{wildcards.seed} "
+        f" {{params.resolved}} --stage {C2I_TRACK}.student:{{wildcards.student}}:{{wildcards.seed}} "
         "--input teacher={input.teacher} --input tokenizer={input.tokenizer} "
         f"--input {REAL_DATA_INPUT}={{input.real}} "
         "--input reference={input.reference} --input extractor={input.extractor} {params.init} --threads {threads} "

@@ -13,7 +13,7 @@ rule t2i_world:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.shapes --config {params.resolved} --out results/t2i/data > {log} 2>&1"
+        "python -m softdimo.tracks.shapes.world --config {params.resolved} --out results/t2i/data > {log} 2>&1"
 
 
 rule t2i_text_bank:
@@ -28,7 +28,7 @@ rule t2i_text_bank:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.text --prompts {input} --encoder {params.encoder} --out {output} > {log} 2>&1"
+        "python -m softdimo.tracks.shapes.text_encoder --prompts {input} --encoder {params.encoder} --out {output} > {log} 2>&1"
 
 
 rule t2i_train_tokenizer:
@@ -49,7 +49,7 @@ rule t2i_train_tokenizer:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.train --config {params.resolved} --stage t2i_tokenizer --input train={input.train} "
+        "python -m softdimo.train --config {params.resolved} --stage shapes.tokenizer --input train={input.train} "
         "--threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/tokenizer "
         "--curve {output.curve} > {log} 2>&1"
 
@@ -73,7 +73,7 @@ rule t2i_train_teacher:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.train --config {params.resolved} --stage t2i_teacher "
+        "python -m softdimo.train --config {params.resolved} --stage shapes.teacher "
         + t2i_inputs(*T2I_BASE)
         + " --threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/teacher "
         "--curve {output.curve} > {log} 2>&1"
@@ -100,7 +100,7 @@ rule t2i_train_judge:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.train --config {params.resolved} --stage t2i_judge:{wildcards.judge} "
+        "python -m softdimo.train --config {params.resolved} --stage shapes.judge:{wildcards.judge} "
         + t2i_inputs("train", "text_bank", "prompts")
         + " --threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/judges/{wildcards.judge} "
         "--curve {output.curve} > {log} 2>&1"
@@ -131,7 +131,7 @@ rule t2i_train_student:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.train --config {params.resolved} --stage t2i_student:{wildcards.t2i_student}:{wildcards.seed} "
+        "python -m softdimo.train --config {params.resolved} --stage shapes.student:{wildcards.t2i_student}:{wildcards.seed} "
         + t2i_inputs(*T2I_BASE, "teacher", "reward", "clip", "preference")
         + " {params.init} --threads {threads} --out {output.weights} "
         "--workdir results/t2i/checkpoints/students/{wildcards.t2i_student}/seed{wildcards.seed} "
@@ -158,7 +158,7 @@ rule t2i_sample_teacher:
     conda:
         "../envs/torch.yaml"
     shell:
-        f"python -m softdimo.t2i_sample sample {T2I_SAMPLE_ARGS} --steps {{wildcards.steps}} {{params.blind}} "
+        f"python -m softdimo.tracks.shapes.sample sample {T2I_SAMPLE_ARGS} --steps {{wildcards.steps}} {{params.blind}} "
         "--fid-prompts {input.fid_prompts} --out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
 
 
@@ -180,7 +180,7 @@ rule t2i_sample_student:
     conda:
         "../envs/torch.yaml"
     shell:
-        f"python -m softdimo.t2i_sample sample {T2I_SAMPLE_ARGS} --student {{input.student}} "
+        f"python -m softdimo.tracks.shapes.sample sample {T2I_SAMPLE_ARGS} --student {{input.student}} "
         "--fid-prompts {input.fid_prompts} --out-eval {output.eval} --out-fid {output.fid} > {log} 2>&1"
 
 
@@ -206,7 +206,7 @@ rule t2i_test_time:
     conda:
         "../envs/torch.yaml"
     shell:
-        f"python -m softdimo.t2i_sample test-time {T2I_SAMPLE_ARGS} --student {{input.student}} "
+        f"python -m softdimo.tracks.shapes.sample test-time {T2I_SAMPLE_ARGS} --student {{input.student}} "
         "--reward {input.reward} --clip {input.clip} --preference {input.preference} "
         "--out-dir results/t2i/test_time/seed{wildcards.seed} > {log} 2>&1"
 
@@ -227,7 +227,7 @@ rule t2i_evaluate:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_metrics --config {params.resolved} --samples {input.samples} "
+        "python -m softdimo.tracks.shapes.metrics --config {params.resolved} --samples {input.samples} "
         f"--fid-samples {{input.fid_samples}} {T2I_EVAL_ARGS} --method {{wildcards.method}} --steps {{wildcards.steps}} "
         "--seed {wildcards.seed} --out {output} > {log} 2>&1"
 
@@ -247,7 +247,7 @@ rule t2i_evaluate_test_time:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_metrics --config {params.resolved} --samples {input.samples} "
+        "python -m softdimo.tracks.shapes.metrics --config {params.resolved} --samples {input.samples} "
         f"{T2I_EVAL_ARGS} --method {T2I_TT}+{{wildcards.tt}} --steps 1 --seed {{wildcards.seed}} "
         "--out {output} > {log} 2>&1"
 
@@ -268,6 +268,6 @@ rule t2i_evaluate_real:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_metrics --config {params.resolved} --samples {input.samples} "
+        "python -m softdimo.tracks.shapes.metrics --config {params.resolved} --samples {input.samples} "
         f"--fid-samples {{input.fid_samples}} {T2I_EVAL_ARGS} --method real_renders --steps 0 --seed 0 "
         "--out {output} > {log} 2>&1"

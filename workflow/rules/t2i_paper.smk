@@ -189,14 +189,14 @@ rule t2i_paper_prompts:
     params:
         source=lambda wildcards, input: {"hps": lambda: os.path.dirname(input[0]), "train": lambda: P["prompts"]["train"]}
         .get(wildcards.pset, lambda: input[0])(),
-        n=lambda wildcards: f"--n {P['prompts']['n_train']}" if wildcards.pset == "train" else "",
+        n=lambda wildcards: f"--num {P['prompts']['n_train']}" if wildcards.pset == "train" else "",
     localrule: True
     log:
         "logs/t2i_paper_prompts/{pset}.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.t2i_paper prompts --set {wildcards.pset} --source {params.source} {params.n} "
+        "python -m softdimo.tracks.maskgen.pipeline prompts --set {wildcards.pset} --source {params.source} {params.n} "
         "--out {output} > {log} 2>&1"
 
 
@@ -218,7 +218,7 @@ rule t2i_paper_text_bank:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.t2i_paper text-bank --config {params.resolved} --prompts {input.prompts} "
+        "python -m softdimo.tracks.maskgen.pipeline text-bank --config {params.resolved} --prompts {input.prompts} "
         "--encoder {input.encoder} --out {output} > {log} 2>&1"
 
 
@@ -240,7 +240,7 @@ rule t2i_paper_import:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.t2i_paper convert --kind {wildcards.part} --config {params.resolved} "
+        "python -m softdimo.tracks.maskgen.pipeline convert --kind {wildcards.part} --config {params.resolved} "
         "--official {input.official} --out {output.weights} > {log} 2>&1"
 
 
@@ -280,7 +280,7 @@ rule t2i_paper_train_student:
         "../envs/torch.yaml"
     shell:
         f"{LAUNCH} -m softdimo.train --config {{params.resolved}} "
-        "--stage t2i_paper_student:{wildcards.pstudent}:{wildcards.seed} "
+        "--stage maskgen.student:{wildcards.pstudent}:{wildcards.seed} "
         "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input text_bank={input.text_bank} "
         "--input train_prompts={input.train_prompts} --input eval_prompts={input.eval_prompts} "
         "--input clip={input.clip} --input hps={input.hps} {params.init} --threads {threads} "
@@ -317,7 +317,7 @@ rule t2i_paper_sample:
     conda:
         "../envs/torch.yaml"
     shell:
-        f"python -m softdimo.t2i_paper sample {P_SAMPLE_ARGS} {{params.how}} --per-prompt {{params.per_prompt}} "
+        f"python -m softdimo.tracks.maskgen.pipeline sample {P_SAMPLE_ARGS} {{params.how}} --per-prompt {{params.per_prompt}} "
         "--out {output.samples} > {log} 2>&1"
 
 
@@ -348,7 +348,7 @@ rule t2i_paper_test_time:
     conda:
         "../envs/torch.yaml"
     shell:
-        f"python -m softdimo.t2i_paper test-time {P_SAMPLE_ARGS} --student {{input.student}} --clip {{input.clip}} "
+        f"python -m softdimo.tracks.maskgen.pipeline test-time {P_SAMPLE_ARGS} --student {{input.student}} --clip {{input.clip}} "
         f"--hps {{input.hps}} --per-prompt {{params.per_prompt}} --out-dir {PT}/test_time/{{wildcards.tset}}/seed{{wildcards.seed}} "
         "> {log} 2>&1"
 
@@ -472,7 +472,7 @@ rule t2i_paper_metrics:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_paper_table merge --method {wildcards.pmethod} --steps {wildcards.steps} "
+        "python -m reports.table2_paper merge --method {wildcards.pmethod} --steps {wildcards.steps} "
         "--seed {wildcards.seed} --parts {params.parts} --out {output} > {log} 2>&1"
 
 
@@ -495,6 +495,6 @@ rule make_table2_paper:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_paper_table table --metrics {input.metrics} --reported {input.reported} "
+        "python -m reports.table2_paper table --metrics {input.metrics} --reported {input.reported} "
         "--preset {params.preset} {params.tt} --curves {input.curves} --out-csv {output.csv} --out-md {output.md} "
         "--out-bon {output.bon} --out-curves {output.curves} > {log} 2>&1"

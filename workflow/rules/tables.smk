@@ -25,7 +25,7 @@ rule make_table1:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.tables --metrics {input.metrics} --reported {input.reported} "
+        "python -m reports.table1 --metrics {input.metrics} --reported {input.reported} "
         "--preset {params.preset} {params.components} "
         "--figures {input.figures} --out-csv {output.csv} --out-md {output.md} --out-plot {output.plot} "
         "> {log} 2>&1"
@@ -43,7 +43,7 @@ rule plot_teacher_samples:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.figures grid --samples {input} --titles {params.titles:q} --out {output} > {log} 2>&1"
+        "python -m reports.figures grid --samples {input} --titles {params.titles:q} --out {output} > {log} 2>&1"
 
 
 rule plot_student_samples:
@@ -58,7 +58,7 @@ rule plot_student_samples:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.figures grid --samples {input} --titles {params.titles:q} --out {output} > {log} 2>&1"
+        "python -m reports.figures grid --samples {input} --titles {params.titles:q} --out {output} > {log} 2>&1"
 
 
 rule plot_training_curves:
@@ -73,7 +73,7 @@ rule plot_training_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.figures curves --curves {params.curves} --out {output} > {log} 2>&1"
+        "python -m reports.figures curves --curves {params.curves} --out {output} > {log} 2>&1"
 
 
 rule make_claims:
@@ -92,7 +92,7 @@ rule make_claims:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.claims --table {input.table} --table2 {input.table2} {params.gap} "
+        "python -m reports.claims --table {input.table} --table2 {input.table2} {params.gap} "
         "--t2i-student {params.t2i_student} --preset {params.preset} --out {output} "
         "> {log} 2>&1"
 
@@ -118,7 +118,7 @@ rule make_table2:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_tables table --metrics {input.metrics} --reported {input.reported} "
+        "python -m reports.table2 table --metrics {input.metrics} --reported {input.reported} "
         "--preset {params.preset} --figures {input.figures} --summaries {input.summaries} "
         "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
 
@@ -133,7 +133,7 @@ rule plot_t2i_test_time:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_tables bon --grids {input} --out {output} > {log} 2>&1"
+        "python -m reports.table2 bon --grids {input} --out {output} > {log} 2>&1"
 
 
 rule plot_t2i_training_curves:
@@ -148,7 +148,7 @@ rule plot_t2i_training_curves:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_tables curves --curves {params.curves} --out {output} > {log} 2>&1"
+        "python -m reports.table2 curves --curves {params.curves} --out {output} > {log} 2>&1"
 
 
 rule plot_t2i_samples:
@@ -167,5 +167,5 @@ rule plot_t2i_samples:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m evaluation.t2i_tables grid --samples {input.samples} --titles {params.titles:q} "
+        "python -m reports.table2 grid --samples {input.samples} --titles {params.titles:q} "
         "--prompts {input.prompts} --out {output} > {log} 2>&1"

@@ -1,10 +1,10 @@
 """Text-to-image metrics -> Table 2 (CSV + Markdown) and the text-to-image figures.
 
-    python -m evaluation.t2i_tables table --metrics <json files> --reported config/reported.csv --preset tiny \
+    python -m reports.table2 table --metrics <json files> --reported config/reported.csv --preset tiny \
         --out-csv results/table2.csv --out-md results/table2.md
-    python -m evaluation.t2i_tables bon --grids <grid.json per seed> --out results/figures/geneval_vs_n.png
-    python -m evaluation.t2i_tables curves --curves soft=<curve.csv> gumbel=<curve.csv> --out F.png
-    python -m evaluation.t2i_tables grid --samples <eval npz ...> --titles ... --prompts prompts.json --out F.png
+    python -m reports.table2 bon --grids <grid.json per seed> --out results/figures/geneval_vs_n.png
+    python -m reports.table2 curves --curves soft=<curve.csv> gumbel=<curve.csv> --out F.png
+    python -m reports.table2 grid --samples <eval npz ...> --titles ... --prompts prompts.json --out F.png
 
 Each row is one (method, steps) over its seeds: mean and sample std (ddof=1; 0 for one seed). GenEval, CLIP
 score and the preference score are measured on the evaluation prompts, FID / precision / recall on the FID set.
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.figures import _save, plt
+from reports.figures import _save, plt
 from evaluation.geneval import TASKS
 from softdimo.io import atomic_write_text, git_commit
 
@@ -160,7 +160,7 @@ def plot_grid(npz_files, titles, prompts_json, out_png, n_prompts: int = 12) -> 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("table")
     t.add_argument("--metrics", nargs="+", required=True)

@@ -1,7 +1,7 @@
 """results/claims.csv: each claim of the paper (paper.md §7: 1-7 class-to-image, 2 t2i and 8-10 text-to-image),
 our numbers, and whether it holds at this preset. A claim whose rows are not configured is 'not tested', never dropped.
 
-    python -m evaluation.claims --table results/table1.csv --table2 results/table2.csv --gap-from <sample .json> --out F
+    python -m reports.claims --table results/table1.csv --table2 results/table2.csv --gap-from <sample .json> --out F
 """
 import argparse
 import json
@@ -157,7 +157,7 @@ def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", required=True)
     parser.add_argument("--table2", default=None, help="results/table2.csv (claims 2 t2i, 8, 9, 10)")
     parser.add_argument("--t2i-student", default="soft_dimo", help="the reward fine-tuned student of Table 2")

@@ -52,11 +52,6 @@ def prepare(cfg: DataCfg, out_dir: Path) -> dict:
     return summary
 
 
-def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path) as f:
-        return f["arr_0"], f["labels"]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write the train / held-out splits as uint8 NHWC .npz files.")
     parser.add_argument("--config", required=True, help="resolved config YAML")

@@ -4,8 +4,8 @@ The GAN of Soft-Di[M]O needs real tokens; tokenising 1.28M images once (one GPU 
 encoding them in every training step. Labels follow the sorted class-folder order (the standard ImageNet
 label index, the one the MaskBit generator's class embedding was trained with).
 
-    python -m softdimo.imagenet check --path /data/imagenet/train --num-classes 1000 --out imagenet_index.json
-    python -m softdimo.imagenet tokenize --config CFG --index imagenet_index.json --tokenizer tokenizer.pt \
+    python -m softdimo.tracks.maskbit.imagenet check --path /data/imagenet/train --num-classes 1000 --out imagenet_index.json
+    python -m softdimo.tracks.maskbit.imagenet tokenize --config CFG --index imagenet_index.json --tokenizer tokenizer.pt \
         --out results/c2i/data/train_tokens.npz
 """
 import argparse
@@ -82,7 +82,7 @@ def main(argv=None):
     from softdimo.config import load_config
     from softdimo.runtime import setup_torch
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("check")
     c.add_argument("--path", required=True)

@@ -1,7 +1,7 @@
 """Text-to-image metrics of one (row, seed): GenEval-shapes (overall and the six tasks), CLIP score and the
 preference (HPS-like) score on the evaluation prompts, FID / precision / recall and CLIP score on the FID set.
 
-    python -m evaluation.t2i_metrics --config CFG --samples eval.npz [--fid-samples fid.npz] \
+    python -m softdimo.tracks.shapes.metrics --config CFG --samples eval.npz [--fid-samples fid.npz] \
         --input prompts=... --input text_bank=... --input clip=... --input preference=... \
         --input shapes_cnn=... --input fid_real=... --method dimo --steps 1 --seed 0 --out metrics.json
 
@@ -18,12 +18,12 @@ import torch
 
 from evaluation.fid import compute_metrics, sha256
 from evaluation.geneval import score_image, summarize
-from evaluation.judges import uint8_to_unit
-from evaluation.shapes_detector import ShapesDetector
+from softdimo.tracks.shapes.judges import uint8_to_unit
+from softdimo.tracks.shapes.detector import ShapesDetector
 from softdimo.checkpoints import load_artefact
 from softdimo.io import git_commit, write_json
-from softdimo.shapes import load_prompts
-from softdimo.text import load_bank
+from softdimo.tracks.shapes.world import load_prompts
+from softdimo.text_bank import load_bank
 
 
 class Judges:
@@ -85,7 +85,7 @@ def load_samples(path):
 def main(argv=None):
     from softdimo.config import load_config
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--samples", required=True, help="evaluation-prompt samples (.npz)")
     parser.add_argument("--fid-samples", default=None, help="FID-set samples (.npz); omitted for test-time rows")

@@ -7,7 +7,7 @@ scene is rendered *from* its metadata, so it satisfies it by construction. The p
 captions of the six GenEval tasks over the configured shapes and colours, plus the empty prompt that
 classifier-free guidance uses as the unconditional branch.
 
-    python -m softdimo.shapes --config CFG --out results/t2i/data
+    python -m softdimo.tracks.shapes.world --config CFG --out results/t2i/data
 """
 import argparse
 import itertools

@@ -1,40 +1,34 @@
-"""Text-to-image sampling: the teacher at a step count, a one-step student, and test-time scaling of a student
-(best-of-N selected by the reward, TTEO on the input embedding, and both).
+"""Shapes-track sampling: the teacher at a step count, a one-step student, and the test-time scaling grid of a
+student (best-of-N, TTEO and both; softdimo/method/test_time.py) scored by the track's judges.
 
-    python -m softdimo.t2i_sample sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
+    python -m softdimo.tracks.shapes.sample sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
         (--steps 16 [--caption-blind] | --student W) --fid-prompts fid_prompts.npz --seed 0 \
         --out-eval eval.npz --out-fid fid.npz
-    python -m softdimo.t2i_sample test-time --config CFG --teacher T --student W --tokenizer TOK --text-bank B \
+    python -m softdimo.tracks.shapes.sample test-time --config CFG --teacher T --student W --tokenizer TOK --text-bank B \
         --prompts P --reward R --clip C --preference H --seed 0 --out-dir DIR
 
-Image i of seed k draws its noise from generator seed k*1_000_000 + i; candidate n of that image from
-(k*1_000_000 + i)*1000 + n, so the N candidates of best-of-N are the first N of every larger N. TTEO is
-SGD on the student's input embedding e (weights frozen) maximising R(Dec(softmax(z(e)) @ codebook), prompt);
-the token draw after it reuses the candidate's own Gumbel noise, so 0 iterations is the candidate itself.
-Best-of-N + TTEO optimises all N candidates and then selects by the reward of the decoded tokens.
-The summed (not averaged) reward makes each image's update independent of the batch it is in.
+Image i of seed k draws its noise from generator seed k*1_000_000 + i.
 """
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.io import atomic_savez, git_commit, write_json
 from softdimo.runtime import setup_torch
-from softdimo.sample import generate, student_sampler, teacher_sampler, timed
-from softdimo.sampling import ImageRngs, forward_passes_per_step, image_seeds, initial_embeddings
-from softdimo.text import load_bank
-from softdimo.tokenizers.lfq import to_uint8
+from softdimo.generation import generate, student_sampler, teacher_sampler, timed
+from softdimo.method.reward import reward_of_images
+from softdimo.method.test_time import test_time_grid
+from softdimo.sampling import forward_passes_per_step, image_seeds
+from softdimo.text_bank import load_bank
 
 
 def eval_prompt_ids(n_prompts: int, per_prompt: int) -> torch.Tensor:
-    """Every caption `per_prompt` times, in the order of softdimo.shapes (the GenEval layout)."""
+    """Every caption `per_prompt` times, in the order of softdimo.tracks.shapes.world (the GenEval layout)."""
     return torch.arange(n_prompts).repeat_interleave(per_prompt)
 
 
@@ -63,63 +57,7 @@ class TinyScoring:
         return self.tokenizer.decode_soft(probs)
 
     def reward(self, images, prompt_ids):
-        from softdimo.t2i_student import reward_of_images
-
         return reward_of_images(self.reward_net, images, self.bank, prompt_ids)
-
-
-@torch.no_grad()
-def draw_candidates(student, scoring, prompt_ids, seeds, n, *, r_init, distill_cfg):
-    """For every image, n candidates: input embedding e, Gumbel noise g and the reward of the decoded sample."""
-    e_all, g_all, r_all = [], [], []
-    for j in range(n):
-        rngs = ImageRngs([s * 1000 + j for s in seeds], prompt_ids.device)
-        e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=distill_cfg.sigma_init)
-        g = rngs.gumbel(student.seq_len, student.splits, student.classes_per_split)
-        tokens = (student.forward_embeddings(e, prompt_ids) / distill_cfg.temperature + g).argmax(-1)
-        r_all.append(scoring.reward(scoring.decode(tokens, prompt_ids), prompt_ids))
-        e_all.append(e)
-        g_all.append(g)
-    return torch.stack(e_all, 1), torch.stack(g_all, 1), torch.stack(r_all, 1)
-
-
-def tteo(student, scoring, e, prompt_ids, iters: list[int], lr: float, temperature: float) -> dict:
-    """SGD ascent of the reward on the input embedding; returns {iterations: embedding} for each of `iters`."""
-    e = e.detach().clone().requires_grad_(True)
-    opt = torch.optim.SGD([e], lr=lr)
-    out = {0: e.detach().clone()} if 0 in iters else {}
-    for it in range(1, max(iters) + 1):
-        probs = (student.forward_embeddings(e, prompt_ids).float() / temperature).softmax(-1)
-        loss = -scoring.reward(scoring.decode_soft(probs, prompt_ids), prompt_ids).sum()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if it in iters:
-            out[it] = e.detach().clone()
-    return out
-
-
-def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_cfg, batch_size):
-    """Images for every (N, TTEO iterations) of the config. Every candidate is optimised (TTEO, k iterations),
-    then image i is the candidate with the highest reward of its decoded tokens among its first N: selection
-    comes after optimisation, as in noise-optimisation methods, so TTEO is never undone by picking the
-    candidate whose lucky draw it then perturbs."""
-    n_max, iters, temp = max(tt.best_of_n), sorted(tt.tteo_iters), distill_cfg.temperature
-    images = {(n, k): [] for n in tt.best_of_n for k in iters}
-    for start in tqdm(range(0, len(seeds), batch_size), desc="best-of-N + TTEO"):
-        ids, sd = prompt_ids[start:start + batch_size], seeds[start:start + batch_size]
-        e, g, _ = draw_candidates(student, scoring, ids, sd, n_max, r_init=r_init, distill_cfg=distill_cfg)
-        b = len(ids)
-        flat_ids = ids.repeat_interleave(n_max)
-        for k, e_k in tteo(student, scoring, e.flatten(0, 1), flat_ids, iters, tt.tteo_lr, temp).items():
-            with torch.no_grad():
-                tokens = (student.forward_embeddings(e_k, flat_ids) / temp + g.flatten(0, 1)).argmax(-1)
-                decoded = scoring.decode(tokens, flat_ids)
-                r = scoring.reward(decoded, flat_ids).view(b, n_max)
-                pictures = to_uint8(decoded).cpu().numpy().reshape(b, n_max, *decoded.shape[2:], decoded.shape[1])
-            for n in tt.best_of_n:
-                images[(n, k)].append(pictures[np.arange(b), r[:, :n].argmax(1).cpu().numpy()])
-    return {key: np.concatenate(v) for key, v in images.items()}
 
 
 # -- CLIs -----------------------------------------------------------------------------------------------------
@@ -164,7 +102,7 @@ def cmd_sample(args, cfg, bank, tokenizer, teacher, n_prompts):
 
 
 def cmd_test_time(args, cfg, bank, tokenizer, teacher, n_prompts):
-    from evaluation.t2i_metrics import Judges
+    from softdimo.tracks.shapes.metrics import Judges
 
     t2i, device, tt = cfg.t2i, cfg.device, cfg.t2i.test_time
     student, payload = load_text_model(args.student, "student", bank, device)
@@ -195,7 +133,7 @@ def cmd_test_time(args, cfg, bank, tokenizer, teacher, n_prompts):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sample", help="teacher or one-step student on the evaluation prompts and the FID set")
     _common(s)

@@ -9,7 +9,7 @@ the detector cannot be fitted to a generator's artefacts, and its accuracy on cl
 import numpy as np
 from scipy import ndimage
 
-from softdimo.shapes import PALETTE, shape_mask
+from softdimo.tracks.shapes.world import PALETTE, shape_mask
 
 
 class ShapesDetector:

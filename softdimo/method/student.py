@@ -5,7 +5,8 @@ Phases of one step (the shared loop runs them in order):
   aux        cross-entropy of the auxiliary model on a fresh, re-masked student sample
   disc       non-saturating discriminator loss on real embedded tokens vs detached fake embeddings
 A student whose `init` is another student continues that student's weights (student, auxiliary model and
-discriminator heads) for the same seed.
+discriminator heads) for the same seed. Teacher-agnostic: a track subclasses it, names it in its STAGES and
+gives the in-training `monitor(images) -> {fid, precision, recall}` of its evaluator.
 """
 import copy
 import dataclasses
@@ -16,13 +17,13 @@ import torch
 
 from softdimo.checkpoints import load_artefact
 from softdimo.config import Config
-from softdimo.data import load_split
-from softdimo.distill import aux_loss, dimo_loss, freeze_embeddings
-from softdimo.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
+from softdimo.io import load_split
+from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
+from softdimo.method.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
 from softdimo.models import build_model
-from softdimo.sample import generate, student_sampler
+from softdimo.generation import generate, student_sampler
 from softdimo.sampling import GlobalRngs, image_seeds, initial_embeddings, sample_from_logits
-from softdimo.soft import relaxed_probs
+from softdimo.method.soft import relaxed_probs
 from softdimo.stages import Phase
 
 
@@ -135,25 +136,18 @@ class StudentStage:
     @torch.no_grad()
     def periodic_eval(self, modules, step: int) -> dict:
         """One-step FID of the (EMA) student on fixed image seeds: the FID-vs-training-step curves."""
-        from evaluation.fid import compute_metrics
-
         student = modules["student"].eval()
         n = self.d.eval_samples
         labels = torch.arange(n, device=self.device) % student.num_classes
         images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
                           labels, batch_size=self.cfg.c2i.sampling.batch_size)
-        ev = self.cfg.c2i.eval
-        if ev.reference == "adm_ref_batch":  # paper scale: FID-n against ADM's statistics
-            from evaluation.adm import adm_metrics, load_reference
-
-            m = adm_metrics(images, load_reference(self.inputs["reference"]), self.inputs["extractor"],
-                            batch_size=ev.batch_size, k=ev.prc_neighborhood, device=self.device)
-        else:
-            holdout, _ = load_split(self.inputs["reference"])
-            m = compute_metrics(images, holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
-                                batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
+        m = self.monitor(images)
         return {"eval_fid": m["fid"], "eval_precision": m["precision"], "eval_recall": m["recall"],
                 "total_step": self.init_steps + step}
+
+    def monitor(self, images) -> dict:
+        """{fid, precision, recall} of uint8 NHWC samples by the track's evaluator."""
+        raise TypeError(f"{type(self).__name__} must define monitor(images): the track's in-training evaluator")
 
     def evaluate(self):
         return {"method": self.method, "seed": self.seed, "init": self.s.init, "init_steps": self.init_steps,

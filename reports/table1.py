@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.figures import plot_fid_vs_steps
+from reports.figures import plot_fid_vs_steps
 from softdimo.io import atomic_write_text, git_commit
 
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")

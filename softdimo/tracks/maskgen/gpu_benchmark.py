@@ -3,7 +3,7 @@
 (Di[M]O + HPS-v2.1-sized reward through the soft-decoded image, then the auxiliary update) and of one TTEO
 iteration, in bf16 autocast. `--small` shrinks everything for a CPU smoke run.
 
-    python -m softdimo.gpu_benchmark_t2i --out gpu_benchmark_t2i.json
+    python -m softdimo.tracks.maskgen.gpu_benchmark --out gpu_benchmark_t2i.json
 """
 import argparse
 import contextlib
@@ -14,11 +14,11 @@ import time
 import torch
 
 from evaluation.clip_scorers import hps_model
-from softdimo.distill import aux_loss, dimo_loss, freeze_embeddings
+from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
 from softdimo.io import git_commit, write_json
 from softdimo.models.maskgen import MaskGenVQ
 from softdimo.sampling import GlobalRngs, ImageRngs, initial_embeddings, sample_from_logits, sample_maskgen
-from softdimo.text import TextBank
+from softdimo.text_bank import TextBank
 from softdimo.tokenizers.tatitok import TATiTokVQ
 
 PAPER = dict(generator=dict(seq_len=128, codebook_size=8192, num_classes=1000, text_dim=768, dim=1024, depth=16,
@@ -46,9 +46,9 @@ def timed(fn, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
     parser.add_argument("--small", action="store_true", help="tiny sizes on the CPU (a smoke run of this script)")
     args = parser.parse_args(argv)
     device = "cpu" if args.small else "cuda"
@@ -57,7 +57,7 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True
     amp = contextlib.nullcontext() if device == "cpu" else torch.autocast("cuda", dtype=torch.bfloat16)
     torch.manual_seed(0)
-    b = args.batch
+    b = args.batch_size
     g = sizes["generator"]
     bank = TextBank({"prompts": [f"prompt {i}" for i in range(b)] + [""], "tokens": torch.randn(b + 1, 77, 768),
                      "mask": torch.ones(b + 1, 77, dtype=torch.bool), "pooled": torch.randn(b + 1, 768),

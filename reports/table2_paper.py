@@ -1,9 +1,9 @@
 """Table 2 at paper scale (MaskGen-L rows): per-row metrics merged from the official GenEval summary, HPS v2.1
 and COCO FID-30k / CLIP score, then the table with the paper's numbers beside ours and two figures.
 
-    python -m evaluation.t2i_paper_table merge --method M --steps S --seed K --parts geneval=G hps=H coco=C \
+    python -m reports.table2_paper merge --method M --steps S --seed K --parts geneval=G hps=H coco=C \
         sampling=S.json --out metrics.json
-    python -m evaluation.t2i_paper_table table --metrics <metrics.json ...> --reported config/reported.csv \
+    python -m reports.table2_paper table --metrics <metrics.json ...> --reported config/reported.csv \
         --preset paper --tt-student soft_dimo --table-n 16 --table-tteo 4 --curves <curve.csv ...> \
         --out-csv results/table2.csv --out-md results/table2.md --out-bon F.png --out-curves F.png
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.figures import _save, plt
+from reports.figures import _save, plt
 from evaluation.geneval import TASKS
-from evaluation.t2i_tables import plot_geneval_vs_n
+from reports.table2 import plot_geneval_vs_n
 from softdimo.io import atomic_write_text, git_commit, write_json
 
 HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
@@ -134,7 +134,7 @@ def plot_curves(curves, out_png) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("merge")
     m.add_argument("--method", required=True)

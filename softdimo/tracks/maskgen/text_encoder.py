@@ -3,7 +3,7 @@
 MaskGen reads the penultimate block's token features (no final LayerNorm) as its sequence condition and the
 projected pooled feature (final block, final LayerNorm, pooled at the end-of-text token) as its global
 condition; TA-TiTok's decoder reads the final block's tokens after the final LayerNorm (`final`). Written as
-a text bank (softdimo/text.py) so models take prompt ids; '' is always included (the
+a text bank (softdimo/text_bank.py) so models take prompt ids; '' is always included (the
 unguided branch of classifier-free guidance).
 """
 import torch

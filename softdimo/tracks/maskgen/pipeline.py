@@ -2,15 +2,15 @@
 strict conversion of the official MaskGen-L / TA-TiTok files, sampling of the teacher and the students, and
 the composite reward (CLIP score and HPS v2.1) used for fine-tuning, best-of-N and TTEO.
 
-    python -m softdimo.t2i_paper prompts --set geneval --source <geneval>/prompts/evaluation_metadata.jsonl --out P
-    python -m softdimo.t2i_paper prompts --set hps --source resources/t2i/hps_benchmark --out P
-    python -m softdimo.t2i_paper prompts --set coco --source MS-COCO_val2014_30k_captions.csv --out P
-    python -m softdimo.t2i_paper prompts --set train --source train_prompts.txt --n 100000 --out P
-    python -m softdimo.t2i_paper text-bank --config CFG --prompts P --encoder W --out bank.pt
-    python -m softdimo.t2i_paper convert --kind teacher|tokenizer --config CFG --official F --out A
-    python -m softdimo.t2i_paper sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
+    python -m softdimo.tracks.maskgen.pipeline prompts --set geneval --source <geneval>/prompts/evaluation_metadata.jsonl --out P
+    python -m softdimo.tracks.maskgen.pipeline prompts --set hps --source resources/t2i/hps_benchmark --out P
+    python -m softdimo.tracks.maskgen.pipeline prompts --set coco --source MS-COCO_val2014_30k_captions.csv --out P
+    python -m softdimo.tracks.maskgen.pipeline prompts --set train --source train_prompts.txt --num 100000 --out P
+    python -m softdimo.tracks.maskgen.pipeline text-bank --config CFG --prompts P --encoder W --out bank.pt
+    python -m softdimo.tracks.maskgen.pipeline convert --kind teacher|tokenizer --config CFG --official F --out A
+    python -m softdimo.tracks.maskgen.pipeline sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
         (--steps 16 | --student W) --per-prompt 4 --seed 0 --out S.npz
-    python -m softdimo.t2i_paper test-time --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
+    python -m softdimo.tracks.maskgen.pipeline test-time --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
         --student W --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
 
 A prompt set is a JSON file {"set", "prompts", ...}: GenEval adds each prompt's metadata line, HPS the style
@@ -18,7 +18,6 @@ of each prompt, COCO the image ids. Image i of a sample file belongs to prompt i
 noise from seed k*1_000_000 + i, as in the tiny track.
 """
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -27,50 +26,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from evaluation.prompt_sets import load_prompt_set, prompt_set
 from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json
-
-HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
-
-
-# -- prompt sets ----------------------------------------------------------------------------------------------
-def prompt_set(kind: str, source, n: int | None = None) -> dict:
-    source = Path(source)
-    if not source.exists():
-        raise SystemExit(f"prompt source not found: {source}")
-    if kind == "geneval":
-        metadata = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-        return {"set": kind, "prompts": [m["prompt"] for m in metadata], "metadata": metadata}
-    if kind == "hps":
-        prompts, styles = [], []
-        for style in HPS_STYLES:
-            items = json.loads((source / f"{style}.json").read_text())
-            prompts += items
-            styles += [style] * len(items)
-        return {"set": kind, "prompts": prompts, "styles": styles}
-    if kind == "coco":
-        with open(source, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        return {"set": kind, "prompts": [r["text"] for r in rows], "image_ids": [int(r["image_id"]) for r in rows]}
-    if kind == "train":
-        lines = [line.strip() for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if n is not None and len(lines) < n:
-            raise SystemExit(f"{source} holds {len(lines)} prompts; t2i_paper.prompts.n_train asks for {n}")
-        return {"set": kind, "prompts": lines[:n]}
-    raise SystemExit(f"unknown prompt set {kind!r}")
-
-
-def load_prompt_set(path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"prompt set not found: {path}; it is made by rule t2i_paper_prompts")
-    return json.loads(path.read_text())
-
+from softdimo.method.reward import CompositeReward
 
 # -- text banks -----------------------------------------------------------------------------------------------
 def make_text_bank(prompts: list[str], encoder_weights, arch: str, device="cpu", batch_size: int = 256) -> dict:
     """MaskGen's conditioning and TA-TiTok's text guidance of every distinct prompt ('' included), token
     features in fp16 (2 x 77 x 768 per prompt: 236 KB instead of 473), kept in host memory when loaded."""
-    from softdimo.openclip_text import encode_prompts, load_text_encoder
+    from softdimo.tracks.maskgen.text_encoder import encode_prompts, load_text_encoder
 
     model, tokenizer = load_text_encoder(encoder_weights, arch)
     bank = encode_prompts(model.to(device), tokenizer, prompts, batch_size)
@@ -137,33 +101,8 @@ def generate(sample_tokens, tokenizer, bank, ids: torch.Tensor, seeds: list[int]
 
 
 # -- rewards ------------------------------------------------------------------------------------------------------
-class CompositeReward(torch.nn.Module):
-    """R(images, bank ids) = sum_i weight_i * scorer_i(images, its text features of those prompts).
-
-    Each scorer embeds the prompt strings once (its own tokenizer and prefix) for all bank rows it is asked
-    about; differentiable in the images, one value per image (summed rewards keep images independent)."""
-
-    def __init__(self, scorers: dict, weights: dict, prompts: list[str]):
-        super().__init__()
-        self.weights = {k: w for k, w in weights.items() if w > 0}
-        self.scorers = torch.nn.ModuleDict({k: scorers[k] for k in self.weights})
-        self.prompts = prompts
-        self._text = {}
-
-    def text_features(self, name: str, ids: torch.Tensor) -> torch.Tensor:
-        cache = self._text.setdefault(name, {})
-        todo = sorted({int(i) for i in ids.tolist()} - cache.keys())
-        if todo:
-            feats = self.scorers[name].encode_text([self.prompts[i] for i in todo])
-            cache.update(zip(todo, feats))
-        return torch.stack([cache[int(i)] for i in ids.tolist()])
-
-    def forward(self, images_m11: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        return sum(w * self.scorers[k](images_m11, self.text_features(k, ids)) for k, w in self.weights.items())
-
-
 class PaperScoring:
-    """Test-time scaling's view of the paper modules (softdimo.t2i_sample.test_time_grid): TA-TiTok decodes
+    """Test-time scaling's view of the paper modules (softdimo.method.test_time.test_time_grid): TA-TiTok decodes
     with each caption's text tokens, the composite reward scores the images for their prompts."""
 
     def __init__(self, tokenizer, reward: CompositeReward, bank):
@@ -191,7 +130,7 @@ def load_reward(weights: dict, files: dict, prompts: list[str], device) -> Compo
 # -- CLI ---------------------------------------------------------------------------------------------------------
 def _load_models(args, cfg, device):
     from softdimo.checkpoints import load_artefact
-    from softdimo.text import load_bank
+    from softdimo.text_bank import load_bank
 
     bank = load_bank(args.text_bank).to(device)
     teacher, payload = load_artefact(args.teacher, "teacher", device)
@@ -235,7 +174,7 @@ def test_time_main(args, cfg):
     from softdimo.checkpoints import load_artefact
     from softdimo.runtime import autocast, setup_torch
     from softdimo.sampling import image_seeds
-    from softdimo.t2i_sample import test_time_grid
+    from softdimo.method.test_time import test_time_grid
 
     setup_torch(cfg.torch_threads)
     device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
@@ -270,12 +209,12 @@ def test_time_main(args, cfg):
 def main(argv=None):
     from softdimo.config import load_config
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prompts")
     p.add_argument("--set", required=True, choices=["geneval", "hps", "coco", "train"])
     p.add_argument("--source", required=True)
-    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--num", type=int, default=None, help="train set only: how many prompts to keep")
     p.add_argument("--out", required=True)
     b = sub.add_parser("text-bank")
     b.add_argument("--prompts", nargs="+", required=True, help="prompt sets whose prompts the bank holds")
@@ -302,7 +241,7 @@ def main(argv=None):
         q.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "prompts":
-        out = prompt_set(args.set, args.source, args.n)
+        out = prompt_set(args.set, args.source, args.num)
         write_json(Path(args.out), out)
         print(f"{args.set}: {len(out['prompts'])} prompts")
         return

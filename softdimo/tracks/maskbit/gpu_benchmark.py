@@ -3,7 +3,7 @@ memory of one Soft-Di[M]O training step (Di[M]O + GAN through soft embeddings, a
 updates), in fp32 (TF32 matmuls, MaskBit's own setting) and bf16 autocast. Random weights: speed and memory
 do not depend on the values.
 
-    python -m softdimo.gpu_benchmark --config config/paper.yaml --out gpu_benchmark.json
+    python -m softdimo.tracks.maskbit.gpu_benchmark --config config/paper.yaml --out gpu_benchmark.json
 """
 import argparse
 import contextlib
@@ -19,7 +19,7 @@ import torch
 from softdimo.config import load_config
 from softdimo.io import atomic_torch_save, git_commit, write_json
 from softdimo.pretrained import paper_module
-from softdimo.sample import generate, student_sampler, teacher_sampler
+from softdimo.generation import generate, student_sampler, teacher_sampler
 from softdimo.sampling import forward_passes_per_step
 
 
@@ -50,7 +50,7 @@ def training_step_memory(cfg, workdir: Path, batch: int, precision: str, device)
     cfg = dataclasses.replace(cfg, c2i=dataclasses.replace(cfg.c2i, students=students, distill=distill))
     inputs = {name: workdir / f"{name}.pt" for name in ("teacher", "tokenizer")}
     inputs["real_tokens"] = workdir / "real_tokens.npz"
-    stage = build_stage("student:soft_dimo:0", cfg, inputs)
+    stage = build_stage("maskbit.student:soft_dimo:0", cfg, inputs)
     stage.build(device)
     optimizers = {p.module: torch.optim.AdamW([q for q in stage.modules[p.module].parameters() if q.requires_grad],
                                               lr=1e-6) for p in stage.phases}
@@ -74,10 +74,10 @@ def training_step_memory(cfg, workdir: Path, batch: int, precision: str, device)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
     parser.add_argument("--teacher-repeats", type=int, default=1)
     parser.add_argument("--student-repeats", type=int, default=10)
     args = parser.parse_args(argv)
@@ -88,7 +88,7 @@ def main(argv=None):
     cfg = load_config(args.config)
     device = "cuda"
     out = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "git_commit": git_commit(),
-           "batch": args.batch}
+           "batch": args.batch_size}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         modules = {}
@@ -105,8 +105,8 @@ def main(argv=None):
         s_cfg = cfg.c2i.sampling
         steps = max(s_cfg.steps)
         for precision in ("fp32_tf32", "bf16"):
-            t = images_per_s(teacher_sampler(gen, s_cfg, steps), tok, args.batch, args.teacher_repeats, precision, device)
-            s = images_per_s(student_sampler(gen, cfg.c2i.students["dimo"].r_init, cfg.c2i.distill), tok, args.batch,
+            t = images_per_s(teacher_sampler(gen, s_cfg, steps), tok, args.batch_size, args.teacher_repeats, precision, device)
+            s = images_per_s(student_sampler(gen, cfg.c2i.students["dimo"].r_init, cfg.c2i.distill), tok, args.batch_size,
                              args.student_repeats, precision, device)
             out[precision] = {"teacher_steps": steps, "teacher_nfe": steps * forward_passes_per_step(s_cfg.cfg_scale),
                               "teacher_images_per_s": t, "student_images_per_s": s, "speedup": s / t}
@@ -115,9 +115,9 @@ def main(argv=None):
         torch.cuda.empty_cache()
         for precision in ("fp32_tf32", "bf16"):
             try:
-                out[f"train_step_{precision}"] = training_step_memory(cfg, tmp, args.batch, precision, device)
+                out[f"train_step_{precision}"] = training_step_memory(cfg, tmp, args.batch_size, precision, device)
             except torch.cuda.OutOfMemoryError as e:
-                out[f"train_step_{precision}"] = {"batch": args.batch, "error": f"out of memory: {e}"[:300]}
+                out[f"train_step_{precision}"] = {"batch": args.batch_size, "error": f"out of memory: {e}"[:300]}
             torch.cuda.empty_cache()
             print(precision, json.dumps(out[f"train_step_{precision}"]), flush=True)
     write_json(args.out, out)

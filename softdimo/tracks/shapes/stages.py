@@ -1,8 +1,10 @@
-"""Training stages of the text-to-image track for the one loop in softdimo/train.py: the VQ tokenizer, the
-text-conditioned teacher and the judges (CLIP-score model, training reward, preference model, FID CNN).
+"""Training stages of the shapes track (tiny text-to-image) for the one loop in softdimo/train.py: the VQ
+tokenizer, the text-conditioned teacher, the judges (CLIP-score model, training reward, preference model, FID
+CNN) and the one-step students. Stage names: shapes.tokenizer, shapes.teacher, shapes.judge:<which>,
+shapes.student:<method>:<seed>.
 
 All of them learn from the rendered shapes scenes (results/t2i/data/train.npz); the text side is the frozen
-MiniLM feature bank (softdimo/text.py) looked up by prompt id.
+MiniLM feature bank (softdimo/tracks/shapes/text_encoder.py) looked up by prompt id.
 """
 import math
 from pathlib import Path
@@ -11,15 +13,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from evaluation.judges import build_judge, degrade, uint8_to_unit
 from softdimo.checkpoints import load_artefact
 from softdimo.config import Config
+from softdimo.method.teacher import MaskedTeacherStage
+from softdimo.method.reward import reward_of_images
+from softdimo.method.text_student import TextStudentStage
 from softdimo.models import build_model
-from softdimo.shapes import GRID, load_prompts, world_from_config
-from softdimo.stages import Phase, TeacherStage, _random_rows
-from softdimo.text import load_bank
+from softdimo.stages import Phase, random_rows
+from softdimo.text_bank import load_bank
 from softdimo.tokenizers import build_tokenizer
 from softdimo.tokenizers.lfq import to_uint8, to_unit
+from softdimo.tracks.shapes.judges import build_judge, degrade, uint8_to_unit
+from softdimo.tracks.shapes.world import GRID, load_prompts, world_from_config
 
 
 def load_scenes(path):
@@ -54,7 +59,7 @@ class VQTokenizerStage:
         self.data = to_unit(torch.from_numpy(self.images)).to(device)
 
     def next_batch(self, step):
-        return self.data[_random_rows(len(self.data), self.train_cfg.batch_size)]
+        return self.data[random_rows(len(self.data), self.train_cfg.batch_size)]
 
     def loss(self, x, step):
         tok = self.modules["tokenizer"]
@@ -78,9 +83,9 @@ class VQTokenizerStage:
                 "state_dict": self.modules["tokenizer"].state_dict()}
 
 
-class TextTeacherStage(TeacherStage):
-    """The masked-token cross-entropy of TeacherStage with prompt ids as the condition and the empty prompt
-    replacing a text_dropout fraction of captions."""
+class TextTeacherStage(MaskedTeacherStage):
+    """The masked-token cross-entropy with prompt ids as the condition and the empty prompt replacing a
+    text_dropout fraction of captions."""
     name = "t2i_teacher"
 
     def __init__(self, cfg: Config, inputs: dict[str, Path]):
@@ -107,19 +112,18 @@ class TextTeacherStage(TeacherStage):
                             dropout=c.dropout)
         self.modules = {"teacher": build_model(c.arch, **self._kwargs).to(device).attach_text(bank)}
 
-    def loss(self, batch, step):
-        tokens, labels = batch
-        model = self.modules["teacher"]
-        drop = torch.rand(len(labels), device=labels.device) < self.cfg.text_dropout
-        loss = self.masked_ce(model, tokens, torch.where(drop, model.null_class, labels))
-        return loss, {"ce": loss.item()}
+    def condition_dropout(self) -> float:
+        return self.cfg.text_dropout
 
 
 class JudgeStage:
     """Trains one judge (clip | reward | preference | shapes_cnn) with the loss its architecture needs."""
     ARCH = {"clip": "contrastive", "reward": "contrastive", "preference": "preference", "shapes_cnn": "shapes_cnn"}
+    ARGS = ("which",)
 
-    def __init__(self, cfg: Config, which: str, inputs: dict[str, Path]):
+    def __init__(self, cfg: Config, inputs: dict[str, Path], which: str):
+        if which not in self.ARCH:
+            raise SystemExit(f"unknown judge {which!r}; known: {', '.join(self.ARCH)}")
         self.name, self.which = f"t2i_{which}", which
         self.cfg = getattr(cfg.t2i.judges, which)
         self.train_cfg = self.cfg.train
@@ -149,7 +153,7 @@ class JudgeStage:
 
     def next_batch(self, step):
         images, ids, cells = self.tensors["train"]
-        rows = _random_rows(len(images), self.train_cfg.batch_size)
+        rows = random_rows(len(images), self.train_cfg.batch_size)
         return images[rows], ids[rows], cells[rows]
 
     def _loss(self, images, ids, cells):
@@ -183,7 +187,7 @@ class JudgeStage:
         out = {"holdout_accuracy": float(acc), "accuracy_is": what, "n_holdout": int(len(self.tensors["holdout"][0]))}
         if self.ARCH[self.which] == "contrastive":  # several captions are true of one scene: is the top-1 one?
             from evaluation.geneval import score_image
-            from evaluation.shapes_detector import ShapesDetector
+            from softdimo.tracks.shapes.detector import ShapesDetector
 
             images, _, _ = self.split["holdout"]
             metadata = load_prompts(self.inputs["prompts"])["metadata"]
@@ -199,5 +203,39 @@ class JudgeStage:
                 "state_dict": self.modules["judge"].state_dict()}
 
 
-T2I_STAGES = {"t2i_tokenizer": VQTokenizerStage, "t2i_teacher": TextTeacherStage}
-JUDGE_NAMES = ("clip", "reward", "preference", "shapes_cnn")
+class Student(TextStudentStage):
+    """The one-step student; its reward is the workflow's `reward` judge and its in-training curves are
+    GenEval-shapes, CLIP score and preference of the EMA student on every caption."""
+    ARGS = ("method", "seed")
+
+    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
+        super().__init__(cfg, method, int(seed), inputs)
+
+    def build(self, device):
+        from softdimo.tracks.shapes.metrics import Judges
+
+        self.build_models(device)
+        self.reward, _ = load_artefact(self.inputs["reward"], "judge", device)
+        with np.load(self.inputs["train"]) as f:  # captions drawn with the training distribution's frequencies
+            self.train_prompts = torch.from_numpy(f["prompt_ids"]).to(device)
+        self.judges = Judges.load(self.cfg, self.inputs, device, need_fid=False)
+
+    def reward_of_soft_tokens(self, probs, prompt_ids):
+        return reward_of_images(self.reward, self.tokenizer.decode_soft(probs), self.bank, prompt_ids)
+
+    @torch.no_grad()
+    def periodic_eval(self, modules, step: int) -> dict:
+        """GenEval-shapes, CLIP score and preference of the (EMA) student on every caption (the curves of the
+        soft vs Gumbel-ST figure)."""
+        from softdimo.tracks.shapes.sample import generate_student
+
+        student = modules["student"].eval()
+        ids = self.judges.eval_prompt_ids(self.d.eval_samples)
+        images = generate_student(student, self.tokenizer, ids, self.seed, self.s.r_init, self.d, len(ids))
+        m = self.judges.score_prompts(images, ids)
+        return {"eval_geneval": m["geneval"]["overall"], "eval_clip_score": m["clip_score"],
+                "eval_preference": m["preference"], "total_step": self.init_steps + step}
+
+
+JUDGE_NAMES = tuple(JudgeStage.ARCH)
+STAGES = {"tokenizer": VQTokenizerStage, "teacher": TextTeacherStage, "judge": JudgeStage, "student": Student}

@@ -1,0 +1,63 @@
+"""Training stages of the MaskGen-L track (paper-scale text-to-image): the one-step students of the converted
+official MaskGen-L teacher with TA-TiTok decoding and the CLIP / HPS v2.1 composite reward. Tokenizer and
+teacher are converted, not trained (python -m softdimo.tracks.maskgen.pipeline convert).
+
+Stage name for `python -m softdimo.train --stage`: maskgen.student:<method>:<seed>.
+"""
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from evaluation import clip_scorers
+from evaluation.prompt_sets import load_prompt_set
+from softdimo.config import Config
+from softdimo.method.reward import CompositeReward
+from softdimo.method.text_student import TextStudentStage
+from softdimo.sampling import image_seeds
+from softdimo.tracks.maskgen.pipeline import bank_ids, generate, student_tokens
+
+
+class Student(TextStudentStage):
+    """The same student on MaskGen-L / TA-TiTok (config t2i_paper): prompts come from the training prompt
+    set, TA-TiTok decodes with each caption's text tokens, the reward is the configured CLIP / HPS composite,
+    and the training curve carries CLIP score and HPS of the EMA student on GenEval's prompts."""
+    config_section = "t2i_paper"
+    ARGS = ("method", "seed")
+
+    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
+        if cfg.t2i_paper is None:
+            raise SystemExit("stage maskgen.student needs a config with a t2i_paper section (config/paper.yaml)")
+        super().__init__(cfg, method, int(seed), inputs)
+
+    def build(self, device):
+        self.build_models(device)
+        scorers = {"clip": clip_scorers.clip_score_model(self.inputs["clip"]).to(device),
+                   "hps": clip_scorers.hps_model(self.inputs["hps"]).to(device)}
+        weights = dataclasses.asdict(self.cfg.t2i_paper.rewards)
+        self.reward = CompositeReward(scorers, weights, self.bank.prompts)
+        self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
+        self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
+        eval_prompts = load_prompt_set(self.inputs["eval_prompts"])["prompts"]
+        self.eval_ids = bank_ids(self.bank, eval_prompts).repeat(-(-self.d.eval_samples // len(eval_prompts)))
+        self.eval_ids = self.eval_ids[:self.d.eval_samples].to(device)
+
+    def reward_of_soft_tokens(self, probs, prompt_ids):
+        return self.reward(self.tokenizer.decode_soft(probs, self.bank.final_tokens(prompt_ids)).clamp(-1, 1), prompt_ids)
+
+    @torch.no_grad()
+    def periodic_eval(self, modules, step: int) -> dict:
+        student = modules["student"].eval()
+        images = generate(student_tokens(student, self.s.r_init, self.d), self.tokenizer, self.bank, self.eval_ids,
+                          image_seeds(self.seed, len(self.eval_ids)), self.cfg.t2i_paper.eval.batch_size,
+                          self.cfg.precision)
+        x = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        out = {"total_step": self.init_steps + step}
+        for name, score in self.eval_scores.items():
+            b = self.cfg.t2i_paper.eval.batch_size
+            out[f"eval_{name}"] = float(torch.cat([score(x[i:i + b], self.eval_ids[i:i + b])
+                                                   for i in range(0, len(x), b)]).mean())
+        return out
+
+
+STAGES = {"student": Student}
