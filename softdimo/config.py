@@ -494,3 +494,13 @@ def to_dict(cfg) -> dict:
     if out.get("t2i_paper") is None:  # an absent optional section stays absent in the resolved file
         out.pop("t2i_paper", None)
     return out
+
+
+def replace(obj, /, **changes):
+    """A copy of a config section with some fields changed (dataclasses.replace)."""
+    return dataclasses.replace(obj, **changes)
+
+
+def as_dict(obj) -> dict:
+    """The nested dict of a config section (dataclasses.asdict)."""
+    return dataclasses.asdict(obj)

@@ -8,14 +8,13 @@ Phases of one step:
 The reward R is the workflow's `reward` network, never one of the judges that score Table 2.
 """
 import copy
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from softdimo.checkpoints import load_artefact
-from softdimo.config import Config
+from softdimo.config import Config, as_dict, replace
 from softdimo.distill import freeze_embeddings
 from softdimo.models import build_model
 from softdimo.soft import relaxed_probs
@@ -40,7 +39,7 @@ class TextStudentStage(StudentStage):
         self.method, self.seed, self.inputs = method, seed, inputs
         self.cfg, self.d = cfg, section.distill
         self.s = section.students[method]
-        self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
+        self.train_cfg = replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)
@@ -110,7 +109,7 @@ class TextStudentStage(StudentStage):
         return {"kind": "student", "arch": self._arch, "kwargs": self._kwargs,
                 "state_dict": self.modules["student"].state_dict(),
                 "aux_state_dict": self.modules["aux"].state_dict(),
-                "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
+                "student": as_dict(self.s), "method": self.method, "seed": self.seed,
                 "total_steps": self.init_steps + self.s.steps}
 
 
@@ -127,7 +126,7 @@ class PaperTextStudentStage(TextStudentStage):
         self.build_models(device)
         scorers = {"clip": clip_score_model(self.inputs["clip"]).to(device),
                    "hps": hps_model(self.inputs["hps"]).to(device)}
-        weights = dataclasses.asdict(self.cfg.t2i_paper.rewards)
+        weights = as_dict(self.cfg.t2i_paper.rewards)
         self.reward = CompositeReward(scorers, weights, self.bank.prompts)
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
         self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
