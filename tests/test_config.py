@@ -1,12 +1,15 @@
 import copy
-import dataclasses
 import subprocess
 import sys
 
+import pydantic
 import pytest
 import yaml
 
-from softdimo.config import Config, ConfigError, from_dict, load_config, load_schema
+from softdimo.config import (Config, ConfigError, TrainCfg, as_dict, from_dict, json_schema, load_config, replace,
+                             to_dict)
+
+SCHEMA = "workflow/schemas/config.schema.yaml"
 
 
 @pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
@@ -51,37 +54,96 @@ def test_missing_key_is_named(smoke_raw):
         from_dict(raw)
 
 
-def _walk(schema, path="<root>"):
-    for key, sub in schema.get("properties", {}).items():
-        yield f"{path}.{key}", sub
-        yield from _walk(sub, f"{path}.{key}")
+def test_yaml_exponent_without_a_dot_is_explained(smoke_raw):
+    with pytest.raises(ConfigError, match="read 1e-3 as a string.*write 1.0e-3"):
+        from_dict(_set(smoke_raw, "c2i.teacher.train.lr", "1e-3"))
+
+
+def test_an_int_is_a_number_but_a_string_is_not(smoke_raw):
+    cfg = from_dict(_set(smoke_raw, "c2i.distill.teacher_cfg", 3))
+    assert cfg.c2i.distill.teacher_cfg == 3.0 and type(cfg.c2i.distill.teacher_cfg) is float
+    with pytest.raises(ConfigError, match="'c2i.distill.teacher_cfg': expected a number"):
+        from_dict(_set(smoke_raw, "c2i.distill.teacher_cfg", "3"))
+    with pytest.raises(ConfigError, match="'c2i.teacher.train.steps': expected an integer"):
+        from_dict(_set(smoke_raw, "c2i.teacher.train.steps", 2.5))
+
+
+def _models(cls=Config, seen=None):
+    """Every section model reachable from Config."""
+    seen = {} if seen is None else seen
+    seen[cls.__name__] = cls
+    for field in cls.model_fields.values():
+        for sub in ([field.annotation] + list(getattr(field.annotation, "__args__", ()))):
+            if isinstance(sub, type) and issubclass(sub, pydantic.BaseModel) and sub.__name__ not in seen:
+                _models(sub, seen)
+    return seen
+
+
+def test_every_field_is_described_and_has_no_default():
+    models = _models()
+    assert {"TrainCfg", "StudentCfg", "T2IStudentCfg", "T2IPaperCfg", "OfficialModuleCfg"} <= set(models)
+    for name, cls in models.items():
+        assert cls.__doc__, f"{name} has no docstring"
+        for key, field in cls.model_fields.items():
+            assert field.description, f"{name}.{key} has no description"
+            # the YAML presets hold every value; the one exception is the optional paper section (absent = None)
+            assert field.is_required() or (name, key) == ("Config", "t2i_paper"), f"{name}.{key} has a default"
+
+
+def _properties(node, path="<root>"):
+    if isinstance(node, dict):
+        for key, sub in node.get("properties", {}).items():
+            yield f"{path}.{key}", sub
+        for key, sub in node.items():
+            yield from _properties(sub, f"{path}.{key}")
 
 
 def test_every_schema_key_is_described_and_has_no_default():
-    schema = load_schema()
-    nodes = list(_walk(schema)) + [(f"$defs.{k}", v) for k, v in schema["$defs"].items()]
-    nodes += [(f"$defs.{k}.{kk}", vv) for k, v in schema["$defs"].items() for kk, vv in _walk(v)]
-    for path, node in nodes:
-        assert node.get("description") or "$ref" in node, f"{path} has no description"
+    for path, node in _properties(json_schema()):
+        assert node.get("description"), f"{path} has no description"
         assert "default" not in node, f"{path} has a schema default; defaults belong in the YAML"
 
 
-def test_dataclasses_mirror_the_schema():
-    schema = load_schema()
+def test_committed_schema_is_generated_from_the_models(root):
+    committed = yaml.safe_load((root / SCHEMA).read_text())
+    assert committed == json_schema(), f"{SCHEMA} is stale: python -m softdimo.config schema --out {SCHEMA}"
 
-    def check(cls, node):
-        node = schema["$defs"][node["$ref"].split("/")[-1]] if "$ref" in node else node
-        assert {f.name for f in dataclasses.fields(cls)} == set(node["properties"]), cls.__name__
-        for f in dataclasses.fields(cls):
-            if dataclasses.is_dataclass(f.type):
-                check(f.type, node["properties"][f.name])
 
-    check(Config, schema)
+@pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
+def test_presets_pass_snakemakes_validation_with_the_schema(root, preset):
+    from snakemake.utils import validate
+
+    raw = yaml.safe_load((root / "config" / f"{preset}.yaml").read_text())
+    validate(raw, str(root / SCHEMA), set_default=False)
+    with pytest.raises(Exception, match="depht"):
+        validate(_set(raw, "c2i.teacher.depht", 3), str(root / SCHEMA), set_default=False)
+
+
+@pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
+def test_resolved_config_round_trips(root, preset):
+    cfg = load_config(root / "config" / f"{preset}.yaml")
+    out = to_dict(cfg)
+    assert ("t2i_paper" in out) == (preset == "paper")
+    assert isinstance(out["c2i"]["eval"]["seeds"], tuple) and isinstance(out["c2i"]["distill"]["r_init"], float)
+    assert from_dict(out) == cfg
+    assert yaml.safe_load(yaml.safe_dump(out)) == yaml.safe_load(yaml.safe_dump(to_dict(from_dict(out))))
 
 
 def test_config_is_frozen(smoke_cfg):
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         smoke_cfg.c2i.eval.n_samples = 3
+
+
+def test_replace_and_as_dict_behave_like_dataclasses(smoke_cfg):
+    train = smoke_cfg.c2i.teacher.train
+    changed = replace(train, steps=3)
+    assert changed.steps == 3 and train.steps != 3 and changed.lr == train.lr
+    with pytest.raises(TypeError, match="stepz"):
+        replace(train, stepz=3)
+    student = as_dict(smoke_cfg.c2i.students["dimo"])
+    assert student["seeds"] == smoke_cfg.c2i.students["dimo"].seeds and isinstance(student["seeds"], tuple)
+    assert as_dict(smoke_cfg)["t2i_paper"] is None and "t2i_paper" not in to_dict(smoke_cfg)
+    assert TrainCfg(*as_dict(train).values()) == train  # positional construction in field order
 
 
 def test_workflow_rejects_bad_config_before_any_job(root, tmp_path, smoke_raw):

@@ -1,6 +1,5 @@
 """Metric reference tests: torch-fidelity's FID with our extractor against a plain numpy/scipy Fréchet
 distance and against clean-fid's custom_feat_extractor path; FID(x, x) = 0; sample-count enforcement."""
-import dataclasses
 
 import numpy as np
 import pytest
@@ -16,14 +15,14 @@ from softdimo.train import train
 
 @pytest.fixture(scope="module")
 def extractor(tmp_path_factory, digits_split):
-    from softdimo.config import load_config
+    from softdimo.config import load_config, replace
     from tests.conftest import ROOT
 
     cfg = load_config(ROOT / "config" / "smoke.yaml")
     out = tmp_path_factory.mktemp("extractor")
     stage = build_stage("digits.classifier", cfg, {"train": digits_split / "train.npz", "holdout": digits_split / "holdout.npz"})
     # long enough for features that separate the classes (the smoke run's 40 steps leave them near-degenerate)
-    train(stage, dataclasses.replace(cfg.c2i.classifier.train, steps=300), out / "work", out / "curve.csv")
+    train(stage, replace(cfg.c2i.classifier.train, steps=300), out / "work", out / "curve.csv")
     atomic_torch_save(stage.export(), out / "classifier.pt")
     return out / "classifier.pt"
 

@@ -77,7 +77,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(smoke_cfg, tmp_path):
 
 def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, tmp_path):
     """Di[M]O + GAN (student, auxiliary model, discriminator heads; EMA of the student only) resumes exactly."""
-    import dataclasses
+    from softdimo.config import replace
 
     from softdimo.io import atomic_torch_save
 
@@ -96,9 +96,9 @@ def test_student_resume_with_three_optimizers_and_ema(smoke_cfg, digits_split, t
     inputs["extractor"] = tmp_path / "classifier.pt"
     inputs["reference"] = digits_split / "holdout.npz"
     students = dict(smoke_cfg.c2i.students)
-    students["both"] = dataclasses.replace(students["soft_dimo"], init="teacher", steps=8)
-    cfg = dataclasses.replace(smoke_cfg, c2i=dataclasses.replace(
-        smoke_cfg.c2i, students=students, distill=dataclasses.replace(smoke_cfg.c2i.distill, eval_every=3)))
+    students["both"] = replace(students["soft_dimo"], init="teacher", steps=8)
+    cfg = replace(smoke_cfg, c2i=replace(
+        smoke_cfg.c2i, students=students, distill=replace(smoke_cfg.c2i.distill, eval_every=3)))
 
     def run(workdir, stop_after=None):
         stage = build_stage("digits.student:both:0", cfg, inputs)

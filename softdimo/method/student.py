@@ -9,14 +9,13 @@ discriminator heads) for the same seed. Teacher-agnostic: a track subclasses it,
 gives the in-training `monitor(images) -> {fid, precision, recall}` of its evaluator.
 """
 import copy
-import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from softdimo.checkpoints import load_artefact
-from softdimo.config import Config
+from softdimo.config import Config, as_dict, replace
 from softdimo.io import load_split
 from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
 from softdimo.method.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
@@ -45,7 +44,7 @@ class StudentStage:
         self.method, self.seed, self.inputs = method, seed, inputs
         self.cfg, self.d, self.gan = cfg, cfg.c2i.distill, cfg.c2i.gan
         self.s = cfg.c2i.students[method]
-        self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
+        self.train_cfg = replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)  # EMA of the generator only, as in the official code
@@ -158,5 +157,5 @@ class StudentStage:
                 "state_dict": self.modules["student"].state_dict(),
                 "aux_state_dict": self.modules["aux"].state_dict(),
                 "disc_state_dict": self.modules["disc"].state_dict() if self.s.w_gan > 0 else None,
-                "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
+                "student": as_dict(self.s), "method": self.method, "seed": self.seed,
                 "total_steps": self.init_steps + self.s.steps}

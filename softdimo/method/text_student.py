@@ -10,13 +10,12 @@ stage and gives `build` (models via build_models, the reward, `train_prompts`: t
 drawn from), `reward_of_soft_tokens(probs, prompt_ids)` and `periodic_eval`.
 """
 import copy
-import dataclasses
 from pathlib import Path
 
 import torch
 
 from softdimo.checkpoints import load_artefact
-from softdimo.config import Config
+from softdimo.config import Config, as_dict, replace
 from softdimo.method.dimo import freeze_embeddings
 from softdimo.models import build_model
 from softdimo.method.soft import relaxed_probs
@@ -36,7 +35,7 @@ class TextStudentStage(StudentStage):
         self.method, self.seed, self.inputs = method, seed, inputs
         self.cfg, self.d = cfg, section.distill
         self.s = section.students[method]
-        self.train_cfg = dataclasses.replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
+        self.train_cfg = replace(self.d.train, steps=self.s.steps, lr=self.d.train.lr * self.s.lr_scale,
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)
@@ -81,5 +80,5 @@ class TextStudentStage(StudentStage):
         return {"kind": "student", "arch": self._arch, "kwargs": self._kwargs,
                 "state_dict": self.modules["student"].state_dict(),
                 "aux_state_dict": self.modules["aux"].state_dict(),
-                "student": dataclasses.asdict(self.s), "method": self.method, "seed": self.seed,
+                "student": as_dict(self.s), "method": self.method, "seed": self.seed,
                 "total_steps": self.init_steps + self.s.steps}

@@ -3,6 +3,7 @@ import os
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 from softdimo.config import ConfigError, from_dict, to_dict
 from softdimo.io import atomic_write_text
@@ -11,6 +12,9 @@ try:
     CFG = from_dict(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
+# Snakemake's own check, against the schema generated from the same models (python -m softdimo.config schema);
+# from_dict above comes first for its messages naming the key's dotted path and for the cross-field rules.
+validate(config, "../schemas/config.schema.yaml", set_default=False)
 
 # Every job reads this one resolved file; it is rewritten only when the config changes, and each rule's
 # params carry the config section it uses, so editing one section reruns only the jobs that depend on it.

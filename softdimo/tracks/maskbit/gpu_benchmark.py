@@ -7,7 +7,6 @@ do not depend on the values.
 """
 import argparse
 import contextlib
-import dataclasses
 import json
 import tempfile
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from softdimo.config import load_config
+from softdimo.config import load_config, replace
 from softdimo.io import atomic_torch_save, git_commit, write_json
 from softdimo.pretrained import paper_module
 from softdimo.generation import generate, student_sampler, teacher_sampler
@@ -45,9 +44,9 @@ def training_step_memory(cfg, workdir: Path, batch: int, precision: str, device)
     """Peak memory and time of Soft-Di[M]O steps through the real StudentStage phases and AdamW."""
     from softdimo.stages import build_stage
 
-    students = {"soft_dimo": dataclasses.replace(cfg.c2i.students["soft_dimo"], init="teacher")}
-    distill = dataclasses.replace(cfg.c2i.distill, train=dataclasses.replace(cfg.c2i.distill.train, batch_size=batch))
-    cfg = dataclasses.replace(cfg, c2i=dataclasses.replace(cfg.c2i, students=students, distill=distill))
+    students = {"soft_dimo": replace(cfg.c2i.students["soft_dimo"], init="teacher")}
+    distill = replace(cfg.c2i.distill, train=replace(cfg.c2i.distill.train, batch_size=batch))
+    cfg = replace(cfg, c2i=replace(cfg.c2i, students=students, distill=distill))
     inputs = {name: workdir / f"{name}.pt" for name in ("teacher", "tokenizer")}
     inputs["real_tokens"] = workdir / "real_tokens.npz"
     stage = build_stage("maskbit.student:soft_dimo:0", cfg, inputs)

@@ -169,9 +169,8 @@ def sample_main(args, cfg):
 
 def test_time_main(args, cfg):
     """Best-of-N x TTEO grid of a student on one prompt set: one sample file per (N, iterations)."""
-    import dataclasses
-
     from softdimo.checkpoints import load_artefact
+    from softdimo.config import as_dict
     from softdimo.runtime import autocast, setup_torch
     from softdimo.sampling import image_seeds
     from softdimo.method.test_time import test_time_grid
@@ -182,7 +181,7 @@ def test_time_main(args, cfg):
     bank, _, tokenizer, _ = _load_models(args, cfg, device)
     student, payload = load_artefact(args.student, "student", device)
     student.attach_text(bank)
-    reward = load_reward(dataclasses.asdict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device)
+    reward = load_reward(as_dict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device)
     pset = load_prompt_set(args.prompts)
     ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
     seeds = image_seeds(args.seed, len(ids))
@@ -200,7 +199,7 @@ def test_time_main(args, cfg):
     for (n, k), images in sorted(grid.items()):
         atomic_savez(out / f"n{n}_tteo{k}.npz", arr_0=images, prompt_rows=rows)
     write_json(out / "grid.json", {"student": payload["method"], "prompt_set": pset["set"], "seed": args.seed,
-                                   "grid": [[n, k] for n, k in sorted(grid)], "rewards": dataclasses.asdict(paper.rewards),
+                                   "grid": [[n, k] for n, k in sorted(grid)], "rewards": as_dict(paper.rewards),
                                    "tteo_lr": paper.test_time.tteo_lr, "seconds": seconds, "n_images": len(ids),
                                    "git_commit": git_commit()})
     print(f"test-time grid of {len(grid)} settings on {len(ids)} images in {seconds:.1f}s")

@@ -4,14 +4,13 @@ teacher are converted, not trained (python -m softdimo.tracks.maskgen.pipeline c
 
 Stage name for `python -m softdimo.train --stage`: maskgen.student:<method>:<seed>.
 """
-import dataclasses
 from pathlib import Path
 
 import torch
 
 from evaluation import clip_scorers
 from evaluation.prompt_sets import load_prompt_set
-from softdimo.config import Config
+from softdimo.config import Config, as_dict
 from softdimo.method.reward import CompositeReward
 from softdimo.method.text_student import TextStudentStage
 from softdimo.sampling import image_seeds
@@ -34,7 +33,7 @@ class Student(TextStudentStage):
         self.build_models(device)
         scorers = {"clip": clip_scorers.clip_score_model(self.inputs["clip"]).to(device),
                    "hps": clip_scorers.hps_model(self.inputs["hps"]).to(device)}
-        weights = dataclasses.asdict(self.cfg.t2i_paper.rewards)
+        weights = as_dict(self.cfg.t2i_paper.rewards)
         self.reward = CompositeReward(scorers, weights, self.bank.prompts)
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
         self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
