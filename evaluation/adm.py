@@ -23,6 +23,7 @@ from evaluation.fid import ImageArray, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.io import atomic_savez, git_commit, write_json
 from softdimo.pretrained import require_file
+from softdimo.errors import cli, positive_int
 
 FEATURES = ("2048", "logits_unbiased")
 
@@ -123,7 +124,7 @@ def main(argv=None):
     c = sub.add_parser("calc", help="FID / IS / precision / recall of samples against the reference")
     c.add_argument("--samples", required=True)
     c.add_argument("--ref", required=True, help="output of `reference`")
-    c.add_argument("--num", type=int, required=True, help="images to score; fewer in the file is an error")
+    c.add_argument("--num", type=positive_int, required=True, help="images to score; fewer in the file is an error")
     c.add_argument("--prc-neighborhood", type=int, required=True)
     c.add_argument("--cleanfid-inception-dir", default=None, help="folder of inception-2015-12-05.pt (cross-check)")
     c.add_argument("--out", required=True)
@@ -151,4 +152,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -53,7 +53,7 @@ class OpenCLIPScorer(torch.nn.Module):
             self.model = open_clip.create_model(arch, pretrained=str(require_file(weights)), **make)
         else:  # HPS: its checkpoint overwrites every weight of the base architecture
             self.model = open_clip.create_model(arch, pretrained=None, **make)
-            state = torch.load(require_file(weights), map_location="cpu", weights_only=False)[state_dict_key]
+            state = torch.load(require_file(weights), map_location="cpu", weights_only=True)[state_dict_key]  # data only
             self.model.load_state_dict(state)
         self.model.eval().requires_grad_(False)
         self.tokenizer = open_clip.get_tokenizer(arch)

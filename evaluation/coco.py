@@ -23,6 +23,7 @@ from evaluation.fid_inception import FIDInceptionV3, to_network_input
 from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.io import git_commit, write_json
 from softdimo.pretrained import require_file
+from softdimo.errors import cli
 
 N_CAPTIONS = 30_000
 
@@ -101,4 +102,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -20,6 +20,7 @@ import torch_fidelity
 from evaluation.extractors import EVALUATORS, register_all
 from evaluation.frechet import feature_stats
 from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.errors import ArtefactError, cli, positive_int, read_npz
 
 
 class ImageArray(torch.utils.data.Dataset):
@@ -40,13 +41,15 @@ REAL_ROW = {"method": "real_train_images", "steps": 0, "nfe": 0, "eval_seed": 0,
 
 
 def load_images(path, num: int | None = None) -> np.ndarray:
-    with np.load(path) as f:
-        images = f["arr_0"]
+    images = read_npz(path)["arr_0"]
     if images.dtype != np.uint8 or images.ndim != 4:
-        raise ValueError(f"{path}: arr_0 must be uint8 NHWC, got {images.dtype} {images.shape}")
+        raise ArtefactError(f"{path}: arr_0 must be uint8 NHWC, got {images.dtype} {images.shape}")
+    if images.shape[-1] not in (1, 3):
+        layout = " (channels first? the format is NHWC)" if images.shape[1] in (1, 3) else ""
+        raise ArtefactError(f"{path}: arr_0 must be NHWC with 1 or 3 channels, got shape {images.shape}{layout}")
     if num is not None:
         if len(images) < num:
-            raise ValueError(f"{path} holds {len(images)} images, fewer than the {num} the config asks for; "
+            raise ArtefactError(f"{path} holds {len(images)} images, fewer than the {num} the config asks for; "
                              "regenerate the samples (an FID over fewer images is not comparable)")
         images = images[:num]
     return images
@@ -89,7 +92,7 @@ def main(argv=None):
     calc = sub.add_parser("calc", help="FID / IS / precision / recall of samples against real images")
     calc.add_argument("--samples", required=True)
     calc.add_argument("--ref", required=True, help="real images (.npz, arr_0)")
-    calc.add_argument("--num", type=int, required=True, help="images to use; fewer is an error")
+    calc.add_argument("--num", type=positive_int, required=True, help="images to use; fewer is an error")
     calc.add_argument("--out", required=True)
     calc.add_argument("--prc-neighborhood", type=int, required=True)
     calc.add_argument("--real", action="store_true",
@@ -107,7 +110,11 @@ def main(argv=None):
         atomic_savez(args.out, mu=mu, sigma=sigma, n=len(feats))
         return
     t0 = time.time()
-    metrics = compute_metrics(load_images(args.samples, args.num), load_images(args.ref), evaluator=args.evaluator,
+    samples, reference = load_images(args.samples, args.num), load_images(args.ref)
+    if samples.shape[1:] != reference.shape[1:]:
+        raise ArtefactError(f"{args.samples} holds images of shape {samples.shape[1:]}, the reference {args.ref} "
+                            f"{reference.shape[1:]}: they must match (H, W, channels)")
+    metrics = compute_metrics(samples, reference, evaluator=args.evaluator,
                               extractor_path=args.extractor, batch_size=args.batch_size,
                               prc_neighborhood=args.prc_neighborhood)
     meta_path = Path(args.samples).with_suffix(".json")
@@ -123,4 +130,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

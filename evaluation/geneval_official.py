@@ -19,6 +19,7 @@ from PIL import Image
 
 from evaluation.geneval import summarize
 from softdimo.io import write_json
+from softdimo.errors import cli
 
 OFFICIAL_COMMIT = "af4902f24d3ca90ebbb446dd9891a59e0f82725f"  # djghosh13/geneval, 2025-03-03
 
@@ -75,4 +76,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from evaluation.clip_scorers import HPS_VERSION, hps_model
 from softdimo.io import git_commit, write_json
+from softdimo.errors import cli
 
 CHUNKS = 10
 
@@ -65,4 +66,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -12,6 +12,7 @@ from evaluation.fid import compute_metrics, load_images, sha256
 from softdimo.checkpoints import load_artefact
 from softdimo.io import git_commit, write_json
 from softdimo.tokenizers.lfq import to_uint8
+from softdimo.errors import cli
 
 
 def main(argv=None):
@@ -42,4 +43,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from softdimo.io import atomic_write_text
+from softdimo.errors import cli
 
 
 def _fid(table: pd.DataFrame, method: str, steps: int | None = None):
@@ -177,4 +178,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from softdimo.errors import cli
+
 
 
 def _save(fig, path) -> None:
@@ -107,4 +109,4 @@ def plot_training_curves(curves: dict[str, Path], out_png) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

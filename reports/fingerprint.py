@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from softdimo.errors import cli
+
 # names of values that measure the machine or the checkout, not the result. A resume fingerprint names the
 # stage by its command-line name, which a refactor may rename without changing any weight; a recorded sha256
 # of a weight file covers the commit stored in it (the weights themselves are hashed tensor by tensor).
@@ -118,4 +120,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from reports.figures import plot_fid_vs_steps
 from softdimo.io import atomic_write_text, git_commit
+from softdimo.errors import cli
 
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
@@ -132,4 +133,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -19,6 +19,7 @@ import pandas as pd
 from reports.figures import _save, plt
 from evaluation.geneval import TASKS
 from softdimo.io import atomic_write_text, git_commit
+from softdimo.errors import cli
 
 MEAN_STD = ("geneval", "clip_score", "preference", "fid", "precision", "recall")
 
@@ -203,4 +204,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

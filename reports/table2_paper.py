@@ -23,6 +23,7 @@ from reports.figures import _save, plt
 from evaluation.geneval import TASKS
 from reports.table2 import plot_geneval_vs_n
 from softdimo.io import atomic_write_text, git_commit, write_json
+from softdimo.errors import cli
 
 HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
 GRID = re.compile(r"^(?P<student>.+)\+n(?P<n>\d+)_tteo(?P<k>\d+)$")
@@ -166,4 +167,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from softdimo.errors import ArtefactError
+
 PROVIDERS = {
     "tokenizer": "snakemake --cores all results/<c2i|t2i>/tokenizer.pt",
     "classifier": "snakemake --cores all results/c2i/classifier.pt",
@@ -35,14 +37,28 @@ def builder(kind: str):
     return getattr(importlib.import_module(module), name)
 
 
+def read_payload(path, kind: str, device="cpu") -> dict:
+    """The dict saved at `path`, loaded as data only (weights_only: a tampered file cannot run code); a missing,
+    truncated or corrupt file is an ArtefactError that names it and says how to rebuild it."""
+    path = Path(path)
+    make = PROVIDERS.get(kind, "the workflow")
+    if not path.exists():
+        raise ArtefactError(f"{kind} weights not found: {path}. Make them with `{make}`.")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for damaged files
+        raise ArtefactError(f"{path} is unreadable as a {kind} ({type(error).__name__}: {str(error)[:200]}); it is "
+                            f"truncated, corrupt or not made by softdimo: delete it and rebuild it with `{make}`") from None
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        found = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
+        raise ArtefactError(f"{path} holds a {found!r}, not a {kind!r}: a swapped or misnamed file; delete it and "
+                            f"rebuild it with `{make}`")
+    return payload
+
+
 def load_artefact(path, kind: str, device="cpu"):
     """Rebuild the module saved at `path` (in eval mode, no grad) and return (module, payload)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{kind} weights not found: {path}. Make them with `{PROVIDERS.get(kind, 'the workflow')}`.")
-    payload = torch.load(path, map_location=device, weights_only=False)
-    if payload.get("kind") != kind:
-        raise ValueError(f"{path} holds a {payload.get('kind')!r}, not a {kind!r}")
+    payload = read_payload(path, kind, device)
     module = builder(kind)(payload["arch"], **payload["kwargs"])
     module.load_state_dict(payload["state_dict"])
     return module.to(device).eval().requires_grad_(False), payload

@@ -25,11 +25,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError
 
+from softdimo.errors import SoftdimoError
+
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
 
 
-class ConfigError(ValueError):
+class ConfigError(ValueError, SoftdimoError):
     """A config value is wrong; the message starts with the key's dotted path."""
 
 
@@ -323,7 +325,37 @@ class C2ICfg(_Section):
             if layer >= self.teacher.depth:
                 raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
         _check_init_chains(self.students)
+        if not self.students:
+            raise _rule("students", "needs at least one student (Table 1, its figures and claims read them)")
+        _check_c2i_data(self)
         return self
+
+
+# what the class-to-image data sources hold, known before any job runs
+DATA_CLASSES = {"sklearn_digits": 10, "imagenet": 1000}
+SKLEARN_DIGITS_IMAGES = 1797
+INCEPTION_SCORE_SPLITS = 10  # torch-fidelity's and ADM's
+
+
+def _check_c2i_data(c2i) -> None:
+    """Values the schema accepts but the data cannot honour: say so before the first job."""
+    classes = DATA_CLASSES[c2i.data.source]
+    if c2i.teacher.num_classes != classes:
+        raise _rule("teacher.num_classes", f"{c2i.data.source} has {classes} classes, got {c2i.teacher.num_classes}")
+    ev = c2i.eval
+    need = max(INCEPTION_SCORE_SPLITS, ev.prc_neighborhood + 1)
+    if ev.n_samples < need:
+        raise _rule("eval.n_samples", f"needs at least {need} images ({INCEPTION_SCORE_SPLITS} Inception Score splits, "
+                                      f"k = {ev.prc_neighborhood} nearest neighbours + 1), got {ev.n_samples}")
+    if c2i.distill.eval_samples < need:
+        raise _rule("distill.eval_samples", f"needs at least {need} images (precision / recall with k = "
+                                            f"{ev.prc_neighborhood}, as eval.n_samples), got {c2i.distill.eval_samples}")
+    if c2i.data.source == "sklearn_digits":
+        train = SKLEARN_DIGITS_IMAGES - int(round(SKLEARN_DIGITS_IMAGES * c2i.data.holdout_fraction))
+        if ev.n_samples > train:  # the real_train_images row scores n_samples real training digits
+            raise _rule("eval.n_samples", f"the digits train split holds {train} images (holdout_fraction "
+                                          f"{c2i.data.holdout_fraction}); the real-image row needs n_samples <= {train}, "
+                                          f"got {ev.n_samples}")
 
 
 # ---- text-to-image track (paper Table 2, shapes world) ----
@@ -730,7 +762,26 @@ def from_dict(raw: dict) -> Config:
 
 
 def load_config(path) -> Config:
-    return from_dict(yaml.safe_load(Path(path).read_text()))
+    """The validated config of a YAML file; a file that is missing, empty, not YAML or not a mapping is a
+    ConfigError naming the file (and the line, for a YAML syntax error)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        tab = " (a tab: YAML indents with spaces only)" if "\\t" in problem else ""
+        raise ConfigError(f"config file {path}{where}: not valid YAML: {problem}{tab}") from None
+    if raw is None:
+        raise ConfigError(f"config file {path} is empty; copy a preset from config/ and edit it")
+    try:
+        return from_dict(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
 
 
 def as_dict(obj) -> dict:
@@ -823,7 +874,7 @@ def main(argv=None) -> int:
             load_config(path)
             print(f"{path}: ok")
         except ConfigError as error:
-            print(f"{path}: {error}", file=sys.stderr)
+            print(str(error), file=sys.stderr)
             failed += 1
     return 1 if failed else 0
 

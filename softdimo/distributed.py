@@ -27,6 +27,10 @@ def is_main() -> bool:
 
 def init(device: str) -> str:
     """Join the process group torchrun describes (no-op for a single process); returns this rank's device."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"the config asks for device {device!r}, but torch sees no CUDA device on this machine "
+                         f"({os.uname().nodename}; torch {torch.__version__}, CUDA build {torch.version.cuda}). Run "
+                         "the job where a GPU is (e.g. through the SLURM profile) or use a preset with device: cpu.")
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return device
     if device == "cuda":

@@ -49,8 +49,10 @@ def write_json(path, obj) -> None:
 
 def load_split(path) -> tuple[np.ndarray, np.ndarray]:
     """Images (uint8 NHWC, key arr_0) and labels of a data split .npz."""
-    with np.load(path) as f:
-        return f["arr_0"], f["labels"]
+    from softdimo.errors import read_npz
+
+    split = read_npz(path, ("arr_0", "labels"))
+    return split["arr_0"], split["labels"]
 
 
 def git_commit() -> str:

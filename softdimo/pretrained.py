@@ -18,6 +18,7 @@ import torch
 
 from softdimo.config import Config, load_config, to_dict
 from softdimo.io import atomic_torch_save, git_commit, write_json
+from softdimo.errors import cli
 
 # which rule makes each downloaded file (named in the error when it is missing)
 PROVIDERS = {
@@ -222,4 +223,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

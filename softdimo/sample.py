@@ -24,6 +24,7 @@ from softdimo.generation import flops_per_image, generate, join_shares, soft_har
 from softdimo.io import atomic_savez, git_commit, write_json
 from softdimo.runtime import autocast, setup_torch
 from softdimo.sampling import forward_passes_per_step, image_seeds
+from softdimo.errors import cli, positive_int, nonnegative_int
 
 
 def main(argv=None):
@@ -32,8 +33,8 @@ def main(argv=None):
     parser.add_argument("--teacher", required=True)
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--student", default=None, help="one-step student weights; without it the teacher is sampled")
-    parser.add_argument("--steps", type=int, default=None, help="teacher sampling steps (teacher only)")
-    parser.add_argument("--seed", type=int, required=True, help="evaluation seed k")
+    parser.add_argument("--steps", type=positive_int, default=None, help="teacher sampling steps (teacher only)")
+    parser.add_argument("--seed", type=nonnegative_int, required=True, help="evaluation seed k")
     parser.add_argument("--out", required=True)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
     args = parser.parse_args(argv)
@@ -88,4 +89,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from softdimo.errors import ArtefactError
+
 
 class TextBank(torch.nn.Module):
     """Prompt id -> (token features, mask, pooled), plus, for TA-TiTok, the final-layer tokens (`final`).
@@ -61,4 +63,9 @@ def load_bank(path) -> TextBank:
         raise FileNotFoundError(f"text feature cache not found: {path}. Make it with "
                                 "`snakemake --cores all results/t2i/text_bank.pt`.")
     # memory-mapped: the ranks of a node share one copy of a paper-scale bank (~24 GB for 100k prompts)
-    return TextBank(torch.load(path, weights_only=False, mmap=True))
+    try:
+        bank = torch.load(path, weights_only=True, mmap=True)
+    except Exception as error:  # truncated or damaged: name the file instead of torch's bare message
+        raise ArtefactError(f"text bank {path} is unreadable ({type(error).__name__}); delete it and rebuild it with "
+                            f"`snakemake --cores all {path}`") from None
+    return TextBank(bank)

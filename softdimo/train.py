@@ -7,8 +7,9 @@ atomic resumable checkpoints, and a hard stop on a non-finite loss that leaves t
 
 Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
 resumed ends with the same weights as one that never stopped. A checkpoint is resumed only when it belongs to
-the same run (its fingerprint: stage, config and the sha256 of every input file) and did not finish; a rerun
-of a finished or changed job trains from scratch instead of returning stale weights.
+the same run (its fingerprint: stage, config, thread count and the sha256 of every input file); a finished one
+of the same run is reused as it is (training is deterministic given the fingerprint), a changed job trains from
+scratch instead of returning stale weights, and an unreadable one is set aside.
 
     python -m softdimo.train --config CFG --stage digits.teacher --input train=... --input tokenizer=... \
         --out results/c2i/teacher.pt --workdir results/c2i/checkpoints/teacher --curve results/c2i/teacher_curve.csv
@@ -17,6 +18,7 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -25,11 +27,12 @@ from tqdm import tqdm
 
 from softdimo import distributed
 from softdimo.config import TrainCfg, load_config, replace, to_dict
+from softdimo.errors import SoftdimoError, cli
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
 from softdimo.runtime import autocast, setup_torch
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(SoftdimoError):
     pass
 
 
@@ -48,6 +51,22 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, decay: f
         pe.lerp_(pm, 1 - rate)
     for be, bm in zip(ema.buffers(), model.buffers()):
         be.copy_(bm)
+
+
+def read_checkpoint(path: Path, device) -> dict | None:
+    """The resume state at `path` (loaded as data only), or None if there is none; an unreadable one (a disk
+    that filled up, a copy cut short) is moved aside with a warning so that training starts again from scratch
+    instead of failing on it forever."""
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # truncated zip, bad pickle, ...: the file cannot be trusted
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        print(f"warning: resume checkpoint {path} is unreadable ({type(error).__name__}); moved it to {aside} and "
+              "training from scratch", flush=True)
+        return None
 
 
 def _write_curve(path: Path, rows: list[dict]) -> None:
@@ -90,10 +109,14 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
     ema = {name: copy.deepcopy(stage.modules[name]).requires_grad_(False) for name in ema_names} \
         if cfg.ema_decay > 0 else {}
     start = 0
-    state = torch.load(ckpt_path, map_location=device, weights_only=False) if ckpt_path.exists() else None
-    if state is not None and (state.get("fingerprint", "") != run_fingerprint or state["step"] >= cfg.steps):
-        why = "finished" if state["step"] >= cfg.steps else "made with other inputs or config"
-        print(f"{stage.name}: not resuming {ckpt_path} ({why}); training from scratch", flush=True)
+    state = read_checkpoint(ckpt_path, device)
+    if state is not None and state.get("fingerprint", "") != run_fingerprint:
+        print(f"{stage.name}: not resuming {ckpt_path} (made with other inputs or config); training from scratch",
+              flush=True)
+        state = None
+    if state is not None and state["step"] > cfg.steps:
+        print(f"{stage.name}: not resuming {ckpt_path} (at step {state['step']}, past {cfg.steps}); training from "
+              "scratch", flush=True)
         state = None
     rows = []
     if state is not None:
@@ -105,7 +128,12 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             ema[name].load_state_dict(sd)
         start = state["step"]
         rows = [row for row in state.get("curve", []) if int(row["step"]) <= start]
-        print(f"resuming {stage.name} from {ckpt_path} at step {start}", flush=True)
+        if start == cfg.steps:  # the same run finished (e.g. Snakemake was stopped while saving the outputs)
+            print(f"{stage.name}: {ckpt_path} holds this run finished at step {start}; reusing it", flush=True)
+            if main:
+                _write_curve(curve_path, rows)
+        else:
+            print(f"resuming {stage.name} from {ckpt_path} at step {start}", flush=True)
 
     def save(step):
         if not main:
@@ -173,7 +201,18 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             raise RuntimeError(f"{stage.name}: {name} differs across ranks by {spread} after training")
     for name, ema_model in ema.items():  # export the EMA weights where EMA is on
         stage.modules[name].load_state_dict(ema_model.state_dict())
-    return {"steps": cfg.steps, "train_seconds_this_run": round(time.time() - t0, 1)}
+    return {"steps": cfg.steps, "started_at_step": start, "train_seconds_this_run": round(time.time() - t0, 1)}
+
+
+class StageInputs(dict):
+    """The --input files of a stage; asking for one that was not given names it instead of a bare KeyError."""
+
+    def __init__(self, files: dict, stage: str):
+        super().__init__(files)
+        self.stage = stage
+
+    def __missing__(self, name):
+        raise SystemExit(f"stage {self.stage} needs --input {name}=PATH (given: {', '.join(sorted(self)) or 'none'})")
 
 
 def main(argv=None):
@@ -187,13 +226,20 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="final artefact (.pt) with weights, config and summary")
     parser.add_argument("--workdir", required=True, help="folder of the resumable checkpoint")
     parser.add_argument("--curve", required=True, help="training curve CSV, written as training goes")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU cores the scheduler gave the job; training still runs torch_threads threads, "
+                             "since the thread count changes the weights (results must not depend on --cores)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    setup_torch(args.threads or cfg.torch_threads)
+    if args.threads is not None and args.threads != cfg.torch_threads:
+        print(f"note: {args.threads} core(s) given, training with torch_threads={cfg.torch_threads} threads as "
+              "configured (another thread count would give other weights)", flush=True)
+    setup_torch(cfg.torch_threads)
     device = distributed.init(cfg.device)
-    inputs = dict(item.split("=", 1) for item in args.input)
-    inputs = {k: Path(v) for k, v in inputs.items()}
+    bad = [item for item in args.input if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        parser.error(f"--input takes NAME=PATH, got {bad[0]!r}")
+    inputs = StageInputs({k: Path(v) for k, v in (item.split("=", 1) for item in args.input)}, args.stage)
     stage = build_stage(args.stage, cfg, inputs)
     stage.train_cfg = replace(stage.train_cfg,
                                           batch_size=distributed.per_rank_batch(stage.train_cfg.batch_size))
@@ -212,4 +258,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -8,6 +8,7 @@ import torch
 
 from evaluation import adm
 from evaluation.frechet import feature_stats, frechet_distance
+from softdimo.errors import ArtefactError
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_calc_cli_writes_metrics_and_refuses_fewer_samples(ref_batch, inception_
     adm.main(args + ["--num", "12"])
     out = json.loads((tmp_path / "m.json").read_text())
     assert out["n_samples"] == 12 and out["reference"] == "adm_ref_batch" and np.isfinite(out["fid"])
-    with pytest.raises(ValueError, match="fewer than"):
+    with pytest.raises(ArtefactError, match="fewer than"):
         adm.main(args + ["--num", "50000"])
 
 

@@ -11,6 +11,7 @@ from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.io import atomic_savez, atomic_torch_save
 from softdimo.stages import build_stage
 from softdimo.train import train
+from softdimo.errors import ArtefactError
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +89,14 @@ def test_is_rises_with_class_diversity(images, extractor, digits_split):
 
 def test_fewer_samples_than_configured_is_an_error(tmp_path):
     atomic_savez(tmp_path / "s.npz", arr_0=np.zeros((10, 8, 8, 1), np.uint8))
-    with pytest.raises(ValueError, match="holds 10 images, fewer than the 20"):
+    with pytest.raises(ArtefactError, match="holds 10 images, fewer than the 20"):
         load_images(tmp_path / "s.npz", 20)
     assert len(load_images(tmp_path / "s.npz", 10)) == 10
 
 
 def test_samples_must_be_uint8_nhwc(tmp_path):
     atomic_savez(tmp_path / "s.npz", arr_0=np.zeros((10, 8, 8, 1), np.float32))
-    with pytest.raises(ValueError, match="uint8 NHWC"):
+    with pytest.raises(ArtefactError, match="uint8 NHWC"):
         load_images(tmp_path / "s.npz")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from softdimo.checkpoints import load_artefact
+from softdimo.checkpoints import load_artefact, read_payload
 from softdimo.config import Config, as_dict, replace
 from softdimo.io import load_split
 from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
@@ -63,7 +63,7 @@ class StudentStage:
         disc = Discriminator(self._kwargs["dim"], self.gan.layers, self.gan.head_hidden).to(device)
         self.init_steps = 0
         if self.s.init != "teacher":
-            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
+            init = read_payload(self.inputs["init"], "student", device)
             student.load_state_dict(init["state_dict"])
             aux.load_state_dict(init["aux_state_dict"])
             if init.get("disc_state_dict"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from softdimo.checkpoints import load_artefact
+from softdimo.checkpoints import load_artefact, read_payload
 from softdimo.config import Config, as_dict, replace
 from softdimo.method.dimo import freeze_embeddings
 from softdimo.models import build_model
@@ -55,7 +55,7 @@ class TextStudentStage(StudentStage):
         aux = copy.deepcopy(student)
         self.init_steps = 0
         if self.s.init != "teacher":
-            init = torch.load(self.inputs["init"], map_location=device, weights_only=False)
+            init = read_payload(self.inputs["init"], "student", device)
             student.load_state_dict(init["state_dict"])
             aux.load_state_dict(init["aux_state_dict"])
             self.init_steps = init["total_steps"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from softdimo.config import DataCfg, load_config
 from softdimo.io import atomic_savez, write_json
+from softdimo.errors import cli
 
 
 def load_digits_uint8() -> tuple[np.ndarray, np.ndarray]:
@@ -62,4 +63,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -20,6 +20,7 @@ from softdimo.io import atomic_torch_save, git_commit, write_json
 from softdimo.pretrained import paper_module
 from softdimo.generation import generate, student_sampler, teacher_sampler
 from softdimo.sampling import forward_passes_per_step
+from softdimo.errors import cli
 
 
 def autocast(precision: str):
@@ -124,4 +125,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -19,6 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from softdimo.io import atomic_savez, write_json
+from softdimo.errors import cli
 
 EXTENSIONS = {".jpeg", ".jpg", ".png"}
 
@@ -112,4 +113,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -20,6 +20,7 @@ from softdimo.models.maskgen import MaskGenVQ
 from softdimo.sampling import GlobalRngs, ImageRngs, initial_embeddings, sample_from_logits, sample_maskgen
 from softdimo.text_bank import TextBank
 from softdimo.tokenizers.tatitok import TATiTokVQ
+from softdimo.errors import cli
 
 PAPER = dict(generator=dict(seq_len=128, codebook_size=8192, num_classes=1000, text_dim=768, dim=1024, depth=16,
                             heads=16, micro_condition_dim=256, aesthetic_score=6.5),
@@ -146,4 +147,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from evaluation.prompt_sets import load_prompt_set, prompt_set
 from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json
 from softdimo.method.reward import CompositeReward
+from softdimo.errors import cli, positive_int, nonnegative_int
 
 # -- text banks -----------------------------------------------------------------------------------------------
 def make_text_bank(prompts: list[str], encoder_weights, arch: str, device="cpu", batch_size: int = 256) -> dict:
@@ -213,7 +214,7 @@ def main(argv=None):
     p = sub.add_parser("prompts")
     p.add_argument("--set", required=True, choices=["geneval", "hps", "coco", "train"])
     p.add_argument("--source", required=True)
-    p.add_argument("--num", type=int, default=None, help="train set only: how many prompts to keep")
+    p.add_argument("--num", type=positive_int, default=None, help="train set only: how many prompts to keep")
     p.add_argument("--out", required=True)
     b = sub.add_parser("text-bank")
     b.add_argument("--prompts", nargs="+", required=True, help="prompt sets whose prompts the bank holds")
@@ -225,14 +226,14 @@ def main(argv=None):
     for name in ("--teacher", "--tokenizer", "--text-bank", "--prompts"):
         s.add_argument(name, required=True)
     how = s.add_mutually_exclusive_group(required=True)
-    how.add_argument("--steps", type=int)
+    how.add_argument("--steps", type=positive_int, help="teacher sampling steps")
     how.add_argument("--student")
     t = sub.add_parser("test-time")
     for name in ("--teacher", "--tokenizer", "--text-bank", "--prompts", "--student", "--clip", "--hps", "--out-dir"):
         t.add_argument(name, required=True)
     for q in (s, t):
-        q.add_argument("--per-prompt", type=int, required=True)
-        q.add_argument("--seed", type=int, required=True)
+        q.add_argument("--per-prompt", type=positive_int, required=True)
+        q.add_argument("--seed", type=nonnegative_int, required=True)
         q.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--config", required=True)
     for q in (b, c, s):
@@ -268,4 +269,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -24,6 +24,7 @@ from softdimo.checkpoints import load_artefact
 from softdimo.io import git_commit, write_json
 from softdimo.tracks.shapes.world import load_prompts
 from softdimo.text_bank import load_bank
+from softdimo.errors import cli, nonnegative_int
 
 
 class Judges:
@@ -92,7 +93,7 @@ def main(argv=None):
     parser.add_argument("--input", action="append", default=[], metavar="NAME=PATH")
     parser.add_argument("--method", required=True, help="row name written into the record")
     parser.add_argument("--steps", type=int, required=True, help="sampling steps of the row (0 for real renders)")
-    parser.add_argument("--seed", type=int, required=True, help="evaluation seed of the samples")
+    parser.add_argument("--seed", type=nonnegative_int, required=True, help="evaluation seed of the samples")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
@@ -119,4 +120,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -25,6 +25,7 @@ from softdimo.method.reward import reward_of_images
 from softdimo.method.test_time import test_time_grid
 from softdimo.sampling import forward_passes_per_step, image_seeds
 from softdimo.text_bank import load_bank
+from softdimo.errors import cli, positive_int, nonnegative_int
 
 
 def eval_prompt_ids(n_prompts: int, per_prompt: int) -> torch.Tensor:
@@ -67,7 +68,7 @@ def _common(p):
     p.add_argument("--tokenizer", required=True)
     p.add_argument("--text-bank", required=True)
     p.add_argument("--prompts", required=True, help="prompts.json of the shapes world")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=nonnegative_int, required=True)
     p.add_argument("--threads", type=int, default=None)
 
 
@@ -137,7 +138,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("sample", help="teacher or one-step student on the evaluation prompts and the FID set")
     _common(s)
-    s.add_argument("--steps", type=int, default=None)
+    s.add_argument("--steps", type=positive_int, default=None, help="teacher sampling steps (teacher only)")
     s.add_argument("--caption-blind", action="store_true", help="teacher conditioned on the empty prompt only")
     s.add_argument("--student", default=None)
     s.add_argument("--fid-prompts", required=True, help="fid_prompts.npz: the captions of the FID set")
@@ -160,4 +161,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

