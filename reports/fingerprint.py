@@ -11,7 +11,6 @@ that keeps behaviour keeps it; the first artefact that differs says where numeri
 import argparse
 import csv
 import hashlib
-import io
 import json
 import re
 import sys

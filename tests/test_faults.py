@@ -148,11 +148,11 @@ def _run(args, cwd):
 
 @pytest.mark.parametrize("args, message", [
     (["softdimo.sample", "--config", "config/smoke.yaml", "--teacher", "t.pt", "--tokenizer", "k.pt", "--steps", "0",
-      "--seed", "0", "--out", "x.npz"], "--steps: must be at least 1, got 0"),
+      "--seed", "0", "--out", "x.npz"], "--steps: a count is at least 1, got 0"),
     (["softdimo.sample", "--config", "config/smoke.yaml", "--teacher", "t.pt", "--tokenizer", "k.pt", "--steps", "4",
-      "--seed", "-1", "--out", "x.npz"], "--seed: a seed is >= 0, got -1"),
+      "--seed", "-1", "--out", "x.npz"], "--seed: a seed is at least 0, got -1"),
     (["evaluation.fid", "calc", "--samples", "s.npz", "--ref", "r.npz", "--extractor", "e.pt", "--evaluator",
-      "digits_cnn", "--num", "-5", "--out", "m.json"], "--num: must be at least 1, got -5"),
+      "digits_cnn", "--num", "-5", "--out", "m.json"], "--num: a count is at least 1, got -5"),
     (["softdimo.sample", "--config", "config/smoke.yaml", "--teacher", "missing.pt", "--tokenizer", "k.pt",
       "--steps", "4", "--seed", "0", "--out", "x.npz"], "error: teacher weights not found: missing.pt"),
     (["softdimo.train", "--config", "nope.yaml", "--stage", "digits.tokenizer", "--out", "x.pt", "--workdir", "w",
@@ -166,7 +166,7 @@ def test_bad_command_line_arguments(root, args, message):
 
 def test_a_stage_input_that_was_not_given_is_named(root, tmp_path, digits_split):
     run = _run(["softdimo.train", "--config", "config/smoke.yaml", "--stage", "digits.tokenizer",
-                f"--input", f"holdout={digits_split / 'holdout.npz'}", "--out", str(tmp_path / "x.pt"),
+                "--input", f"holdout={digits_split / 'holdout.npz'}", "--out", str(tmp_path / "x.pt"),
                 "--workdir", str(tmp_path / "w"), "--curve", str(tmp_path / "c.csv")], root)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "stage digits.tokenizer needs --input train=PATH (given: holdout)" in run.stderr

@@ -37,7 +37,10 @@ def real_tokens(inputs: dict[str, Path], tokenizer, device) -> tuple[torch.Tenso
 
 
 class StudentStage:
-    def __init__(self, cfg: Config, method: str, seed: int, inputs: dict[str, Path]):
+    ARGS = ("method", "seed")  # the stage name's arguments: <track>.student:<method>:<seed>
+
+    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: int | str):
+        seed = int(seed)
         if method not in cfg.c2i.students:
             raise SystemExit(f"unknown student {method!r}; configured: {sorted(cfg.c2i.students)}")
         self.name = f"{method}/seed{seed}"

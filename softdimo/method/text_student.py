@@ -27,7 +27,8 @@ from softdimo.text_bank import load_bank
 class TextStudentStage(StudentStage):
     config_section = "t2i"  # the config section holding distill / students
 
-    def __init__(self, cfg: Config, method: str, seed: int, inputs: dict[str, Path]):
+    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: int | str):
+        seed = int(seed)
         section = getattr(cfg, self.config_section)
         if method not in section.students:
             raise SystemExit(f"unknown {self.config_section} student {method!r}; configured: {sorted(section.students)}")

@@ -133,10 +133,6 @@ class TeacherStage(MaskedTeacherStage):
 
 class Student(StudentStage):
     """The one-step student; its in-training monitor is FID / precision / recall against the held-out digits."""
-    ARGS = ("method", "seed")
-
-    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
-        super().__init__(cfg, method, int(seed), inputs)
 
     def monitor(self, images) -> dict:
         from evaluation.fid import compute_metrics

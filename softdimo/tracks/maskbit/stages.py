@@ -4,18 +4,11 @@ of the converted official MaskBit generator. Tokenizer and teacher are converted
 
 Stage name for `python -m softdimo.train --stage`: maskbit.student:<method>:<seed>.
 """
-from pathlib import Path
-
-from softdimo.config import Config
 from softdimo.method.student import StudentStage
 
 
 class Student(StudentStage):
     """The one-step student; its in-training monitor is FID-n against ADM's ImageNet reference statistics."""
-    ARGS = ("method", "seed")
-
-    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
-        super().__init__(cfg, method, int(seed), inputs)
 
     def monitor(self, images) -> dict:
         from evaluation.adm import adm_metrics, load_reference

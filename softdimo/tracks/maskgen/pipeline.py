@@ -18,7 +18,6 @@ of each prompt, COCO the image ids. Image i of a sample file belongs to prompt i
 noise from seed k*1_000_000 + i, as in the tiny track.
 """
 import argparse
-import json
 import time
 from pathlib import Path
 

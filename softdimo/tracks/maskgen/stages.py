@@ -22,12 +22,11 @@ class Student(TextStudentStage):
     set, TA-TiTok decodes with each caption's text tokens, the reward is the configured CLIP / HPS composite,
     and the training curve carries CLIP score and HPS of the EMA student on GenEval's prompts."""
     config_section = "t2i_paper"
-    ARGS = ("method", "seed")
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
         if cfg.t2i_paper is None:
             raise SystemExit("stage maskgen.student needs a config with a t2i_paper section (config/paper.yaml)")
-        super().__init__(cfg, method, int(seed), inputs)
+        super().__init__(cfg, inputs, method, seed)
 
     def build(self, device):
         self.build_models(device)

@@ -206,11 +206,6 @@ class JudgeStage:
 class Student(TextStudentStage):
     """The one-step student; its reward is the workflow's `reward` judge and its in-training curves are
     GenEval-shapes, CLIP score and preference of the EMA student on every caption."""
-    ARGS = ("method", "seed")
-
-    def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
-        super().__init__(cfg, method, int(seed), inputs)
-
     def build(self, device):
         from softdimo.tracks.shapes.metrics import Judges
 

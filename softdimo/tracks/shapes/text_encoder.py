@@ -8,7 +8,6 @@ sentence-transformers pools this model). Models take prompt ids and look the fea
     python -m softdimo.tracks.shapes.text_encoder --prompts results/t2i/data/prompts.json --out results/t2i/text_bank.pt
 """
 import argparse
-from pathlib import Path
 
 import torch
 
