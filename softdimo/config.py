@@ -107,6 +107,8 @@ class EvalCfg:
     prc_neighborhood: int
     batch_size: int
     cleanfid_crosscheck: bool
+    is_convention: str
+    prc_arithmetic: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,9 +5,107 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from scipy import linalg
 
+from evaluation.adm_conventions import adm_pairwise_sq_distances, adm_precision_recall, inception_score, precision_recall
 from evaluation.frechet import SINGULAR_EPS, frechet_distance
+
+
+# -- 8. Inception Score: ADM's file-order parts of 5,000 vs torch-fidelity's shuffled tenths -------------------
+def numpy_adm_is(probs: np.ndarray, split_size: int = 5000) -> float:
+    """ADM's compute_inception_score on softmax rows: mean over consecutive parts of exp(mean KL(p(y|x) || p(y)))."""
+    scores = []
+    for start in range(0, len(probs), split_size):
+        part = probs[start:start + split_size]
+        kl = part * (np.log(part) - np.log(np.mean(part, 0, keepdims=True)))
+        scores.append(np.exp(np.mean(np.sum(kl, 1))))
+    return float(np.mean(scores))
+
+
+def cycling_logits(n: int, classes: int, confidence: float = 5.0) -> np.ndarray:
+    """Image i confidently of class i mod classes, as the samplers order class-conditional samples."""
+    logits = np.zeros((n, classes))
+    logits[np.arange(n), np.arange(n) % classes] = confidence
+    return logits
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_inception_score_adm_file_order_parts_against_numpy_reference():
+    logits = cycling_logits(10_000, 50)
+    adm, tf = inception_score(logits, "adm"), inception_score(logits, "torch_fidelity")
+    assert adm["splits"] == 2 and adm["mean"] == pytest.approx(numpy_adm_is(softmax(logits)), rel=1e-12)
+    # every file-order part holds each class 100 times, so p(y) is uniform; shuffled tenths are not balanced
+    assert tf["splits"] == 10 and tf["mean"] < adm["mean"] * 0.995
+    perm = np.random.RandomState(2020).permutation(len(logits))
+    shuffled = softmax(logits)[perm]
+    tenths = [numpy_adm_is(shuffled[i * 1000:(i + 1) * 1000], 1000) for i in range(10)]
+    assert tf["mean"] == pytest.approx(np.mean(tenths), rel=1e-12)
+    # reordering the file changes ADM's value and not torch-fidelity's split sizes: order is the convention
+    by_class = np.argsort(np.arange(10_000) % 50, kind="stable")
+    assert inception_score(logits[by_class], "adm")["mean"] != pytest.approx(adm["mean"], rel=1e-3)
+    assert inception_score(np.zeros((50_000, 4)), "adm")["splits"] == 10
+
+
+# -- 10. precision / recall: ADM's float16 distance blocks vs float32 ------------------------------------------
+def numpy_adm_sq_dists(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """ADM's _batch_pairwise_distances in float16 (sums accumulated in float32), float32 if any value overflows."""
+    u16, v16 = u.astype(np.float32).astype(np.float16), v.astype(np.float32).astype(np.float16)
+    to16 = lambda x: x.astype(np.float32).astype(np.float16)  # noqa: E731 (a float32 accumulator stored as fp16)
+    nu, nv = to16(np.square(u16).astype(np.float64).sum(1)), to16(np.square(v16).astype(np.float64).sum(1))
+    mm = to16(u16.astype(np.float64) @ v16.astype(np.float64).T)
+    d = np.maximum((nu[:, None] - np.float16(2) * mm) + nv[None, :], np.float16(0))
+    assert d.dtype == np.float16
+    if np.isfinite(d).all():
+        return d.astype(np.float32)
+    u32, v32 = u.astype(np.float32), v.astype(np.float32)
+    nu, nv = np.square(u32).astype(np.float64).sum(1).astype(np.float32), np.square(v32).astype(np.float64).sum(1).astype(np.float32)
+    mm = (u32.astype(np.float64) @ v32.astype(np.float64).T).astype(np.float32)
+    return np.maximum((nu[:, None] - np.float32(2) * mm) + nv[None, :], np.float32(0))
+
+
+def numpy_adm_precision_recall(samples, ref, k=3):
+    """ADM's ManifoldEstimator on one block: radii are the (k+1)-th smallest distances (self included)."""
+    radius = lambda x: np.partition(numpy_adm_sq_dists(x, x), k, axis=1)[:, k]  # noqa: E731
+    r_ref, r_sam = radius(ref), radius(samples)
+    d = numpy_adm_sq_dists(ref, samples)
+    return float((d <= r_ref[:, None]).any(0).mean()), float((d <= r_sam[None, :]).any(1).mean())
+
+
+@pytest.fixture(scope="module")
+def offset_features():
+    """Features far from the origin: ||u||^2 - 2 u.v + ||v||^2 cancels badly in float16 (step 0.5 near 1,000)."""
+    rng = np.random.default_rng(0)
+    return rng.normal(8, 1, (300, 32)), rng.normal(8, 1, (300, 32)) + 0.1
+
+
+def test_adm_fp16_precision_recall_equals_numpy_float16_emulation_and_differs_from_fp32(offset_features):
+    samples, ref = offset_features
+    d = adm_pairwise_sq_distances(torch.from_numpy(ref).float(), torch.from_numpy(samples).float()).numpy()
+    np.testing.assert_array_equal(d, numpy_adm_sq_dists(ref, samples))
+    adm = precision_recall(samples, ref, 3, "adm_fp16")
+    assert adm == numpy_adm_precision_recall(samples, ref)
+    fp32 = precision_recall(samples, ref, 3, "fp32")
+    assert adm != pytest.approx(fp32, abs=1e-3)
+    # blocks of 64 (ADM: 10,000) give the same answer: the float16 / float32 choice is per block, not per set
+    assert adm_precision_recall(samples, ref, 3, batch=64) == adm
+
+
+def test_adm_distances_fall_back_to_float32_when_float16_overflows():
+    rng = np.random.default_rng(1)
+    big = rng.normal(0, 100, (40, 32))  # squared norms ~3e5 > 65504: inf in float16
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = numpy_adm_sq_dists(big, big)
+    d = adm_pairwise_sq_distances(torch.from_numpy(big).float(), torch.from_numpy(big).float()).numpy()
+    assert np.isfinite(d).all() and d.dtype == np.float32
+    np.testing.assert_array_equal(d, want)
+    samples = big + rng.normal(0, 20, big.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert precision_recall(samples, big, 3, "adm_fp16") == numpy_adm_precision_recall(samples, big)
 
 
 # -- 12. Fréchet distance: ADM's / clean-fid's sqrtm safeguards ----------------------------------------------------
