@@ -96,6 +96,7 @@ class SamplingCfg:
     randomize_temperature: float
     temperature: float
     batch_size: int
+    quantize: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,6 +295,7 @@ class MaskGenSamplingCfg:
     randomize_temperature: float
     softmax_temperature_annealing: bool
     batch_size: int
+    quantize: str
 
 
 @dataclasses.dataclass(frozen=True)

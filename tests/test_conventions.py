@@ -133,3 +133,90 @@ def test_imaginary_part_above_1e_3_on_the_diagonal_is_an_error():
     # sqrtm(diag(1, -1e-5)) has 3.2e-3 i on the diagonal: the statistics are broken, not the distance small
     with pytest.raises(ValueError, match="imaginary component"):
         frechet_distance(mu, np.eye(2), mu, np.diag([1.0, -1e-5]))
+
+
+# -- 9. image quantisation: the official truncation vs rounding --------------------------------------------------
+def test_truncate_is_the_official_conversion_and_differs_from_round():
+    from softdimo.tokenizers.lfq import to_uint8
+
+    x01 = torch.tensor([0.0, 0.125, 0.25, 0.5, 0.75, 1 - 2**-10, 1.0, 1.25, -0.25])  # the official decoders' [0, 1]
+    x = (2 * x01 - 1).view(1, 1, 1, -1)                                 # ours: [-1, 1], NCHW (exact for these)
+    official = (torch.clamp(x01, 0.0, 1.0) * 255.0).to(torch.uint8)    # MaskBit / MaskGen: floor
+    truncated, rounded = to_uint8(x, "truncate")[0, 0, :, 0], to_uint8(x, "round")[0, 0, :, 0]
+    assert truncated.tolist() == official.tolist() == [0, 31, 63, 127, 191, 254, 255, 255, 0]
+    assert rounded.tolist() == [0, 32, 64, 128, 191, 255, 255, 255, 0]  # 31.875, 63.75, 127.5, 254.75 go up
+    assert to_uint8(x).tolist() == to_uint8(x, "round").tolist()        # round stays the library default
+    with pytest.raises(ValueError, match="quantize"):
+        to_uint8(x, "floor")
+
+
+# -- 13. NFE: the forwards that ran, written into the sample sidecar -----------------------------------------------
+def _save(kind, arch, kwargs, module, path, **extra):
+    torch.save({"kind": kind, "arch": arch, "kwargs": kwargs, "state_dict": module.state_dict(), **extra}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_artefacts(tmp_path_factory):
+    from softdimo.models import build_model
+    from softdimo.tokenizers import build_tokenizer
+
+    out = tmp_path_factory.mktemp("artefacts")
+    torch.manual_seed(0)
+    gen = dict(seq_len=16, bits=6, splits=2, num_classes=10, dim=32, depth=2, heads=2, mlp_ratio=2.0, dropout=0.0)
+    tok = dict(image_size=8, channels=1, bits=6, splits=2, hidden_channels=8, downsample=1)
+    teacher = build_model("tiny_bit_bert", **gen)
+    return {"teacher": _save("teacher", "tiny_bit_bert", gen, teacher, out / "teacher.pt"),
+            "tokenizer": _save("tokenizer", "tiny_lfq", tok, build_tokenizer("tiny_lfq", **tok), out / "tokenizer.pt"),
+            "student": _save("student", "tiny_bit_bert", gen, teacher, out / "student.pt", method="dimo", total_steps=3,
+                             student={"r_init": 0.6}),
+            "model_class": type(teacher)}
+
+
+def _config(root, tmp_path, **sampling):
+    import yaml
+
+    raw = yaml.safe_load((root / "config" / "smoke.yaml").read_text())
+    raw["c2i"]["sampling"].update(sampling, batch_size=8)
+    raw["c2i"]["eval"]["n_samples"] = 20
+    path = tmp_path / f"cfg{len(list(tmp_path.glob('cfg*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _sample(cfg, art, out, *how):
+    import json
+
+    from softdimo import sample
+
+    sample.main(["--config", str(cfg), "--teacher", str(art["teacher"]), "--tokenizer", str(art["tokenizer"]),
+                 *how, "--seed", "0", "--threads", "1", "--out", str(out)])
+    return np.load(out)["arr_0"], json.loads(out.with_suffix(".json").read_text())
+
+
+def test_sidecar_nfe_counts_the_forwards_that_ran(root, tmp_path, tiny_artefacts, monkeypatch):
+    """MaskBit's cosine_power ramp has w = 1 at step 0: one pass there, two at every later step (4 steps: 7)."""
+    from softdimo.sampling import maskgit_nfe
+
+    rows = []
+    cls = tiny_artefacts["model_class"]
+    original = cls.forward
+    monkeypatch.setattr(cls, "forward", lambda self, tokens, cond: (rows.append(len(tokens)), original(self, tokens, cond))[1])
+    ramp = _config(root, tmp_path, cfg_scale=3.0, cfg_schedule="cosine_power", cfg_power=3.0)
+    _, meta = _sample(ramp, tiny_artefacts, tmp_path / "ramp.npz", "--steps", "4")
+    assert meta["nfe"] == sum(rows) / 20 == 7 == maskgit_nfe(4, 3.0, "cosine_power", 3.0)
+    rows.clear()
+    constant = _config(root, tmp_path, cfg_scale=3.0, cfg_schedule="constant")
+    _, meta = _sample(constant, tiny_artefacts, tmp_path / "constant.npz", "--steps", "4")
+    assert meta["nfe"] == sum(rows) / 20 == 8
+    _, meta = _sample(ramp, tiny_artefacts, tmp_path / "student.npz", "--student", str(tiny_artefacts["student"]))
+    assert meta["nfe"] == 1 and meta["teacher_nfe"] == maskgit_nfe(4, 3.0, "cosine_power", 3.0)
+
+
+def test_samples_follow_the_configured_quantisation(root, tmp_path, tiny_artefacts):
+    rounded, meta_r = _sample(_config(root, tmp_path, quantize="round"), tiny_artefacts, tmp_path / "r.npz", "--steps", "2")
+    truncated, meta_t = _sample(_config(root, tmp_path, quantize="truncate"), tiny_artefacts, tmp_path / "t.npz",
+                                "--steps", "2")
+    assert (meta_r["quantize"], meta_t["quantize"]) == ("round", "truncate")
+    diff = rounded.astype(int) - truncated.astype(int)
+    assert set(np.unique(diff)) <= {0, 1} and 0.2 < (diff == 1).mean() < 0.8  # about half the pixels one level up
