@@ -221,6 +221,7 @@ class T2IEvalCfg:
     batch_size: int
     detector_saturation: int
     detector_min_area: int
+    geneval_rule: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -194,7 +194,8 @@ class JudgeStage:
             x = uint8_to_unit(torch.from_numpy(images).to(self.device))
             top = (judge.embed_images(x) @ judge.embed_text(self.bank.pooled[:self.n_prompts]).T).argmax(1).tolist()
             detect = ShapesDetector(self.world.shapes, self.world.colors)
-            out["holdout_top1_caption_true"] = float(np.mean([score_image(detect(img), metadata[p])[0]
+            rule = self.cfg.t2i.eval.geneval_rule
+            out["holdout_top1_caption_true"] = float(np.mean([score_image(detect(img), metadata[p], rule)[0]
                                                               for img, p in zip(images, top)]))
         return out
 
