@@ -220,3 +220,24 @@ def test_samples_follow_the_configured_quantisation(root, tmp_path, tiny_artefac
     assert (meta_r["quantize"], meta_t["quantize"]) == ("round", "truncate")
     diff = rounded.astype(int) - truncated.astype(int)
     assert set(np.unique(diff)) <= {0, 1} and 0.2 < (diff == 1).mean() < 0.8  # about half the pixels one level up
+
+
+def test_paper_table1_names_its_conventions_and_keeps_torch_fidelity_is_beside_adm(root, tmp_path):
+    import json
+
+    from reports.table1 import build_table1, to_markdown
+
+    files = []
+    for seed, (is_adm, is_tf) in enumerate([(300.0, 280.0), (310.0, 285.0)]):
+        record = {"fid": 2.0, "is": is_adm, "is_adm": is_adm, "is_torch_fidelity": is_tf, "precision": 0.8,
+                  "recall": 0.6, "is_convention": "adm", "prc_arithmetic": "adm_fp16", "n_samples": 50_000,
+                  "n_reference": 10_000, "evaluator": "inception_v3", "reference": "adm_ref_batch",
+                  "sampling": {"method": "teacher", "steps": 64, "nfe": 127, "eval_seed": seed, "images_per_s": 1.0,
+                               "quantize": "truncate"}}
+        files.append(tmp_path / f"m{seed}.json")
+        files[-1].write_text(json.dumps(record))
+    table = build_table1(files, root / "config" / "reported.csv", "paper")
+    row = table.iloc[0]
+    assert (row["is_mean"], row["is_torch_fidelity_mean"], row["nfe"]) == (305.0, 282.5, 127)
+    assert (row["is_convention"], row["prc_arithmetic"], row["quantize"]) == ("adm", "adm_fp16", "truncate")
+    assert "Inception Score adm" in to_markdown(table) and "quantised to uint8 by truncate" in to_markdown(table)
