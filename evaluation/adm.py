@@ -1,14 +1,18 @@
 """Paper-scale ImageNet-256 metrics against ADM's reference batch (VIRTUAL_imagenet256_labeled.npz).
 
 FID uses the reference's stored mu / sigma (ADM's evaluator does the same: they describe the whole training
-set, the 10,000 images are a sample of it); Inception Score uses the samples' unbiased logits in 10 splits;
-precision / recall (k = 3) compare the samples' pool3 features with those of the 10,000 reference images.
-The network is torch-fidelity's TF-compatible Inception-v3 from a local weight file. Optionally FID is also
-computed with clean-fid's legacy_tensorflow mode (Di[M]O's protocol) from a local inception-2015-12-05.pt.
+set, the 10,000 images are a sample of it), with ADM's sqrtm safeguards (evaluation/frechet.py); Inception
+Score uses the samples' unbiased logits; precision / recall (k = 3) compare the samples' pool3 features with
+those of the 10,000 reference images. Inception Score and precision / recall follow ADM's evaluator by default
+(c2i.eval.is_convention = adm: file-order parts of 5,000; c2i.eval.prc_arithmetic = adm_fp16: float16 distance
+blocks), evaluation/adm_conventions.py; torch-fidelity's shuffled-split Inception Score is always written
+beside it (is_torch_fidelity). The network is torch-fidelity's TF-compatible Inception-v3 from a local weight
+file. Optionally FID is also computed with clean-fid's legacy_tensorflow mode (Di[M]O's protocol) from a
+local inception-2015-12-05.pt.
 
     python -m evaluation.adm reference --ref-batch VIRTUAL_imagenet256_labeled.npz --extractor W --out ref.npz
     python -m evaluation.adm calc --samples S.npz --ref ref.npz --extractor W --num 50000 --out metrics.json \
-        [--cleanfid-inception-dir DIR]
+        [--is-convention adm|torch_fidelity] [--prc-arithmetic adm_fp16|fp32] [--cleanfid-inception-dir DIR]
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.fid import ImageArray, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.io import atomic_savez, git_commit, write_json
@@ -68,22 +73,6 @@ def load_reference(path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in ("mu", "sigma", "features")}
 
 
-def inception_score(logits: np.ndarray, splits: int = 10) -> tuple[float, float]:
-    from torch_fidelity.metric_isc import isc_features_to_metric
-
-    out = isc_features_to_metric(torch.from_numpy(logits), splits=splits)
-    return out["inception_score_mean"], out["inception_score_std"]
-
-
-def precision_recall(sample_feats: np.ndarray, ref_feats: np.ndarray, k: int) -> tuple[float, float]:
-    from torch_fidelity.metric_prc import calculate_precision_recall_part
-
-    # torch-fidelity's order: generated first, real second
-    p, r = calculate_precision_recall_part(torch.from_numpy(sample_feats).float(), torch.from_numpy(ref_feats).float(),
-                                           neighborhood=k)
-    return float(p), float(r)
-
-
 @torch.no_grad()
 def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_size: int, device) -> float:
     """FID as Di[M]O computes it: clean-fid's legacy_tensorflow mode (TF-style resize inside the TorchScript
@@ -101,14 +90,22 @@ def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_s
     return float(cleanfid_frechet(mu_s, sigma_s, mu, sigma))
 
 
+def inception_scores(logits: np.ndarray, is_convention: str) -> dict:
+    """The configured Inception Score as is / is_std, and both conventions under their own names."""
+    both = {c: inception_score(logits, c) for c in IS_CONVENTIONS}
+    chosen = both[is_convention]
+    return {"is": chosen["mean"], "is_std": chosen["std"], "is_splits": chosen["splits"], "is_convention": is_convention,
+            **{f"is_{c}": v["mean"] for c, v in both.items()}, **{f"is_{c}_std": v["std"] for c, v in both.items()}}
+
+
 def adm_metrics(samples: np.ndarray, ref: dict, extractor_path, *, batch_size: int, k: int, device,
-                cleanfid_dir=None) -> dict:
+                is_convention: str, prc_arithmetic: str, cleanfid_dir=None) -> dict:
     feats = inception_features(samples, extractor_path, batch_size, device)
     mu, sigma = feature_stats(feats["2048"])
-    isc, isc_std = inception_score(feats["logits_unbiased"])
-    precision, recall = precision_recall(feats["2048"], ref["features"], k)
-    out = {"fid": frechet_distance(mu, sigma, ref["mu"], ref["sigma"]), "is": isc, "is_std": isc_std,
-           "precision": precision, "recall": recall}
+    precision, recall = precision_recall(feats["2048"], ref["features"], k, prc_arithmetic, device)
+    out = {"fid": frechet_distance(mu, sigma, ref["mu"], ref["sigma"]),
+           **inception_scores(feats["logits_unbiased"], is_convention),
+           "precision": precision, "recall": recall, "prc_arithmetic": prc_arithmetic}
     if cleanfid_dir is not None:
         out["fid_cleanfid_legacy_tf"] = cleanfid_legacy_tf_fid(samples, ref["mu"], ref["sigma"], cleanfid_dir,
                                                                batch_size, device)
@@ -126,6 +123,10 @@ def main(argv=None):
     c.add_argument("--ref", required=True, help="output of `reference`")
     c.add_argument("--num", type=positive_int, required=True, help="images to score; fewer in the file is an error")
     c.add_argument("--prc-neighborhood", type=int, required=True)
+    c.add_argument("--is-convention", choices=IS_CONVENTIONS, default="adm",
+                   help="c2i.eval.is_convention (default: the paper preset's adm)")
+    c.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="adm_fp16",
+                   help="c2i.eval.prc_arithmetic (default: the paper preset's adm_fp16)")
     c.add_argument("--cleanfid-inception-dir", default=None, help="folder of inception-2015-12-05.pt (cross-check)")
     c.add_argument("--out", required=True)
     for p in (r, c):
@@ -139,10 +140,11 @@ def main(argv=None):
     t0 = time.time()
     ref = load_reference(args.ref)
     metrics = adm_metrics(load_images(args.samples, args.num), ref, args.extractor, batch_size=args.batch_size,
-                          k=args.prc_neighborhood, device=device, cleanfid_dir=args.cleanfid_inception_dir)
+                          k=args.prc_neighborhood, device=device, is_convention=args.is_convention,
+                          prc_arithmetic=args.prc_arithmetic, cleanfid_dir=args.cleanfid_inception_dir)
     metrics.update({
         "n_samples": args.num, "n_reference": int(len(ref["features"])), "evaluator": "inception_v3",
-        "reference": "adm_ref_batch", "prc_neighborhood": args.prc_neighborhood, "is_splits": 10,
+        "reference": "adm_ref_batch", "prc_neighborhood": args.prc_neighborhood,
         "reference_sha256": sha256(args.ref), "extractor_sha256": sha256(args.extractor),
         "samples_sha256": sha256(args.samples), "eval_seconds": round(time.time() - t0, 2), "git_commit": git_commit(),
         "sampling": json.loads(Path(args.samples).with_suffix(".json").read_text()),

@@ -6,6 +6,10 @@
 
 Samples are uint8 NHWC arrays under key arr_0 (the ADM evaluator's format). Fewer images than --num is an
 error: an FID over fewer samples is a different (biased) number, not a noisier one.
+
+Inception Score and precision / recall follow torch-fidelity by default (the tiny presets' c2i.eval.is_convention
+= torch_fidelity, c2i.eval.prc_arithmetic = fp32); ADM's conventions (evaluation/adm_conventions.py) are
+--is-convention adm / --prc-arithmetic adm_fp16. The record names the convention it used.
 """
 import argparse
 import hashlib
@@ -17,6 +21,7 @@ import numpy as np
 import torch
 import torch_fidelity
 
+from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.extractors import EVALUATORS, register_all
 from evaluation.frechet import feature_stats
 from softdimo.io import atomic_savez, git_commit, write_json
@@ -60,27 +65,48 @@ def sha256(path) -> str:
 
 
 def compute_metrics(samples: np.ndarray, reference: np.ndarray, *, evaluator: str, extractor_path,
-                    batch_size: int, prc_neighborhood: int, isc_splits: int = 10, isc: bool = True) -> dict:
+                    batch_size: int, prc_neighborhood: int, isc_splits: int = 10, isc: bool = True,
+                    is_convention: str = "torch_fidelity", prc_arithmetic: str = "fp32") -> dict:
     register_all()
+    if is_convention not in IS_CONVENTIONS or prc_arithmetic not in PRC_ARITHMETIC:
+        raise ValueError(f"is_convention {is_convention!r} / prc_arithmetic {prc_arithmetic!r}: "
+                         f"not one of {IS_CONVENTIONS} / {PRC_ARITHMETIC}")
+    torch_prc = prc_arithmetic == "fp32"
     out = torch_fidelity.calculate_metrics(
         input1=ImageArray(samples), input2=ImageArray(reference), cuda=torch.cuda.is_available(),
         feature_extractor=EVALUATORS[evaluator], feature_extractor_weights_path=str(extractor_path),
-        isc=isc, fid=True, prc=True, prc_neighborhood=prc_neighborhood, isc_splits=isc_splits,
+        isc=isc, fid=True, prc=torch_prc, prc_neighborhood=prc_neighborhood, isc_splits=isc_splits,
         batch_size=batch_size, save_cpu_ram=True, cache=False, verbose=False)
-    metrics = {"fid": out["frechet_inception_distance"], "precision": out["precision"], "recall": out["recall"]}
+    metrics = {"fid": out["frechet_inception_distance"]}
+    if torch_prc:
+        metrics.update(precision=out["precision"], recall=out["recall"])
+    else:
+        feats = [extract_features(x, evaluator=evaluator, extractor_path=extractor_path, batch_size=batch_size)
+                 for x in (samples, reference)]
+        metrics["precision"], metrics["recall"] = precision_recall(*feats, prc_neighborhood, prc_arithmetic)
+    metrics["prc_arithmetic"] = prc_arithmetic
     if isc:
-        metrics.update({"is": out["inception_score_mean"], "is_std": out["inception_score_std"]})
+        metrics.update({"is": out["inception_score_mean"], "is_std": out["inception_score_std"],
+                        "is_convention": is_convention})
+        if is_convention == "adm":
+            logits = extract_features(samples, evaluator=evaluator, extractor_path=extractor_path,
+                                      batch_size=batch_size, layer="logits")
+            adm = inception_score(logits, "adm")
+            metrics.update({"is": adm["mean"], "is_std": adm["std"], "is_splits": adm["splits"],
+                            "is_torch_fidelity": out["inception_score_mean"],
+                            "is_torch_fidelity_std": out["inception_score_std"]})
     return metrics
 
 
-def extract_features(images: np.ndarray, *, evaluator: str, extractor_path, batch_size: int) -> np.ndarray:
+def extract_features(images: np.ndarray, *, evaluator: str, extractor_path, batch_size: int,
+                     layer: str = "features") -> np.ndarray:
     register_all()
     from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-    fe = create_feature_extractor(EVALUATORS[evaluator], ["features"], cuda=False,
+    fe = create_feature_extractor(EVALUATORS[evaluator], [layer], cuda=False,
                                   feature_extractor_weights_path=str(extractor_path), verbose=False)
     feats = get_featuresdict_from_dataset(ImageArray(images), fe, batch_size, False, True, False)
-    return feats["features"].numpy()
+    return feats[layer].numpy()
 
 
 def main(argv=None):
@@ -95,6 +121,10 @@ def main(argv=None):
     calc.add_argument("--num", type=positive_int, required=True, help="images to use; fewer is an error")
     calc.add_argument("--out", required=True)
     calc.add_argument("--prc-neighborhood", type=int, required=True)
+    calc.add_argument("--is-convention", choices=IS_CONVENTIONS, default="torch_fidelity",
+                      help="c2i.eval.is_convention (default: the tiny presets' torch_fidelity)")
+    calc.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="fp32",
+                      help="c2i.eval.prc_arithmetic (default: the tiny presets' fp32)")
     calc.add_argument("--real", action="store_true",
                       help="the 'samples' are real images (the FID floor row of the table), not generated ones")
     for p in (ref, calc):
@@ -116,7 +146,8 @@ def main(argv=None):
                             f"{reference.shape[1:]}: they must match (H, W, channels)")
     metrics = compute_metrics(samples, reference, evaluator=args.evaluator,
                               extractor_path=args.extractor, batch_size=args.batch_size,
-                              prc_neighborhood=args.prc_neighborhood)
+                              prc_neighborhood=args.prc_neighborhood, is_convention=args.is_convention,
+                              prc_arithmetic=args.prc_arithmetic)
     meta_path = Path(args.samples).with_suffix(".json")
     metrics.update({
         "n_samples": args.num, "n_reference": int(len(load_images(args.ref))), "evaluator": args.evaluator,

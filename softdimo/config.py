@@ -208,6 +208,10 @@ class SamplingCfg(_Section):
                                                            "annealed linearly to 0")
     temperature: float = Field(gt=0, description="softmax temperature of token sampling")
     batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    quantize: Literal["round", "truncate"] = Field(
+        description="how decoded float images become the stored uint8 samples: round = nearest level, "
+                    "round((x+1)*127.5); truncate = the official MaskBit / MaskGen conversion, "
+                    "(clamp((x+1)/2, 0, 1)*255).to(uint8), i.e. floor (docs/metrics.md)")
 
 
 class EvalCfg(_Section):
@@ -225,6 +229,13 @@ class EvalCfg(_Section):
     cleanfid_crosscheck: bool = Field(
         description="also compute FID with clean-fid's legacy_tensorflow mode (Di[M]O's protocol) from a local "
                     "inception-2015-12-05.pt; paper preset only")
+    is_convention: Literal["adm", "torch_fidelity"] = Field(
+        description="Inception Score splits reported as 'is': adm = ADM's evaluator (softmax rows in file order, "
+                    "consecutive parts of 5,000 images); torch_fidelity = 10 parts after torch-fidelity's seeded "
+                    "shuffle. The ADM path (evaluation/adm.py) writes both as is_adm / is_torch_fidelity")
+    prc_arithmetic: Literal["adm_fp16", "fp32"] = Field(
+        description="precision / recall distances: adm_fp16 = ADM's ManifoldEstimator (squared distances in "
+                    "float16 blocks of 10,000, float32 when a block overflows); fp32 = torch-fidelity's float32 cdist")
 
     @model_validator(mode="after")
     def _check_evaluator(self):
@@ -449,6 +460,10 @@ class T2IEvalCfg(_Section):
     detector_saturation: int = Field(ge=1, le=255, description="max - min RGB channel above which a pixel is an "
                                                                "object pixel")
     detector_min_area: int = Field(ge=1, description="connected components smaller than this many pixels are noise")
+    geneval_rule: Literal["official", "all_detections"] = Field(
+        description="official = GenEval's evaluate_images.py: colour and relative position are checked on the "
+                    "`count` most confident detections of a class only; all_detections = this project's former "
+                    "rule (every detection of the class)")
 
 
 class T2IStudentCfg(_Section):
@@ -580,6 +595,10 @@ class MaskGenSamplingCfg(_Section):
         description="divide logits by 0.5 + 0.8 (1 - progress), MaskGen's default (its alternative divides by the "
                     "Gumbel temperature, which is 0 at the last step)")
     batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    quantize: Literal["round", "truncate"] = Field(
+        description="how decoded float images become the stored uint8 samples: round = nearest level, "
+                    "round((x+1)*127.5); truncate = the official MaskBit / MaskGen conversion, "
+                    "(clamp((x+1)/2, 0, 1)*255).to(uint8), i.e. floor (docs/metrics.md)")
 
 
 class PaperT2IEvalCfg(_Section):

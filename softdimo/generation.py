@@ -18,16 +18,17 @@ from softdimo.sampling import ImageRngs, sample_maskgit, sample_one_step
 from softdimo.tokenizers.lfq import to_uint8
 
 
-def generate(sample_tokens, tokenizer, seeds: list[int], labels: torch.Tensor, batch_size: int,
+def generate(sample_tokens, tokenizer, seeds: list[int], labels: torch.Tensor, batch_size: int, *, quantize: str,
              desc: str = "", progress: bool = False) -> np.ndarray:
-    """Decode sample_tokens(labels, rngs) batch by batch into uint8 NHWC images."""
+    """Decode sample_tokens(labels, rngs) batch by batch into uint8 NHWC images (quantize: the track's
+    sampling.quantize, round or truncate; softdimo.tokenizers.lfq.to_uint8)."""
     out = []
     for start in tqdm(range(0, len(seeds), batch_size), disable=not progress, desc=desc):
         sl = slice(start, start + batch_size)
         with torch.no_grad():
             tokens = sample_tokens(labels[sl], ImageRngs(seeds[sl], labels.device))
             with torch.autocast(tokens.device.type, enabled=False):  # images decode in fp32 under bf16 runs
-                out.append(to_uint8(tokenizer.decode(tokens)).cpu().numpy())
+                out.append(to_uint8(tokenizer.decode(tokens), quantize).cpu().numpy())
     return np.concatenate(out)
 
 

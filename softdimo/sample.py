@@ -1,5 +1,5 @@
 """Sample a teacher (at a step count) or a one-step student: uint8 NHWC images under arr_0 (+ labels) and a
-JSON sidecar with seeds, NFE, wall time and images/s.
+JSON sidecar with seeds, NFE, quantisation, wall time and images/s.
 
     python -m softdimo.sample --config CFG --teacher teacher.pt --tokenizer tokenizer.pt --steps 8 --seed 0 \
         --out results/c2i/samples/teacher/steps8/seed0.npz
@@ -10,7 +10,9 @@ Image i of evaluation seed k has class i mod num_classes and draws all its noise
 k*1_000_000 + i, so the set of images does not depend on batch size. images/s is the wall-clock rate of
 sampling plus decoding at the configured batch size, model loading excluded. For a student, the teacher's
 rate at its largest configured step count is measured in the same process on the same batch size, next to
-the FLOP ceiling of the speed-up.
+the FLOP ceiling of the speed-up. NFE is the number of network evaluations per image that ran (counted through
+softdimo.sampling.ForwardCounter): with MaskBit's cosine_power guidance ramp the first step is unguided, one pass.
+Decoded images become uint8 by c2i.sampling.quantize (round, or the official MaskBit truncation).
 """
 import argparse
 from pathlib import Path
@@ -23,8 +25,8 @@ from softdimo.config import load_config
 from softdimo.generation import flops_per_image, generate, join_shares, soft_hard_gap, student_sampler, teacher_sampler, timed
 from softdimo.io import atomic_savez, git_commit, write_json
 from softdimo.runtime import autocast, setup_torch
-from softdimo.sampling import forward_passes_per_step, image_seeds
-from softdimo.errors import cli, positive_int, nonnegative_int
+from softdimo.errors import cli, nonnegative_int, positive_int
+from softdimo.sampling import ForwardCounter, image_seeds
 
 
 def main(argv=None):
@@ -51,18 +53,22 @@ def main(argv=None):
     labels = torch.arange(n, device=device) % teacher.num_classes
     meta = {"eval_seed": args.seed, "image_seeds": f"{seeds[0]}..{seeds[-1]}", "n_samples": n, "batch_size": bs,
             "device": cfg.device, "precision": cfg.precision, "processes": distributed.world_size(), "torch_threads": torch.get_num_threads(),
-            "git_commit": git_commit()}
+            "quantize": s_cfg.quantize, "git_commit": git_commit()}
     if args.student is None:
-        sampler = teacher_sampler(teacher, s_cfg, args.steps)
-        meta.update(method="teacher", steps=args.steps, nfe=args.steps * forward_passes_per_step(s_cfg.cfg_scale))
+        counted = ForwardCounter(teacher)
+        sampler = teacher_sampler(counted, s_cfg, args.steps)
+        meta.update(method="teacher", steps=args.steps)
     else:
         student, payload = load_artefact(args.student, "student", device)
-        sampler = student_sampler(student, payload["student"]["r_init"], cfg.c2i.distill)
-        meta.update(method=payload["method"], steps=1, nfe=1, student_total_steps=payload["total_steps"])
+        counted = ForwardCounter(student)
+        sampler = student_sampler(counted, payload["student"]["r_init"], cfg.c2i.distill)
+        meta.update(method=payload["method"], steps=1, student_total_steps=payload["total_steps"])
     mine = distributed.share(n)
     with autocast(cfg.precision, device):
         images, seconds = timed(lambda: generate(sampler, tokenizer, seeds[mine], labels[mine], bs,
-                                                 desc=meta["method"], progress=distributed.is_main()))
+                                                 quantize=s_cfg.quantize, desc=meta["method"],
+                                                 progress=distributed.is_main()))
+    meta["nfe"] = counted.nfe(len(seeds[mine]))
     images = join_shares(images, Path(args.out))
     if images is None:  # not rank 0: its share is handed over
         return
@@ -72,16 +78,17 @@ def main(argv=None):
     if args.student is not None:  # the teacher's rate on the same batch size, in this process
         n_ref = max(steps for steps in s_cfg.steps)
         k = min(bs, n)
+        reference = ForwardCounter(teacher)
         with autocast(cfg.precision, device):
-            _, t_seconds = timed(lambda: generate(teacher_sampler(teacher, s_cfg, n_ref), tokenizer, seeds[:k],
-                                                  labels[:k], bs))
+            _, t_seconds = timed(lambda: generate(teacher_sampler(reference, s_cfg, n_ref), tokenizer, seeds[:k],
+                                                  labels[:k], bs, quantize=s_cfg.quantize))
         meta.update(soft_hard_gap(student, tokenizer, labels[:k], seeds[:k], payload["student"]["r_init"],
                                   cfg.c2i.distill))
         g, d = flops_per_image(teacher, tokenizer)
-        c = forward_passes_per_step(s_cfg.cfg_scale)
-        meta.update(teacher_steps=n_ref, teacher_images_per_s=k / t_seconds,
+        teacher_nfe = reference.nfe(k)
+        meta.update(teacher_steps=n_ref, teacher_nfe=teacher_nfe, teacher_images_per_s=k / t_seconds,
                     speedup=meta["images_per_s"] / (k / t_seconds), flops_generator=g, flops_decoder=d,
-                    speedup_flop_ceiling=(c * n_ref * g + d) / (g + d))
+                    speedup_flop_ceiling=(teacher_nfe * g + d) / (meta["nfe"] * g + d))
     atomic_savez(args.out, arr_0=images, labels=labels.cpu().numpy())
     write_json(Path(args.out).with_suffix(".json"), meta)
     print(f"{meta['method']}: {n} images in {seconds:.2f}s on {distributed.world_size()} process(es) "

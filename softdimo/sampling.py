@@ -68,7 +68,34 @@ def guided_logits(model, tokens, labels, cfg_scale: float) -> torch.Tensor:
 
 
 def forward_passes_per_step(cfg_scale: float) -> int:
+    """Network evaluations per image of one guided_logits call: the unconditional pass only when w != 1."""
     return 1 if cfg_scale == 1.0 else 2
+
+
+class ForwardCounter:
+    """A masked model that counts the rows its forwards evaluate (model(...) and forward_embeddings(...)); every
+    other attribute is the model's. A CFG step over b images evaluates 2b rows, an unguided one b, so
+    nfe(n_images) is the number of network evaluations per image that actually ran: the sidecars' nfe. MaskBit's
+    cosine_power ramp starts at w = 1, so its first step is one pass (64 steps: 127, not 128)."""
+
+    def __init__(self, model):
+        self.model, self.rows = model, 0
+
+    def __call__(self, x, cond, *args, **kwargs):
+        self.rows += len(x)
+        return self.model(x, cond, *args, **kwargs)
+
+    def forward_embeddings(self, e, cond, *args, **kwargs):
+        self.rows += len(e)
+        return self.model.forward_embeddings(e, cond, *args, **kwargs)
+
+    def __getattr__(self, name):  # only for names not set in __init__
+        return getattr(self.model, name)
+
+    def nfe(self, n_images: int) -> int:
+        if n_images <= 0 or self.rows % n_images:
+            raise ValueError(f"{self.rows} evaluated rows for {n_images} images: not a whole number per image")
+        return self.rows // n_images
 
 
 def guidance_weight(cfg_scale: float, cfg_schedule: str, cfg_power: float, step: int, steps: int) -> float:
@@ -79,6 +106,14 @@ def guidance_weight(cfg_scale: float, cfg_schedule: str, cfg_power: float, step:
     if cfg_schedule == "cosine_power":
         return 1.0 + (cfg_scale - 1.0) * (1 - math.cos(math.pi * (step / steps) ** cfg_power)) / 2
     raise ValueError(f"unknown cfg_schedule {cfg_schedule!r}")
+
+
+def maskgit_nfe(steps: int, cfg_scale: float, cfg_schedule: str = "constant", cfg_power: float = 1.0) -> int:
+    """Network evaluations per image of sample_maskgit over `steps` steps (each step that runs: one pass where
+    its guidance weight is 1, two otherwise), for rates and FLOP ceilings computed without a sampling run.
+    sample_maskgit stops early only when nothing is left masked, i.e. with more steps than units."""
+    return sum(forward_passes_per_step(guidance_weight(cfg_scale, cfg_schedule, cfg_power, step, steps))
+               for step in range(steps))
 
 
 @torch.no_grad()

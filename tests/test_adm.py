@@ -28,6 +28,9 @@ def inception_weights(tmp_path_factory):
     return path
 
 
+CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16"}  # the paper preset's
+
+
 def images(seed, n=12, side=64):
     return np.random.default_rng(seed).integers(0, 256, (n, side, side, 3), dtype=np.uint8)
 
@@ -46,7 +49,7 @@ def ref_batch(tmp_path_factory, inception_weights):
 def test_fid_against_stored_statistics_precision_recall_against_images(ref_batch, inception_weights):
     ref = adm.reference(ref_batch, inception_weights, batch_size=6, device="cpu")
     real = np.load(ref_batch)["arr_0"]
-    m = adm.adm_metrics(real, ref, inception_weights, batch_size=4, k=3, device="cpu")
+    m = adm.adm_metrics(real, ref, inception_weights, batch_size=4, k=3, device="cpu", **CONVENTIONS)
     assert m["precision"] == 1.0 and m["recall"] == 1.0 and m["is"] >= 1.0  # the 12 images against themselves
     mu, sigma = feature_stats(adm.inception_features(real, inception_weights, batch_size=5)["2048"])
     assert m["fid"] > 1e-3  # not recomputed from the stored images
@@ -55,10 +58,13 @@ def test_fid_against_stored_statistics_precision_recall_against_images(ref_batch
 
 def test_precision_recall_direction(ref_batch, inception_weights):
     """Copies of a few real images: every sample lies on the real manifold (precision 1), most of the real
-    images are not covered (recall 3/12); the two would swap if generated and real were confused."""
+    images are not covered (recall 3/12); the two would swap if generated and real were confused. In float32:
+    random-weight Inception features of noise images sit close together far from the origin, where ADM's float16
+    squared distances cancel to rounding noise (tests/test_conventions.py checks that arithmetic itself)."""
     ref = adm.reference(ref_batch, inception_weights, batch_size=6, device="cpu")
     real = np.load(ref_batch)["arr_0"]
-    m = adm.adm_metrics(np.concatenate([real[:3]] * 4), ref, inception_weights, batch_size=6, k=3, device="cpu")
+    m = adm.adm_metrics(np.concatenate([real[:3]] * 4), ref, inception_weights, batch_size=6, k=3, device="cpu",
+                       **{**CONVENTIONS, "prc_arithmetic": "fp32"})
     assert m["precision"] == 1.0 and m["recall"] == pytest.approx(0.25)
 
 
@@ -74,6 +80,9 @@ def test_calc_cli_writes_metrics_and_refuses_fewer_samples(ref_batch, inception_
     adm.main(args + ["--num", "12"])
     out = json.loads((tmp_path / "m.json").read_text())
     assert out["n_samples"] == 12 and out["reference"] == "adm_ref_batch" and np.isfinite(out["fid"])
+    # ADM's conventions by default (the paper preset's), torch-fidelity's Inception Score labelled beside it
+    assert (out["is_convention"], out["prc_arithmetic"], out["is_splits"]) == ("adm", "adm_fp16", 1)
+    assert out["is"] == out["is_adm"] and np.isfinite(out["is_torch_fidelity"])
     with pytest.raises(ArtefactError, match="fewer than"):
         adm.main(args + ["--num", "50000"])
 

@@ -87,6 +87,23 @@ def test_is_rises_with_class_diversity(images, extractor, digits_split):
     assert metrics(one_class, real, extractor)["is"] < metrics(real, real, extractor)["is"]
 
 
+def test_tiny_path_names_its_conventions_and_offers_adm_s(images, extractor):
+    """The tiny presets keep torch-fidelity's Inception Score splits and float32 precision / recall (labelled in
+    the record); ADM's conventions on the same path give ADM's numbers (evaluation/adm_conventions.py)."""
+    from evaluation.adm_conventions import inception_score, precision_recall
+
+    real, fake = images
+    default = metrics(fake, real, extractor)
+    assert (default["is_convention"], default["prc_arithmetic"]) == ("torch_fidelity", "fp32")
+    adm = compute_metrics(fake, real, evaluator="digits_cnn", extractor_path=extractor, batch_size=128,
+                          prc_neighborhood=3, is_convention="adm", prc_arithmetic="adm_fp16")
+    assert adm["fid"] == default["fid"] and adm["is_torch_fidelity"] == default["is"]
+    feats = [extract_features(x, evaluator="digits_cnn", extractor_path=extractor, batch_size=128) for x in (fake, real)]
+    logits = extract_features(fake, evaluator="digits_cnn", extractor_path=extractor, batch_size=128, layer="logits")
+    assert adm["is"] == inception_score(logits, "adm")["mean"] and adm["is_splits"] == 1  # 300 images: one part
+    assert (adm["precision"], adm["recall"]) == precision_recall(*feats, 3, "adm_fp16")
+
+
 def test_fewer_samples_than_configured_is_an_error(tmp_path):
     atomic_savez(tmp_path / "s.npz", arr_0=np.zeros((10, 8, 8, 1), np.uint8))
     with pytest.raises(ArtefactError, match="holds 10 images, fewer than the 20"):

@@ -41,8 +41,8 @@ def test_detector_reads_clean_renders_perfectly_and_caption_blind_images_score_l
     assert blind["overall"] < 0.4
 
 
-def det(cls, color, box):
-    return {"class": cls, "color": color, "box": box}
+def det(cls, color, box, confidence=1.0):
+    return {"class": cls, "color": color, "box": box, "confidence": confidence}
 
 
 def test_geneval_rules():
@@ -50,7 +50,7 @@ def test_geneval_rules():
     assert relative_position((0, 0, 4, 4), (8, 8, 12, 12)) == {"left of", "above"}
     assert relative_position((0, 0, 4, 4), (0, 0, 4, 4)) == set()
     two_red = {"tag": "colors", "include": [{"class": "circle", "count": 1, "color": "red"}]}
-    assert score_image([det("circle", "blue", (0, 0, 4, 4)), det("circle", "red", (8, 0, 12, 4))], two_red)[0]
+    assert score_image([det("circle", "red", (8, 0, 12, 4)), det("circle", "blue", (0, 0, 4, 4))], two_red)[0]
     assert not score_image([det("circle", "blue", (0, 0, 4, 4))], two_red)[0]
     three = {"tag": "counting", "include": [{"class": "square", "count": 3}], "exclude": [{"class": "square", "count": 4}]}
     squares = [det("square", "red", (i, 0, i + 2, 2)) for i in range(0, 16, 4)]
@@ -59,6 +59,28 @@ def test_geneval_rules():
                                           {"class": "circle", "count": 1, "position": ["left of", 0]}]}
     assert score_image([det("square", "red", (8, 0, 12, 4)), det("circle", "red", (0, 0, 4, 4))], left)[0]
     assert not score_image([det("square", "red", (0, 0, 4, 4)), det("circle", "red", (8, 0, 12, 4))], left)[0]
+    with pytest.raises(ValueError, match="confidence"):
+        score_image([{"class": "circle", "color": "red", "box": (0, 0, 4, 4)}], two_red)
+
+
+def test_geneval_official_rule_checks_only_the_most_confident_detections():
+    """GenEval's evaluate_images.py takes objects[class][:count] (sorted by confidence) for colour and position;
+    the former rule here looked at every detection. Each case below flips the verdict between the two."""
+    red_circle = {"tag": "colors", "include": [{"class": "circle", "count": 1, "color": "red"}]}
+    confident_blue = [det("circle", "red", (8, 0, 12, 4), 0.4), det("circle", "blue", (0, 0, 4, 4), 0.9)]
+    assert not score_image(confident_blue, red_circle, "official")[0]      # the top circle is blue
+    assert score_image(confident_blue, red_circle, "all_detections")[0]    # some circle is red
+    left = {"tag": "position", "include": [{"class": "square", "count": 1},
+                                          {"class": "circle", "count": 1, "position": ["left of", 0]}]}
+    stray_right = [det("square", "red", (8, 0, 12, 4), 0.9), det("circle", "red", (0, 0, 4, 4), 0.8),
+                   det("circle", "red", (14, 0, 16, 2), 0.3)]
+    assert score_image(stray_right, left, "official")[0]                   # the top circle is left of the square
+    assert not score_image(stray_right, left, "all_detections")[0]         # the weak one is not
+    # a failed colour check leaves its group without objects: a later position on it has no target
+    red_left = {"tag": "color_attr", "include": [{"class": "square", "count": 1, "color": "blue"},
+                                                {"class": "circle", "count": 1, "position": ["left of", 0]}]}
+    ok, reason = score_image([det("square", "red", (8, 0, 12, 4)), det("circle", "red", (0, 0, 4, 4))], red_left)
+    assert not ok and "no target" in reason
 
 
 def test_summary_is_the_mean_of_the_six_task_scores():
@@ -150,8 +172,8 @@ def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
     ids, seeds = torch.tensor([0, 1, 2, 3, 4]), image_seeds(0, 5)
     kw = dict(r_init=0.6, distill_cfg=d)
     scoring = TinyScoring(tok, ToyReward(), bank)
-    full = test_time_grid(student, scoring, ids, seeds, tt, batch_size=5, **kw)
-    split = test_time_grid(student, scoring, ids, seeds, tt, batch_size=2, **kw)
+    full = test_time_grid(student, scoring, ids, seeds, tt, batch_size=5, quantize="round", **kw)
+    split = test_time_grid(student, scoring, ids, seeds, tt, batch_size=2, quantize="round", **kw)
     for key in full:
         assert np.array_equal(full[key], split[key]), key
     # best-of-4 picks candidates at least as rewarded as best-of-1 (candidate 0 is shared)

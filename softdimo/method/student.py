@@ -142,7 +142,7 @@ class StudentStage:
         n = self.d.eval_samples
         labels = torch.arange(n, device=self.device) % student.num_classes
         images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
-                          labels, batch_size=self.cfg.c2i.sampling.batch_size)
+                          labels, batch_size=self.cfg.c2i.sampling.batch_size, quantize=self.cfg.c2i.sampling.quantize)
         m = self.monitor(images)
         return {"eval_fid": m["fid"], "eval_precision": m["precision"], "eval_recall": m["recall"],
                 "total_step": self.init_steps + step}

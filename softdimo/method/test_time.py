@@ -46,7 +46,7 @@ def tteo(student, scoring, e, prompt_ids, iters: list[int], lr: float, temperatu
     return out
 
 
-def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_cfg, batch_size):
+def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_cfg, batch_size, quantize):
     """Images for every (N, TTEO iterations) of the config. Every candidate is optimised (TTEO, k iterations),
     then image i is the candidate with the highest reward of its decoded tokens among its first N: selection
     comes after optimisation, as in noise-optimisation methods, so TTEO is never undone by picking the
@@ -63,7 +63,7 @@ def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_c
                 tokens = (student.forward_embeddings(e_k, flat_ids) / temp + g.flatten(0, 1)).argmax(-1)
                 decoded = scoring.decode(tokens, flat_ids)
                 r = scoring.reward(decoded, flat_ids).view(b, n_max)
-                pictures = to_uint8(decoded).cpu().numpy().reshape(b, n_max, *decoded.shape[2:], decoded.shape[1])
+                pictures = to_uint8(decoded, quantize).cpu().numpy().reshape(b, n_max, *decoded.shape[2:], decoded.shape[1])
             for n in tt.best_of_n:
                 images[(n, k)].append(pictures[np.arange(b), r[:, :n].argmax(1).cpu().numpy()])
     return {key: np.concatenate(v) for key, v in images.items()}

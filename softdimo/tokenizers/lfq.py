@@ -45,9 +45,24 @@ def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float NCHW in [-1, 1] -> uint8 NHWC (rounded, clamped)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)
+QUANTIZE = ("round", "truncate")
+
+
+def to_uint8(x: torch.Tensor, quantize: str = "round") -> torch.Tensor:
+    """float NCHW in [-1, 1] -> uint8 NHWC.
+
+    round: the nearest of the 256 levels, round((clamp(x, -1, 1) + 1) * 127.5).
+    truncate: the official MaskBit evaluation and MaskGen README conversion of their [0, 1] decoder output,
+    (clamp(x01, 0, 1) * 255).to(uint8) with x01 = (x + 1) / 2: the level below, so about half of all pixels
+    are one level darker than under round (docs/metrics.md; the sampling.quantize config keys).
+    """
+    if quantize == "round":
+        levels = ((x.clamp(-1, 1) + 1) * 127.5).round()
+    elif quantize == "truncate":
+        levels = ((x.float() + 1) / 2).clamp(0, 1) * 255  # .to(uint8) truncates toward zero: floor on [0, 255]
+    else:
+        raise ValueError(f"unknown quantize {quantize!r}; one of {QUANTIZE}")
+    return levels.to(torch.uint8).permute(0, 2, 3, 1)
 
 
 class BitTokenizer(nn.Module):

@@ -140,7 +140,8 @@ class Student(StudentStage):
         ev = self.cfg.c2i.eval
         holdout, _ = load_split(self.inputs["reference"])
         return compute_metrics(images, holdout, evaluator=ev.evaluator, extractor_path=self.inputs["extractor"],
-                               batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood)
+                               batch_size=ev.batch_size, prc_neighborhood=ev.prc_neighborhood,
+                               is_convention=ev.is_convention, prc_arithmetic=ev.prc_arithmetic)
 
 
 STAGES = {"tokenizer": TokenizerStage, "classifier": ClassifierStage, "teacher": TeacherStage, "student": Student}

@@ -19,8 +19,8 @@ from softdimo.config import load_config, replace
 from softdimo.io import atomic_torch_save, git_commit, write_json
 from softdimo.pretrained import paper_module
 from softdimo.generation import generate, student_sampler, teacher_sampler
-from softdimo.sampling import forward_passes_per_step
 from softdimo.errors import cli
+from softdimo.sampling import maskgit_nfe
 
 
 def autocast(precision: str):
@@ -29,14 +29,14 @@ def autocast(precision: str):
     return contextlib.nullcontext()
 
 
-def images_per_s(sampler, tokenizer, batch: int, repeats: int, precision: str, device) -> float:
+def images_per_s(sampler, tokenizer, batch: int, repeats: int, precision: str, device, quantize: str) -> float:
     labels = torch.arange(batch, device=device) % 1000
     with autocast(precision):
-        generate(sampler, tokenizer, list(range(batch)), labels, batch)  # warm-up
+        generate(sampler, tokenizer, list(range(batch)), labels, batch, quantize=quantize)  # warm-up
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         for r in range(repeats):
-            generate(sampler, tokenizer, list(range(r * batch, (r + 1) * batch)), labels, batch)
+            generate(sampler, tokenizer, list(range(r * batch, (r + 1) * batch)), labels, batch, quantize=quantize)
         torch.cuda.synchronize()
     return repeats * batch / (time.perf_counter() - t0)
 
@@ -105,10 +105,12 @@ def main(argv=None):
         s_cfg = cfg.c2i.sampling
         steps = max(s_cfg.steps)
         for precision in ("fp32_tf32", "bf16"):
-            t = images_per_s(teacher_sampler(gen, s_cfg, steps), tok, args.batch_size, args.teacher_repeats, precision, device)
+            t = images_per_s(teacher_sampler(gen, s_cfg, steps), tok, args.batch_size, args.teacher_repeats, precision,
+                             device, s_cfg.quantize)
             s = images_per_s(student_sampler(gen, cfg.c2i.students["dimo"].r_init, cfg.c2i.distill), tok, args.batch_size,
-                             args.student_repeats, precision, device)
-            out[precision] = {"teacher_steps": steps, "teacher_nfe": steps * forward_passes_per_step(s_cfg.cfg_scale),
+                             args.student_repeats, precision, device, s_cfg.quantize)
+            nfe = maskgit_nfe(steps, s_cfg.cfg_scale, s_cfg.cfg_schedule, s_cfg.cfg_power)
+            out[precision] = {"teacher_steps": steps, "teacher_nfe": nfe,
                               "teacher_images_per_s": t, "student_images_per_s": s, "speedup": s / t}
             print(precision, json.dumps(out[precision]), flush=True)
         del modules, gen, tok

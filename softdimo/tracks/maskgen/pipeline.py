@@ -83,8 +83,9 @@ def student_tokens(student, r_init: float, distill):
 
 @torch.no_grad()
 def generate(sample_tokens, tokenizer, bank, ids: torch.Tensor, seeds: list[int], batch_size: int,
-             precision: str = "fp32", desc: str = "") -> np.ndarray:
-    """uint8 NHWC images; TA-TiTok decodes with the caption's text tokens, in fp32."""
+             precision: str = "fp32", desc: str = "", *, quantize: str) -> np.ndarray:
+    """uint8 NHWC images; TA-TiTok decodes with the caption's text tokens, in fp32; quantize is
+    t2i_paper.sampling.quantize (MaskGen's README truncates)."""
     from softdimo.runtime import autocast
     from softdimo.sampling import ImageRngs
     from softdimo.tokenizers.lfq import to_uint8
@@ -96,7 +97,7 @@ def generate(sample_tokens, tokenizer, bank, ids: torch.Tensor, seeds: list[int]
         with autocast(precision, batch.device):
             tokens = sample_tokens(batch, ImageRngs(seeds[sl], batch.device))
         with torch.autocast(batch.device.type, enabled=False):  # images decode in fp32
-            out.append(to_uint8(tokenizer.decode(tokens, bank.final_tokens(batch))).cpu().numpy())
+            out.append(to_uint8(tokenizer.decode(tokens, bank.final_tokens(batch)), quantize).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -141,7 +142,7 @@ def _load_models(args, cfg, device):
 def sample_main(args, cfg):
     from softdimo.checkpoints import load_artefact
     from softdimo.runtime import setup_torch
-    from softdimo.sampling import image_seeds
+    from softdimo.sampling import ForwardCounter, image_seeds
 
     setup_torch(cfg.torch_threads)
     device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
@@ -152,16 +153,20 @@ def sample_main(args, cfg):
     if args.student:
         student, payload = load_artefact(args.student, "student", device)
         student.attach_text(bank)
-        sampler, what = student_tokens(student, payload["student"]["r_init"], cfg.t2i_paper.distill), "student"
+        counted = ForwardCounter(student)
+        sampler, what = student_tokens(counted, payload["student"]["r_init"], cfg.t2i_paper.distill), "student"
     else:
-        sampler, what = teacher_tokens(teacher, cfg.t2i_paper.sampling, args.steps), f"teacher {args.steps} steps"
+        counted = ForwardCounter(teacher)
+        sampler, what = teacher_tokens(counted, cfg.t2i_paper.sampling, args.steps), f"teacher {args.steps} steps"
     t0 = time.perf_counter()
     images = generate(sampler, tokenizer, bank, ids, seeds, args.batch_size or cfg.t2i_paper.sampling.batch_size,
-                      cfg.precision, desc=what)
+                      cfg.precision, desc=what, quantize=cfg.t2i_paper.sampling.quantize)
     seconds = time.perf_counter() - t0
     atomic_savez(args.out, arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
     write_json(Path(args.out).with_suffix(".json"), {
         "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
+        "steps": 1 if args.student else args.steps, "nfe": counted.nfe(len(images)),
+        "quantize": cfg.t2i_paper.sampling.quantize,
         "seed": args.seed, "images_per_s": len(images) / seconds, "seconds": seconds, "device": str(device),
         "precision": cfg.precision, "git_commit": git_commit()})
     print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
@@ -192,7 +197,7 @@ def test_time_main(args, cfg):
     with autocast(cfg.precision, device):
         grid = test_time_grid(student, PaperScoring(tokenizer, reward, bank), ids, seeds, paper.test_time,
                               r_init=payload["student"]["r_init"], distill_cfg=paper.distill,
-                              batch_size=prompts_per_batch)
+                              batch_size=prompts_per_batch, quantize=paper.sampling.quantize)
     seconds = time.perf_counter() - t0
     out = Path(args.out_dir)
     rows = np.arange(len(pset["prompts"])).repeat(args.per_prompt)

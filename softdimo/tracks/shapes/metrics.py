@@ -52,7 +52,8 @@ class Judges:
 
     def geneval(self, images: np.ndarray, prompt_ids) -> dict:
         ids = np.asarray(torch.as_tensor(prompt_ids).cpu())
-        results = [score_image(self.detector(img), self.metadata[p]) for img, p in zip(images, ids)]
+        rule = self.cfg.t2i.eval.geneval_rule
+        results = [score_image(self.detector(img), self.metadata[p], rule) for img, p in zip(images, ids)]
         return summarize([self.metadata[p]["tag"] for p in ids], [ok for ok, _ in results])
 
     @torch.no_grad()

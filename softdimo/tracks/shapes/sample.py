@@ -23,7 +23,7 @@ from softdimo.runtime import setup_torch
 from softdimo.generation import generate, student_sampler, teacher_sampler, timed
 from softdimo.method.reward import reward_of_images
 from softdimo.method.test_time import test_time_grid
-from softdimo.sampling import forward_passes_per_step, image_seeds
+from softdimo.sampling import ForwardCounter, image_seeds
 from softdimo.text_bank import load_bank
 from softdimo.errors import cli, positive_int, nonnegative_int
 
@@ -33,9 +33,10 @@ def eval_prompt_ids(n_prompts: int, per_prompt: int) -> torch.Tensor:
     return torch.arange(n_prompts).repeat_interleave(per_prompt)
 
 
-def generate_student(student, tokenizer, prompt_ids, eval_seed, r_init, distill_cfg, batch_size) -> np.ndarray:
+def generate_student(student, tokenizer, prompt_ids, eval_seed, r_init, distill_cfg, batch_size, *,
+                     quantize: str) -> np.ndarray:
     return generate(student_sampler(student, r_init, distill_cfg), tokenizer, image_seeds(eval_seed, len(prompt_ids)),
-                    prompt_ids, batch_size)
+                    prompt_ids, batch_size, quantize=quantize)
 
 
 def load_text_model(path, kind, bank, device):
@@ -77,25 +78,30 @@ def cmd_sample(args, cfg, bank, tokenizer, teacher, n_prompts):
     sets = {"eval": eval_prompt_ids(n_prompts, t2i.world.images_per_prompt).to(device)}
     with np.load(args.fid_prompts) as f:
         sets["fid"] = torch.from_numpy(f["prompt_ids"]).to(device)
-    meta = {"eval_seed": args.seed, "device": device, "torch_threads": torch.get_num_threads(), "git_commit": git_commit()}
+    meta = {"eval_seed": args.seed, "device": device, "torch_threads": torch.get_num_threads(),
+            "quantize": t2i.sampling.quantize, "git_commit": git_commit()}
     if args.student:
         student, payload = load_text_model(args.student, "student", bank, device)
-        sampler = student_sampler(student, payload["student"]["r_init"], t2i.distill)
-        meta.update(method=payload["method"], steps=1, nfe=1, student_total_steps=payload["total_steps"])
+        counted = ForwardCounter(student)
+        sampler = student_sampler(counted, payload["student"]["r_init"], t2i.distill)
+        meta.update(method=payload["method"], steps=1, student_total_steps=payload["total_steps"])
     else:
-        sampler = teacher_sampler(teacher, t2i.sampling, args.steps)
-        meta.update(method="teacher_caption_blind" if args.caption_blind else "teacher", steps=args.steps,
-                    nfe=args.steps * forward_passes_per_step(t2i.sampling.cfg_scale))
+        counted = ForwardCounter(teacher)
+        sampler = teacher_sampler(counted, t2i.sampling, args.steps)
+        meta.update(method="teacher_caption_blind" if args.caption_blind else "teacher", steps=args.steps)
         if args.caption_blind:  # every image conditioned on the empty prompt: what ignoring the caption scores
             inner = sampler
             sampler = lambda labels, rngs: inner(torch.full_like(labels, teacher.null_class), rngs)  # noqa: E731
     for name, out in (("eval", args.out_eval), ("fid", args.out_fid)):
         ids = sets[name]
         seeds = image_seeds(args.seed, len(ids))
+        counted.rows = 0  # network evaluations per image that ran, for this set
         images, seconds = timed(lambda: generate(sampler, tokenizer, seeds, ids, t2i.sampling.batch_size,
+                                                 quantize=t2i.sampling.quantize,
                                                  desc=f"{meta['method']} {name}", progress=True))
         atomic_savez(out, arr_0=images, prompt_ids=ids.cpu().numpy())
         write_json(Path(out).with_suffix(".json"), {**meta, "set": name, "n_samples": len(ids),
+                                                   "nfe": counted.nfe(len(ids)),
                                                    "image_seeds": f"{seeds[0]}..{seeds[-1]}",
                                                    "batch_size": t2i.sampling.batch_size, "seconds": round(seconds, 3),
                                                    "images_per_s": len(ids) / seconds})
@@ -112,7 +118,8 @@ def cmd_test_time(args, cfg, bank, tokenizer, teacher, n_prompts):
     seeds = image_seeds(args.seed, len(ids))
     grid, seconds = timed(lambda: test_time_grid(student, TinyScoring(tokenizer, reward, bank), ids, seeds, tt,
                                                  r_init=payload["student"]["r_init"], distill_cfg=t2i.distill,
-                                                 batch_size=t2i.sampling.batch_size))
+                                                 batch_size=t2i.sampling.batch_size,
+                                                 quantize=t2i.sampling.quantize))
     judges = Judges.load(cfg, {"text_bank": args.text_bank, "prompts": args.prompts, "clip": args.clip,
                                "preference": args.preference}, device, need_fid=False)
     rows = []

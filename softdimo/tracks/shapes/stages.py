@@ -194,7 +194,8 @@ class JudgeStage:
             x = uint8_to_unit(torch.from_numpy(images).to(self.device))
             top = (judge.embed_images(x) @ judge.embed_text(self.bank.pooled[:self.n_prompts]).T).argmax(1).tolist()
             detect = ShapesDetector(self.world.shapes, self.world.colors)
-            out["holdout_top1_caption_true"] = float(np.mean([score_image(detect(img), metadata[p])[0]
+            rule = self.cfg.t2i.eval.geneval_rule
+            out["holdout_top1_caption_true"] = float(np.mean([score_image(detect(img), metadata[p], rule)[0]
                                                               for img, p in zip(images, top)]))
         return out
 
@@ -226,7 +227,8 @@ class Student(TextStudentStage):
 
         student = modules["student"].eval()
         ids = self.judges.eval_prompt_ids(self.d.eval_samples)
-        images = generate_student(student, self.tokenizer, ids, self.seed, self.s.r_init, self.d, len(ids))
+        images = generate_student(student, self.tokenizer, ids, self.seed, self.s.r_init, self.d, len(ids),
+                                  quantize=self.cfg.t2i.sampling.quantize)
         m = self.judges.score_prompts(images, ids)
         return {"eval_geneval": m["geneval"]["overall"], "eval_clip_score": m["clip_score"],
                 "eval_preference": m["preference"], "total_step": self.init_steps + step}
