@@ -36,4 +36,4 @@ test: setup
 
 clean:
 	rm -rf results/c2i results/t2i results/table1.* results/table2.* results/claims.csv results/figures \
-		results/config.yaml logs benchmarks .snakemake
+		results/configs logs benchmarks .snakemake

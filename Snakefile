@@ -2,15 +2,16 @@
 #   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
 #   snakemake --cores all results/table2.csv                                   (tiny text-to-image track)
 #   snakemake --cores all --configfile config/smoke.yaml results/table1.csv     (CI, seconds per rule)
-#   snakemake --profile profiles/slurm results/table1.csv results/table2.csv --configfile config/paper.yaml
+#   snakemake --profile profiles/slurm results/table1.csv results/table2.csv --configfile config/paper.yaml config/site.yaml
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 # The tiny preset unless a preset is given with --configfile: presets are complete files and are never
-# merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset).
-if not config:
+# merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset). A site
+# overlay (only the key `site`, config/site.example.yaml) may come alone or after a preset.
+if not set(config) - {"site"}:
 
     configfile: "config/config.yaml"
 
@@ -35,6 +36,9 @@ if "t2i_paper" in config:
 
 
 include: "workflow/rules/tables.smk"
+
+
+check_site_rules()
 
 
 rule all:

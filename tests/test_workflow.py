@@ -66,8 +66,8 @@ def test_smoke_end_to_end(workdir):
         assert (workdir / "results" / "figures" / name).stat().st_size > 1000
     for log in ("train_teacher.log", "make_table1.log", "t2i_train_teacher.log", "make_table2.log"):
         assert (workdir / "logs" / log).exists()
-    # the resolved config sits next to the results, and a second run has nothing left to do
-    assert (workdir / "results" / "config.yaml").exists()
+    # the resolved config sits next to the results (named by its hash), and a second run has nothing left to do
+    assert len(list((workdir / "results" / "configs").glob("*.yaml"))) == 1
     again = snakemake(["-n", "all", "--configfile", "config/smoke.yaml"], workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -1,5 +1,5 @@
 # Config validation (before any job), the resolved config every job reads, and target lists.
-import os
+import hashlib
 
 import yaml
 from snakemake.exceptions import WorkflowError
@@ -7,17 +7,41 @@ from snakemake.exceptions import WorkflowError
 from softdimo.config import ConfigError, from_dict, to_dict
 from softdimo.io import atomic_write_text
 
+
+include: "site.smk"  # takes the site overlay out of the config first
+
+
 try:
     CFG = from_dict(config)
 except ConfigError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 
-# Every job reads this one resolved file; it is rewritten only when the config changes, and each rule's
-# params carry the config section it uses, so editing one section reruns only the jobs that depend on it.
-RESOLVED_CONFIG = "results/config.yaml"
+# Every job reads the resolved config of its own run: a file named by the hash of its content, written when a
+# run starts (never while parsing, so `-n` and `--lint` write nothing, and a run or dry run of another preset
+# never changes the file a running job reads).
 _resolved_text = yaml.safe_dump(to_dict(CFG), sort_keys=False)
-if not os.path.exists(RESOLVED_CONFIG) or open(RESOLVED_CONFIG).read() != _resolved_text:
-    atomic_write_text(RESOLVED_CONFIG, _resolved_text)
+RESOLVED_CONFIG = f"results/configs/{hashlib.sha256(_resolved_text.encode()).hexdigest()[:16]}.yaml"
+
+
+def resolved_config(wildcards, output):
+    """The resolved config's path for a rule's params. A function of the job (not a plain value), so the hash
+    in the name is no params change: each rule's params carry the config sections it uses, and editing one
+    section reruns only the jobs that depend on it."""
+    return RESOLVED_CONFIG
+
+
+def write_resolved_config():
+    try:
+        current = open(RESOLVED_CONFIG).read()
+    except FileNotFoundError:
+        current = None
+    if current != _resolved_text:
+        atomic_write_text(RESOLVED_CONFIG, _resolved_text)
+
+
+onstart:
+    write_resolved_config()
+
 
 C2I = config["c2i"]
 TEACHER_STEPS = C2I["sampling"]["steps"]

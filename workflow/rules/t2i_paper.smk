@@ -13,6 +13,8 @@ P_SETS = {"geneval": P["eval"]["geneval_images_per_prompt"], "hps": 1, "coco": 1
 HPS_STYLES = ["anime", "concept-art", "paintings", "photo"]
 GENEVAL_DIR = f"{PR}/geneval"
 GENEVAL_DETECTOR = f"{PR}/geneval_models/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth"
+# the detector's config inside the installed mmdet 2.27.0 package (pip wheel: mmdet/.mim/configs/...)
+GENEVAL_MODEL_CONFIG = ".mim/configs/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.py"
 COCO = {"captions": f"{PR}/coco/MS-COCO_val2014_30k_captions.csv", "stats": f"{PR}/coco/MS-COCO_val2014_fid_stats.npz"}
 FID_INCEPTION = "resources/eval/pt_inception-2015-12-05-6726825d.pth"
 P_FILES = {
@@ -209,10 +211,10 @@ rule t2i_paper_text_bank:
     output:
         f"{PT}/text_banks/{{bankset}}.pt",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=P["text_encoder"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_text_bank"),
     log:
         "logs/t2i_paper_text_bank/{bankset}.log",
     conda:
@@ -231,10 +233,10 @@ rule t2i_paper_import:
     wildcard_constraints:
         part="teacher|tokenizer",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=lambda wildcards: P[wildcards.part],
     resources:
-        mem_mb=32000,
+        **job_resources("t2i_paper_import"),
     log:
         "logs/t2i_paper_import/{part}.log",
     conda:
@@ -264,14 +266,14 @@ rule t2i_paper_train_student:
         summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
         curve=f"{PT}/students/{{pstudent}}/seed{{seed}}/curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         student=lambda wildcards: P_STUDENTS[wildcards.pstudent],
         distill=P["distill"],
         rewards=P["rewards"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: config["torch_threads"]
     resources:
-        gpu=GPUS,
+        **job_resources("t2i_paper_train_student"),
     log:
         "logs/t2i_paper_train_student/{pstudent}_seed{seed}.log",
     benchmark:
@@ -306,12 +308,12 @@ rule t2i_paper_sample:
         samples=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.npz",
         meta=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         sampling=P["sampling"],
         per_prompt=lambda wildcards: P_SETS[wildcards.pset],
         how=lambda wildcards, input: f"--student {input.student}" if input.student else f"--steps {wildcards.steps}",
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_sample"),
     log:
         "logs/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.log",
     conda:
@@ -335,12 +337,12 @@ rule t2i_paper_test_time:
         samples=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz", n=P_TT["best_of_n"],
                        k=P_TT["tteo_iters"]),
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=P_TT,
         rewards=P["rewards"],
         per_prompt=lambda wildcards: P_SETS[wildcards.tset],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_test_time"),
     log:
         "logs/t2i_paper_test_time/{tset}_seed{seed}.log",
     benchmark:
@@ -361,6 +363,8 @@ rule t2i_paper_geneval_layout:
         directory(f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_images"),
     params:
         per_prompt=P_SETS["geneval"],
+    resources:
+        **job_resources("t2i_paper_geneval_layout"),
     log:
         "logs/t2i_paper_geneval_layout/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
@@ -379,14 +383,20 @@ rule t2i_paper_geneval_detect:
         clip_cache=f"{PR}/geneval_models/clip_cache_ready",
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
+    params:
+        # pip's mmdet 2.27 wheel ships the configs inside the package; evaluate_images.py's default looks for a
+        # source checkout (mmdet/../configs), so the Mask2Former config is named here
+        python=SITE.get("geneval_python", "python"),
+        model_config=GENEVAL_MODEL_CONFIG,
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_geneval_detect"),
     log:
         "logs/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
         "../envs/geneval.yaml"
     shell:
-        f"python {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        f"{{params.python}} {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        "--model-config $({params.python} -c 'import mmdet; print(mmdet.__path__[0])')/{params.model_config} "
         f"--model-path {PR}/geneval_models > {{log}} 2>&1"
 
 
@@ -395,6 +405,8 @@ rule t2i_paper_geneval_summary:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval.json",
+    resources:
+        **job_resources("t2i_paper_geneval_summary"),
     log:
         "logs/t2i_paper_geneval_summary/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
@@ -413,7 +425,7 @@ rule t2i_paper_hps:
     params:
         batch_size=P["eval"]["batch_size"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_hps"),
     log:
         "logs/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
@@ -435,7 +447,7 @@ rule t2i_paper_coco:
     params:
         batch_size=P["eval"]["batch_size"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_coco"),
     log:
         "logs/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.log",
     conda:

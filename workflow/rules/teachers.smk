@@ -10,9 +10,11 @@ rule train_classifier:
         summary="results/c2i/classifier.json",
         curve="results/c2i/curves/classifier.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=C2I["classifier"],
     threads: config["torch_threads"]
+    resources:
+        **job_resources("train_classifier"),
     log:
         "logs/train_classifier.log",
     benchmark:
@@ -47,7 +49,7 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
             weights="results/c2i/tokenizer.pt",
             summary="results/c2i/tokenizer.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["tokenizer"],
         localrule: True
         log:
@@ -69,9 +71,11 @@ else:
             summary="results/c2i/tokenizer.json",
             curve="results/c2i/curves/tokenizer.csv",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["tokenizer"],
         threads: config["torch_threads"]
+        resources:
+            **job_resources("train_tokenizer"),
         log:
             "logs/train_tokenizer.log",
         benchmark:
@@ -106,7 +110,7 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
             weights="results/c2i/teacher.pt",
             summary="results/c2i/teacher.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["teacher"],
         localrule: True
         log:
@@ -129,10 +133,12 @@ else:
             summary="results/c2i/teacher.json",
             curve="results/c2i/curves/teacher.csv",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["teacher"],
             schedule=C2I["sampling"]["schedule"],
         threads: config["torch_threads"]
+        resources:
+            **job_resources("train_teacher"),
         log:
             "logs/train_teacher.log",
         benchmark:
