@@ -156,6 +156,22 @@ def load_official_state(path: Path) -> dict:
     return renamed
 
 
+def fill_tied(module: torch.nn.Module, state: dict) -> dict:
+    """Tied parameters stored once (safetensors' writer keeps one name of a shared tensor, e.g. MaskGen's
+    embeddings.weight for lm_head.weight): fill the other names of the tie from it. A name with no tied partner
+    in the file stays missing, so a genuinely missing tensor is still refused."""
+    groups = {}
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        if tensor.numel():
+            groups.setdefault((tensor.data_ptr(), tuple(tensor.shape)), []).append(name)
+    state = dict(state)
+    for names in groups.values():
+        present = [n for n in names if n in state]
+        for name in names if present else []:
+            state.setdefault(name, state[present[0]])
+    return state
+
+
 def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
     """The configured MaskBit tokenizer or generator from its official file."""
     return convert_module(kind, *paper_module(kind, cfg), cfg, official, out)
@@ -164,7 +180,7 @@ def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
 def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, official: Path, out: Path) -> dict:
     """Load the official file into our module with strict=True and write it as a softdimo artefact."""
     official = require_file(official)
-    state = load_official_state(official)
+    state = fill_tied(module, load_official_state(official))
     fresh = {k: v.clone() for k, v in module.named_buffers()}
     result = module.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
