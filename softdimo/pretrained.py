@@ -76,13 +76,20 @@ def require_file(path) -> Path:
     return path
 
 
-def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "model") -> None:
+def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "model", revision: str = "main",
+                 sha256: str = "", rule: str = "") -> None:
+    """One hub file at a pinned revision; with an expected sha256 a different file is an error, not a warning."""
     from huggingface_hub import hf_hub_download
 
-    cached = hf_hub_download(repo_id=repo_id, filename=filename, repo_type=repo_type)
+    cached = hf_hub_download(repo_id=repo_id, filename=filename, repo_type=repo_type, revision=revision)
+    actual = sha256_of(Path(cached))
+    if sha256 and actual != sha256:
+        raise SystemExit(f"{repo_id}/{filename} at revision {revision}: sha256 {actual}, expected {sha256} (config "
+                         f"'sha256' next to its repo_id); not copied to {dest}. Rule {rule or 'that makes ' + str(dest)}: "
+                         "check the revision or the expected hash.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, dest)
-    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}")
+    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}@{revision}")
 
 
 def fetch_git(url: str, commit: str, dest: Path) -> None:
@@ -207,6 +214,9 @@ def main(argv=None):
     d.add_argument("--repo-id", required=True)
     d.add_argument("--filename", required=True)
     d.add_argument("--repo-type", default="model", choices=["model", "dataset"])
+    d.add_argument("--revision", required=True, help="hub commit (or tag) to download, from the config")
+    d.add_argument("--sha256", default="", help="expected sha256 of the file; empty: record it, unchecked")
+    d.add_argument("--rule", default="", help="the workflow rule that makes the file (for the error message)")
     d.add_argument("--dest", required=True)
     g = sub.add_parser("fetch-git")
     g.add_argument("--url", required=True)
@@ -224,7 +234,7 @@ def main(argv=None):
     c.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "download":
-        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type)
+        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type, args.revision, args.sha256, args.rule)
     elif args.cmd == "fetch-git":
         fetch_git(args.url, args.commit, Path(args.dest))
     elif args.cmd == "download-url":

@@ -81,7 +81,8 @@ for _hub in P_HUB:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule {rule} --dest {output} > {log} 2>&1"
 
 
 rule download_hps_prompts:
@@ -98,7 +99,8 @@ rule download_hps_prompts:
         "../envs/torch.yaml"
     shell:
         "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
-        "--filename {params.section[filename]}/{wildcards.style}.json --dest {output} > {log} 2>&1"
+        "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
+        "--rule {rule} --dest {output} > {log} 2>&1"
 
 
 rule fetch_geneval:

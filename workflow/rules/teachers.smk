@@ -39,7 +39,8 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule {rule} --dest {output} > {log} 2>&1"
 
     rule import_tokenizer:
         input:
@@ -100,7 +101,8 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule {rule} --dest {output} > {log} 2>&1"
 
     rule import_teacher:
         input:
