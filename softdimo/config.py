@@ -38,6 +38,8 @@ class TrainCfg:
 class PretrainedCfg:
     repo_id: str
     filename: str
+    revision: str
+    sha256: str
 
 
 @dataclasses.dataclass(frozen=True)
