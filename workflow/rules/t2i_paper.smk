@@ -137,13 +137,15 @@ rule warm_geneval_clip:
     # the official detector scores colours with open_clip's ViT-L-14 'openai', fetched into its cache
     output:
         f"{PR}/geneval_models/clip_cache_ready",
+    params:
+        python=SITE.get("geneval_python", "python"),  # the detector's env (site overlay), as for the detector
     localrule: True
     log:
         "logs/warm_geneval_clip.log",
     conda:
         "../envs/geneval.yaml"
     shell:
-        "(python -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
+        "({params.python} -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
         "&& touch {output}) > {log} 2>&1"
 
 
