@@ -52,6 +52,8 @@ if ADM_REFERENCE:
             **job_resources("adm_reference_features"),
         log:
             "logs/adm_reference_features.log",
+        benchmark:
+            "benchmarks/adm_reference_features.tsv",
         conda:
             "../envs/torch.yaml"
         shell:

@@ -169,6 +169,8 @@ rule t2i_sample_teacher:
         **job_resources("t2i_sample_teacher"),
     log:
         "logs/t2i_sample/{blind}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_sample/{blind}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:

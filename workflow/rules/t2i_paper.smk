@@ -221,6 +221,8 @@ rule t2i_paper_text_bank:
         **job_resources("t2i_paper_text_bank"),
     log:
         "logs/t2i_paper_text_bank/{bankset}.log",
+    benchmark:
+        "benchmarks/t2i_paper_text_bank/{bankset}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -320,6 +322,8 @@ rule t2i_paper_sample:
         **job_resources("t2i_paper_sample"),
     log:
         "logs/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -396,6 +400,8 @@ rule t2i_paper_geneval_detect:
         **job_resources("t2i_paper_geneval_detect"),
     log:
         "logs/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/geneval.yaml"
     shell:
@@ -432,6 +438,8 @@ rule t2i_paper_hps:
         **job_resources("t2i_paper_hps"),
     log:
         "logs/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -454,6 +462,8 @@ rule t2i_paper_coco:
         **job_resources("t2i_paper_coco"),
     log:
         "logs/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
