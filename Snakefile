@@ -32,6 +32,7 @@ include: "workflow/rules/evaluate.smk"
 
 if "t2i_paper" in config:
 
+    include: "workflow/rules/t2i_paper_common.smk"
     include: "workflow/rules/t2i_paper.smk"
 
 

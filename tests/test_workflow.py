@@ -30,8 +30,9 @@ def test_dry_run(workdir, preset):
         assert rule in run.stdout
 
 
-def test_lint(workdir):
-    run = snakemake(["--lint"], workdir)
+@pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
+def test_lint(workdir, preset):
+    run = snakemake(["--lint", "--configfile", f"config/{preset}.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
