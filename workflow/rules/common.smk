@@ -1,11 +1,12 @@
 # Config validation (before any job), the resolved config every job reads, and target lists.
 import hashlib
+import os
+import tempfile
 
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from softdimo.config import ConfigError, from_dict, to_dict
-from softdimo.io import atomic_write_text
+from softdimo.config import ConfigError, from_dict, to_dict  # no torch: every SLURM job parses this file
 
 
 include: "site.smk"  # takes the site overlay out of the config first
@@ -35,8 +36,14 @@ def write_resolved_config():
         current = open(RESOLVED_CONFIG).read()
     except FileNotFoundError:
         current = None
-    if current != _resolved_text:
-        atomic_write_text(RESOLVED_CONFIG, _resolved_text)
+    if current != _resolved_text:  # atomically, with the mode open() gives (softdimo.io would import torch)
+        os.makedirs(os.path.dirname(RESOLVED_CONFIG), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(RESOLVED_CONFIG), delete=False) as f:
+            f.write(_resolved_text)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(f.name, 0o666 & ~mask)
+        os.replace(f.name, RESOLVED_CONFIG)
 
 
 onstart:
