@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -57,6 +56,22 @@ def squeue_jobs():
     """{comment: jobid} of this user's jobs that SLURM runs now (the executor's comment: rule_<r>_wildcards_<w>)."""
     out = run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k"]).stdout
     return {line.split("|", 1)[1]: line.split("|", 1)[0] for line in out.splitlines() if "|" in line}
+
+
+class JobRecorder:
+    """scontrol's record of every job while SLURM still knows it (finished jobs vanish after MinJobAge)."""
+
+    def __init__(self):
+        self.shown = {}
+        self.last = 0.0
+
+    def poll(self):
+        if time.time() - self.last < 1.0:
+            return
+        self.last = time.time()
+        for jobid in run(["squeue", "-h", "-o", "%i"]).stdout.split():
+            if jobid not in self.shown:
+                self.shown[jobid] = run(["scontrol", "show", "job", "-o", jobid]).stdout
 
 
 class Canceller:
@@ -125,9 +140,10 @@ def test_smoke_through_slurm(root, tmp_path):
             [*snakemake, *TARGETS, "--profile", "profiles/slurm", "--profile", ".ci/slurm-profile", "--verbose",
              "--configfile", "config/smoke.yaml", ".ci/slurm-site.yaml"],
             cwd=slurm, env=env, stdout=slurm_log, stderr=subprocess.STDOUT)
-        canceller = Canceller(slurm)
+        canceller, recorder = Canceller(slurm), JobRecorder()
         while slurm_run.poll() is None:
             canceller.poll()
+            recorder.poll()
             time.sleep(0.02)
         local_rc = local_run.wait()
     slurm_seconds = time.time() - t0
@@ -153,7 +169,6 @@ def test_smoke_through_slurm(root, tmp_path):
         logs = list((slurm / ".snakemake" / "slurm_logs" / f"rule_{rule}").rglob("*.log"))
         assert len(logs) >= count, f"{rule}: {len(logs)} SLURM logs for {count} jobs"
     assert "make_table1" not in submitted
-    gpu_calls = [c for calls in submitted.values() for c in calls if "--gpus=" in c]
     for rule in ("train_student", "sample_teacher", "sample_student", "t2i_train_teacher", "t2i_test_time"):
         assert all("--gpus=1" in c and "--cpus-per-gpu=" in c and "--cpus-per-task" not in c
                    for c in submitted[rule]), submitted[rule]
@@ -161,9 +176,13 @@ def test_smoke_through_slurm(root, tmp_path):
     assert all("-p debug" in c for calls in submitted.values() for c in calls)
     ids = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", slurm_text)
     assert len(ids) == len(sbatch), (len(ids), len(sbatch))
-    gpu_id = next(i for i, c in zip(ids, sbatch) if "--gpus=1" in c)
-    shown = run(["scontrol", "show", "job", gpu_id]).stdout
-    assert "gres/gpu=1" in shown or "gres:gpu:1" in shown, shown
+    missing = [i for i in ids if i not in recorder.shown]
+    assert not missing, f"SLURM jobs never seen by squeue/scontrol: {missing}"
+    for jobid, call in zip(ids, sbatch):
+        shown = recorder.shown[jobid]
+        assert f"JobId={jobid} " in shown and "Partition=debug" in shown, shown
+        if "--gpus=1" in call:  # the job itself asked SLURM for a GPU
+            assert "gres:gpu:1" in shown or "gres/gpu=1" in shown, shown
 
     # the cancelled job: retried by the profile (retries: 1) and resumed from its checkpoint
     assert canceller.cancelled, "no training job could be cancelled between two checkpoints: " + "; ".join(canceller.notes)
