@@ -17,6 +17,7 @@ import time
 
 import pytest
 import torch
+import yaml
 
 pytestmark = pytest.mark.cluster
 
@@ -178,11 +179,18 @@ def test_smoke_through_slurm(root, tmp_path):
     assert len(ids) == len(sbatch), (len(ids), len(sbatch))
     missing = [i for i in ids if i not in recorder.shown]
     assert not missing, f"SLURM jobs never seen by squeue/scontrol: {missing}"
-    for jobid, call in zip(ids, sbatch):
+    gpu_rules = yaml.safe_load((root / "workflow" / "resources.yaml").read_text())["gpu_rules"]
+    seen_rules = set()
+    for jobid in ids:
         shown = recorder.shown[jobid]
         assert f"JobId={jobid} " in shown and "Partition=debug" in shown, shown
-        if "--gpus=1" in call:  # the job itself asked SLURM for a GPU
-            assert "gres:gpu:1" in shown or "gres/gpu=1" in shown, shown
+        rule = re.search(r"Comment=rule_(.+?)(_wildcards_\S*)?\s", shown).group(1)
+        seen_rules.add(rule)
+        if rule in gpu_rules:  # SLURM itself holds the job's GPU request
+            assert "TresPerJob=gres:gpu:1" in shown, shown
+        else:
+            assert "gres:gpu" not in shown, shown
+    assert seen_rules == set(submitted), seen_rules ^ set(submitted)
 
     # the cancelled job: retried by the profile (retries: 1) and resumed from its checkpoint
     assert canceller.cancelled, "no training job could be cancelled between two checkpoints: " + "; ".join(canceller.notes)
