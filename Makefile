@@ -5,15 +5,22 @@
 #   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
 #                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
 #   make test     set up, then run the test suite
+#   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
+#                 GPUs, run the smoke tables through profiles/slurm and compare with a local run, tear it down
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup table1 table2 all report smoke test clean
+.PHONY: setup python-version table1 table2 all report smoke test test-cluster clean
 
-setup: $(VENV)/.installed
+setup: python-version $(VENV)/.installed
+
+python-version:
+	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+		echo "softdimo needs Python >= 3.11; python3 here is $$(python3 -V 2>&1). Put a newer python3 first in PATH" \
+		"(e.g. conda create -n softdimo python=3.11, or your distribution's python3.11)." >&2; exit 1; }
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -45,6 +52,10 @@ smoke: setup
 test: setup
 	python -m pytest
 
+test-cluster: setup
+	workflow/cluster/local_slurm.sh up
+	python -m pytest -m cluster tests/test_cluster.py -s; rc=$$?; workflow/cluster/local_slurm.sh down; exit $$rc
+
 clean:
 	rm -rf results/c2i results/t2i results/table1.* results/table2.* results/claims.csv results/figures \
-		results/config.yaml logs benchmarks .snakemake
+		results/configs logs benchmarks .snakemake

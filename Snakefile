@@ -2,17 +2,18 @@
 #   snakemake --cores all results/table1.csv                                   (tiny, CPU, minutes)
 #   snakemake --cores all results/table2.csv                                   (tiny text-to-image track)
 #   snakemake --cores all --configfile=config/smoke.yaml results/table1.csv     (CI, seconds per rule)
-#   snakemake --profile profiles/slurm --configfile=config/paper.yaml results/table1.csv results/table2.csv
-# (--configfile takes several files: write it with '=' or put the targets before it, else the target is read
-# as a second config file)
+#   snakemake --profile profiles/slurm results/table1.csv results/table2.csv --configfile config/paper.yaml config/site.yaml
+# (--configfile takes several files: put the targets before it, or write --configfile=FILE for one file; else
+# a target is read as another config file)
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
 # The tiny preset unless a preset is given with --configfile: presets are complete files and are never
-# merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset).
-if not config:
+# merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset). A site
+# overlay (only the key `site`, config/site.example.yaml) may come alone or after a preset.
+if not set(config) - {"site"}:
 
     configfile: "config/config.yaml"
 
@@ -33,10 +34,14 @@ include: "workflow/rules/evaluate.smk"
 
 if "t2i_paper" in config:
 
+    include: "workflow/rules/t2i_paper_common.smk"
     include: "workflow/rules/t2i_paper.smk"
 
 
 include: "workflow/rules/tables.smk"
+
+
+check_site_rules()
 
 
 rule all:

@@ -104,6 +104,11 @@ class PretrainedCfg(_Section):
 
     repo_id: str = Field(description="hub repository id of the checkpoint, or empty")
     filename: str = Field(description="file inside that repository, or empty")
+    revision: str = Field(description="hub revision (commit, tag or branch) the download rule fetches, or empty "
+                                      "when repo_id is")
+    sha256: str = Field(pattern=r"^([0-9a-f]{64})?$",
+                        description="expected sha256 of the file (a mismatch stops the download rule); empty: "
+                                    "recorded at download, not checked")
 
 
 # ---- class-to-image track (paper Table 1) ----

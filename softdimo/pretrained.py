@@ -77,13 +77,20 @@ def require_file(path) -> Path:
     return path
 
 
-def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "model") -> None:
+def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "model", revision: str = "main",
+                 sha256: str = "", rule: str = "") -> None:
+    """One hub file at a pinned revision; with an expected sha256 a different file is an error, not a warning."""
     from huggingface_hub import hf_hub_download
 
-    cached = hf_hub_download(repo_id=repo_id, filename=filename, repo_type=repo_type)
+    cached = hf_hub_download(repo_id=repo_id, filename=filename, repo_type=repo_type, revision=revision)
+    actual = sha256_of(Path(cached))
+    if sha256 and actual != sha256:
+        raise SystemExit(f"{repo_id}/{filename} at revision {revision}: sha256 {actual}, expected {sha256} (config "
+                         f"'sha256' next to its repo_id); not copied to {dest}. Rule {rule or 'that makes ' + str(dest)}: "
+                         "check the revision or the expected hash.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cached, dest)
-    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}")
+    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}@{revision}")
 
 
 def fetch_git(url: str, commit: str, dest: Path) -> None:
@@ -157,6 +164,22 @@ def load_official_state(path: Path) -> dict:
     return renamed
 
 
+def fill_tied(module: torch.nn.Module, state: dict) -> dict:
+    """Tied parameters stored once (safetensors' writer keeps one name of a shared tensor, e.g. MaskGen's
+    embeddings.weight for lm_head.weight): fill the other names of the tie from it. A name with no tied partner
+    in the file stays missing, so a genuinely missing tensor is still refused."""
+    groups = {}
+    for name, tensor in module.state_dict(keep_vars=True).items():
+        if tensor.numel():
+            groups.setdefault((tensor.data_ptr(), tuple(tensor.shape)), []).append(name)
+    state = dict(state)
+    for names in groups.values():
+        present = [n for n in names if n in state]
+        for name in names if present else []:
+            state.setdefault(name, state[present[0]])
+    return state
+
+
 def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
     """The configured MaskBit tokenizer or generator from its official file."""
     return convert_module(kind, *paper_module(kind, cfg), cfg, official, out)
@@ -165,7 +188,7 @@ def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
 def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, official: Path, out: Path) -> dict:
     """Load the official file into our module with strict=True and write it as a softdimo artefact."""
     official = require_file(official)
-    state = load_official_state(official)
+    state = fill_tied(module, load_official_state(official))
     fresh = {k: v.clone() for k, v in module.named_buffers()}
     result = module.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
@@ -192,6 +215,9 @@ def main(argv=None):
     d.add_argument("--repo-id", required=True)
     d.add_argument("--filename", required=True)
     d.add_argument("--repo-type", default="model", choices=["model", "dataset"])
+    d.add_argument("--revision", required=True, help="hub commit (or tag) to download, from the config")
+    d.add_argument("--sha256", default="", help="expected sha256 of the file; empty: record it, unchecked")
+    d.add_argument("--rule", default="", help="the workflow rule that makes the file (for the error message)")
     d.add_argument("--dest", required=True)
     g = sub.add_parser("fetch-git")
     g.add_argument("--url", required=True)
@@ -209,7 +235,7 @@ def main(argv=None):
     c.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "download":
-        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type)
+        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type, args.revision, args.sha256, args.rule)
     elif args.cmd == "fetch-git":
         fetch_git(args.url, args.commit, Path(args.dest))
     elif args.cmd == "download-url":

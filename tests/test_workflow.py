@@ -30,8 +30,9 @@ def test_dry_run(workdir, preset):
         assert rule in run.stdout
 
 
-def test_lint(workdir):
-    run = snakemake(["--lint"], workdir)
+@pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
+def test_lint(workdir, preset):
+    run = snakemake(["--lint", "--configfile", f"config/{preset}.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
@@ -66,8 +67,8 @@ def test_smoke_end_to_end(workdir):
         assert (workdir / "results" / "figures" / name).stat().st_size > 1000
     for log in ("train_teacher.log", "make_table1.log", "t2i_train_teacher.log", "make_table2.log"):
         assert (workdir / "logs" / log).exists()
-    # the resolved config sits next to the results, and a second run has nothing left to do
-    assert (workdir / "results" / "config.yaml").exists()
+    # the resolved config sits next to the results (named by its hash), and a second run has nothing left to do
+    assert len(list((workdir / "results" / "configs").glob("*.yaml"))) == 1
     again = snakemake(["-n", "all", "--configfile", "config/smoke.yaml"], workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
 

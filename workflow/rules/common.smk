@@ -1,12 +1,17 @@
 # Config validation (before any job), the resolved config every job reads, and target lists.
+import hashlib
 import os
+import tempfile
 
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from softdimo.config import ConfigError, from_dict, to_dict
-from softdimo.io import atomic_write_text
+from softdimo.config import ConfigError, from_dict, to_dict  # no torch: every SLURM job parses this file
+
+
+include: "site.smk"  # takes the site overlay out of the config first
+
 
 try:
     CFG = from_dict(config)
@@ -16,12 +21,38 @@ except ConfigError as error:
 # from_dict above comes first for its messages naming the key's dotted path and for the cross-field rules.
 validate(config, "../schemas/config.schema.yaml", set_default=False)
 
-# Every job reads this one resolved file; it is rewritten only when the config changes, and each rule's
-# params carry the config section it uses, so editing one section reruns only the jobs that depend on it.
-RESOLVED_CONFIG = "results/config.yaml"
+# Every job reads the resolved config of its own run: a file named by the hash of its content, written when a
+# run starts (never while parsing, so `-n` and `--lint` write nothing, and a run or dry run of another preset
+# never changes the file a running job reads).
 _resolved_text = yaml.safe_dump(to_dict(CFG), sort_keys=False)
-if not os.path.exists(RESOLVED_CONFIG) or open(RESOLVED_CONFIG).read() != _resolved_text:
-    atomic_write_text(RESOLVED_CONFIG, _resolved_text)
+RESOLVED_CONFIG = f"results/configs/{hashlib.sha256(_resolved_text.encode()).hexdigest()[:16]}.yaml"
+
+
+def resolved_config(wildcards, output):
+    """The resolved config's path for a rule's params. A function of the job (not a plain value), so the hash
+    in the name is no params change: each rule's params carry the config sections it uses, and editing one
+    section reruns only the jobs that depend on it."""
+    return RESOLVED_CONFIG
+
+
+def write_resolved_config():
+    try:
+        current = open(RESOLVED_CONFIG).read()
+    except FileNotFoundError:
+        current = None
+    if current != _resolved_text:  # atomically, with the mode open() gives (softdimo.io would import torch)
+        os.makedirs(os.path.dirname(RESOLVED_CONFIG), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(RESOLVED_CONFIG), delete=False) as f:
+            f.write(_resolved_text)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(f.name, 0o666 & ~mask)
+        os.replace(f.name, RESOLVED_CONFIG)
+
+
+onstart:
+    write_resolved_config()
+
 
 C2I = config["c2i"]
 TEACHER_STEPS = C2I["sampling"]["steps"]

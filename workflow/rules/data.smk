@@ -23,12 +23,12 @@ if IMAGENET:
             tokens="results/c2i/data/train_tokens.npz",
             summary="results/c2i/data/train_tokens.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             resolution=C2I["data"]["resolution"],
             batch_size=C2I["sampling"]["batch_size"],
         threads: 16
         resources:
-            gpu=1,
+            **job_resources("tokenize_imagenet"),
         log:
             "logs/tokenize_imagenet.log",
         benchmark:
@@ -48,8 +48,10 @@ else:
             holdout="results/c2i/data/holdout.npz",
             summary="results/c2i/data/data.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["data"],
+        resources:
+            **job_resources("prepare_data"),
         log:
             "logs/prepare_data.log",
         benchmark:

@@ -15,14 +15,14 @@ rule train_student:
         summary="results/c2i/students/{student}/seed{seed}/generator.json",
         curve="results/c2i/students/{student}/seed{seed}/curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         student=lambda wildcards: STUDENTS[wildcards.student],
         distill=C2I["distill"],
         gan=C2I["gan"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: 1
     resources:
-        gpu=GPUS,
+        **job_resources("train_student"),
     log:
         "logs/train_student/{student}_seed{seed}.log",
     benchmark:

@@ -49,9 +49,11 @@ if ADM_REFERENCE:
         params:
             batch_size=C2I["eval"]["batch_size"],
         resources:
-            gpu=1,
+            **job_resources("adm_reference_features"),
         log:
             "logs/adm_reference_features.log",
+        benchmark:
+            "benchmarks/adm_reference_features.tsv",
         conda:
             "../envs/torch.yaml"
         shell:
@@ -71,7 +73,7 @@ if ADM_REFERENCE:
             crosscheck=lambda wildcards, input: f"--cleanfid-inception-dir resources/eval" if input.cleanfid else "",
         threads: 8
         resources:
-            gpu=1,
+            **job_resources("evaluate_samples"),
         log:
             "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
         benchmark:
@@ -96,6 +98,8 @@ else:
         params:
             section=C2I["eval"],
         threads: 1
+        resources:
+            **job_resources("evaluate_samples"),
         log:
             "logs/evaluate_samples/{method}_steps{steps}_seed{seed}.log",
         benchmark:
@@ -122,6 +126,8 @@ rule evaluate_tokenizer:
     params:
         section=C2I["eval"],
     threads: 1
+    resources:
+        **job_resources("evaluate_tokenizer"),
     log:
         "logs/evaluate_tokenizer.log",
     benchmark:
@@ -143,6 +149,8 @@ rule evaluate_real_images:
     params:
         section=C2I["eval"],
     threads: 1
+    resources:
+        **job_resources("evaluate_real_images"),
     log:
         "logs/evaluate_real_images.log",
     benchmark:

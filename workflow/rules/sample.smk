@@ -6,12 +6,12 @@ rule sample_teacher:
         samples="results/c2i/samples/teacher/steps{steps}/seed{seed}.npz",
         meta="results/c2i/samples/teacher/steps{steps}/seed{seed}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],
     threads: 1
     resources:
-        gpu=GPUS,
+        **job_resources("sample_teacher"),
     log:
         "logs/sample_teacher/steps{steps}_seed{seed}.log",
     benchmark:
@@ -34,12 +34,12 @@ rule sample_student:
         samples="results/c2i/samples/{student}/steps1/seed{seed}.npz",
         meta="results/c2i/samples/{student}/steps1/seed{seed}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],
     threads: 1
     resources:
-        gpu=GPUS,
+        **job_resources("sample_student"),
     log:
         "logs/sample_student/{student}_seed{seed}.log",
     benchmark:

@@ -6,8 +6,10 @@ rule t2i_world:
     output:
         expand("results/t2i/data/{name}", name=T2I_DATA),
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["world"],
+    resources:
+        **job_resources("t2i_world"),
     log:
         "logs/t2i_world.log",
     conda:
@@ -23,6 +25,8 @@ rule t2i_text_bank:
         "results/t2i/text_bank.pt",
     params:
         encoder=T2I["text_encoder"],
+    resources:
+        **job_resources("t2i_text_bank"),
     log:
         "logs/t2i_text_bank.log",
     conda:
@@ -39,9 +43,11 @@ rule t2i_train_tokenizer:
         summary="results/t2i/tokenizer.json",
         curve="results/t2i/tokenizer_curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["tokenizer"],
     threads: 2
+    resources:
+        **job_resources("t2i_train_tokenizer"),
     log:
         "logs/t2i_train_tokenizer.log",
     benchmark:
@@ -62,10 +68,12 @@ rule t2i_train_teacher:
         summary="results/t2i/teacher.json",
         curve="results/t2i/teacher_curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["teacher"],
         sampling=T2I["sampling"],
     threads: 2
+    resources:
+        **job_resources("t2i_train_teacher"),
     log:
         "logs/t2i_train_teacher.log",
     benchmark:
@@ -89,10 +97,12 @@ rule t2i_train_judge:
         summary="results/t2i/judges/{judge}.json",
         curve="results/t2i/judges/{judge}_curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=lambda wildcards: T2I["judges"][wildcards.judge],
         world=T2I["world"],
     threads: 1
+    resources:
+        **job_resources("t2i_train_judge"),
     log:
         "logs/t2i_train_judge/{judge}.log",
     benchmark:
@@ -119,11 +129,13 @@ rule t2i_train_student:
         summary="results/t2i/students/{t2i_student}/seed{seed}/generator.json",
         curve="results/t2i/students/{t2i_student}/seed{seed}/curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         student=lambda wildcards: T2I_STUDENTS[wildcards.t2i_student],
         distill=T2I["distill"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: 1
+    resources:
+        **job_resources("t2i_train_student"),
     log:
         "logs/t2i_train_student/{t2i_student}_seed{seed}.log",
     benchmark:
@@ -149,12 +161,16 @@ rule t2i_sample_teacher:
     wildcard_constraints:
         blind="teacher|teacher_caption_blind",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["sampling"],
         blind=lambda wildcards: "--caption-blind" if wildcards.blind == "teacher_caption_blind" else "",
     threads: 1
+    resources:
+        **job_resources("t2i_sample_teacher"),
     log:
         "logs/t2i_sample/{blind}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_sample/{blind}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -172,9 +188,11 @@ rule t2i_sample_student:
         eval="results/t2i/samples/{t2i_student}/steps1/seed{seed}_eval.npz",
         fid="results/t2i/samples/{t2i_student}/steps1/seed{seed}_fid.npz",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["sampling"],
     threads: 1
+    resources:
+        **job_resources("t2i_sample_student"),
     log:
         "logs/t2i_sample/{t2i_student}_seed{seed}.log",
     conda:
@@ -196,9 +214,11 @@ rule t2i_test_time:
         grid="results/t2i/test_time/seed{seed}/grid.json",
         samples=expand("results/t2i/test_time/seed{{seed}}/{tt}.npz", tt=["tteo", "bon", "bon_tteo"]),
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["test_time"],
     threads: 1
+    resources:
+        **job_resources("t2i_test_time"),
     log:
         "logs/t2i_test_time/seed{seed}.log",
     benchmark:
@@ -219,9 +239,11 @@ rule t2i_evaluate:
     output:
         "results/t2i/metrics/{method}/steps{steps}/seed{seed}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["eval"],
     threads: 1
+    resources:
+        **job_resources("t2i_evaluate"),
     log:
         "logs/t2i_evaluate/{method}_steps{steps}_seed{seed}.log",
     conda:
@@ -239,9 +261,11 @@ rule t2i_evaluate_test_time:
     output:
         f"results/t2i/metrics/{T2I_TT}+{{tt}}/steps1/seed{{seed}}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["eval"],
     threads: 1
+    resources:
+        **job_resources("t2i_evaluate_test_time"),
     log:
         "logs/t2i_evaluate/test_time_{tt}_seed{seed}.log",
     conda:
@@ -260,9 +284,11 @@ rule t2i_evaluate_real:
     output:
         "results/t2i/metrics/real_renders/steps0/seed0.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=T2I["eval"],
     threads: 1
+    resources:
+        **job_resources("t2i_evaluate_real"),
     log:
         "logs/t2i_evaluate/real_renders.log",
     conda:

@@ -3,66 +3,6 @@
 # GenEval (the official detector in its own environment), HPS v2.1, COCO FID-30k and CLIP score -> Table 2.
 # Downloads are local jobs (a login node with internet); every other job runs offline.
 
-P = config["t2i_paper"]
-PT = "results/t2i_paper"
-PR = "resources/t2i"
-P_STUDENTS = P["students"]
-P_TT = P["test_time"]
-P_TT_STUDENT = P_TT["student"]
-P_SETS = {"geneval": P["eval"]["geneval_images_per_prompt"], "hps": 1, "coco": 1}  # images per prompt
-HPS_STYLES = ["anime", "concept-art", "paintings", "photo"]
-GENEVAL_DIR = f"{PR}/geneval"
-GENEVAL_DETECTOR = f"{PR}/geneval_models/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth"
-COCO = {"captions": f"{PR}/coco/MS-COCO_val2014_30k_captions.csv", "stats": f"{PR}/coco/MS-COCO_val2014_fid_stats.npz"}
-FID_INCEPTION = "resources/eval/pt_inception-2015-12-05-6726825d.pth"
-P_FILES = {
-    "teacher": f"{PR}/teacher_official" + os.path.splitext(P["teacher"]["pretrained"]["filename"])[1],
-    "tokenizer": f"{PR}/tokenizer_official" + os.path.splitext(P["tokenizer"]["pretrained"]["filename"])[1],
-    "text_encoder": f"{PR}/open_clip_vit_l_14_336.bin",
-    "clip": f"{PR}/clip_vit_b_32.bin",
-    "hps": f"{PR}/HPS_v2.1_compressed.pt",
-}
-P_HUB = {"teacher": P["teacher"]["pretrained"], "tokenizer": P["tokenizer"]["pretrained"],
-         "text_encoder": P["text_encoder"]["pretrained"], "clip": P["scorers"]["clip"], "hps": P["scorers"]["hps"]}
-
-
-def tt_name(n, k):
-    return f"{P_TT_STUDENT}+n{n}_tteo{k}"
-
-
-# the three test-time rows of the table; the whole grid feeds the GenEval-vs-N figure
-P_TT_ROWS = {"tteo": (1, P_TT["table_tteo_iters"]), "bon": (P_TT["table_n"], 0),
-             "bon_tteo": (P_TT["table_n"], P_TT["table_tteo_iters"])}
-
-
-wildcard_constraints:
-    pset="geneval|hps|coco|train",
-    bankset="train|geneval|hps|coco",
-    tset="geneval|hps",
-    pstudent="|".join(P_STUDENTS),
-    pmethod=r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+",
-
-
-def p_samples(wildcards, pset=None):
-    """The sample file of a row: a teacher step count, a one-step student, or one test-time setting."""
-    pset = pset or wildcards.pset
-    if "+" in wildcards.pmethod:
-        return f"{PT}/test_time/{pset}/seed{wildcards.seed}/{wildcards.pmethod.split('+')[1]}.npz"
-    return f"{PT}/samples/{wildcards.pmethod}/steps{wildcards.steps}/{pset}/seed{wildcards.seed}.npz"
-
-
-def p_metric_files():
-    """One merged metrics file per Table 2 row and seed, plus GenEval of every test-time grid point."""
-    rows = expand(f"{PT}/metrics/teacher/steps{{steps}}/seed{{seed}}.json", steps=P["sampling"]["steps"],
-                  seed=P["eval"]["seeds"])
-    for name, s in P_STUDENTS.items():
-        rows += expand(f"{PT}/metrics/{name}/steps1/seed{{seed}}.json", seed=s["seeds"])
-    seeds = P_STUDENTS[P_TT_STUDENT]["seeds"]
-    grid = [tt_name(n, k) for n in P_TT["best_of_n"] for k in P_TT["tteo_iters"]]
-    rows += expand(f"{PT}/metrics/{{m}}/steps1/seed{{seed}}.json", m=grid, seed=seeds)
-    return rows
-
-
 for _hub in P_HUB:
 
     rule:
@@ -72,6 +12,7 @@ for _hub in P_HUB:
             P_FILES[_hub],
         params:
             section=P_HUB[_hub],
+            rule_name=f"download_t2i_{_hub}",
         localrule: True
         log:
             f"logs/download_t2i_{_hub}.log",
@@ -79,7 +20,8 @@ for _hub in P_HUB:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --dest {output} > {log} 2>&1"
 
 
 rule download_hps_prompts:
@@ -96,7 +38,8 @@ rule download_hps_prompts:
         "../envs/torch.yaml"
     shell:
         "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
-        "--filename {params.section[filename]}/{wildcards.style}.json --dest {output} > {log} 2>&1"
+        "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
+        "--rule download_hps_prompts --dest {output} > {log} 2>&1"
 
 
 rule fetch_geneval:
@@ -133,13 +76,15 @@ rule warm_geneval_clip:
     # the official detector scores colours with open_clip's ViT-L-14 'openai', fetched into its cache
     output:
         f"{PR}/geneval_models/clip_cache_ready",
+    params:
+        python=SITE.get("geneval_python", "python"),  # the detector's env (site overlay), as for the detector
     localrule: True
     log:
         "logs/warm_geneval_clip.log",
     conda:
         "../envs/geneval.yaml"
     shell:
-        "(python -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
+        "({params.python} -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
         "&& touch {output}) > {log} 2>&1"
 
 
@@ -173,14 +118,6 @@ rule download_fid_inception:
         "--dest {output} > {log} 2>&1"
 
 
-def prompt_source(wildcards):
-    """The benchmark files; the training prompts are the user's file, read by path (like the ImageNet folder),
-    so a missing one fails in this local job, before any GPU job."""
-    return {"geneval": f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
-            "hps": expand(f"{PR}/hps_benchmark/{{style}}.json", style=HPS_STYLES),
-            "coco": COCO["captions"], "train": []}[wildcards.pset]
-
-
 rule t2i_paper_prompts:
     input:
         prompt_source,
@@ -209,12 +146,14 @@ rule t2i_paper_text_bank:
     output:
         f"{PT}/text_banks/{{bankset}}.pt",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=P["text_encoder"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_text_bank"),
     log:
         "logs/t2i_paper_text_bank/{bankset}.log",
+    benchmark:
+        "benchmarks/t2i_paper_text_bank/{bankset}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -231,10 +170,10 @@ rule t2i_paper_import:
     wildcard_constraints:
         part="teacher|tokenizer",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=lambda wildcards: P[wildcards.part],
     resources:
-        mem_mb=32000,
+        **job_resources("t2i_paper_import"),
     log:
         "logs/t2i_paper_import/{part}.log",
     conda:
@@ -242,11 +181,6 @@ rule t2i_paper_import:
     shell:
         "python -m softdimo.tracks.maskgen.pipeline convert --kind {wildcards.part} --config {params.resolved} "
         "--official {input.official} --out {output.weights} > {log} 2>&1"
-
-
-def p_student_init(wildcards):
-    init = P_STUDENTS[wildcards.pstudent]["init"]
-    return [] if init == "teacher" else [f"{PT}/students/{init}/seed{wildcards.seed}/generator.pt"]
 
 
 rule t2i_paper_train_student:
@@ -264,14 +198,14 @@ rule t2i_paper_train_student:
         summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
         curve=f"{PT}/students/{{pstudent}}/seed{{seed}}/curve.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         student=lambda wildcards: P_STUDENTS[wildcards.pstudent],
         distill=P["distill"],
         rewards=P["rewards"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: config["torch_threads"]
     resources:
-        gpu=GPUS,
+        **job_resources("t2i_paper_train_student"),
     log:
         "logs/t2i_paper_train_student/{pstudent}_seed{seed}.log",
     benchmark:
@@ -288,12 +222,6 @@ rule t2i_paper_train_student:
         "--curve {output.curve} > {log} 2>&1"
 
 
-P_SAMPLE_ARGS = (
-    "--config {params.resolved} --teacher {input.teacher} --tokenizer {input.tokenizer} "
-    "--text-bank {input.text_bank} --prompts {input.prompts} --seed {wildcards.seed}"
-)
-
-
 rule t2i_paper_sample:
     input:
         teacher=f"{PT}/teacher.pt",
@@ -306,14 +234,16 @@ rule t2i_paper_sample:
         samples=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.npz",
         meta=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.json",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         sampling=P["sampling"],
         per_prompt=lambda wildcards: P_SETS[wildcards.pset],
         how=lambda wildcards, input: f"--student {input.student}" if input.student else f"--steps {wildcards.steps}",
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_sample"),
     log:
         "logs/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_sample/{pmethod}_steps{steps}_{pset}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -335,12 +265,12 @@ rule t2i_paper_test_time:
         samples=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz", n=P_TT["best_of_n"],
                        k=P_TT["tteo_iters"]),
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=P_TT,
         rewards=P["rewards"],
         per_prompt=lambda wildcards: P_SETS[wildcards.tset],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_test_time"),
     log:
         "logs/t2i_paper_test_time/{tset}_seed{seed}.log",
     benchmark:
@@ -361,6 +291,8 @@ rule t2i_paper_geneval_layout:
         directory(f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_images"),
     params:
         per_prompt=P_SETS["geneval"],
+    resources:
+        **job_resources("t2i_paper_geneval_layout"),
     log:
         "logs/t2i_paper_geneval_layout/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
@@ -379,14 +311,22 @@ rule t2i_paper_geneval_detect:
         clip_cache=f"{PR}/geneval_models/clip_cache_ready",
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
+    params:
+        # pip's mmdet 2.27 wheel ships the configs inside the package; evaluate_images.py's default looks for a
+        # source checkout (mmdet/../configs), so the Mask2Former config is named here
+        python=SITE.get("geneval_python", "python"),
+        model_config=GENEVAL_MODEL_CONFIG,
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_geneval_detect"),
     log:
         "logs/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/geneval.yaml"
     shell:
-        f"python {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        f"{{params.python}} {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        "--model-config $({params.python} -c 'import mmdet; print(mmdet.__path__[0])')/{params.model_config} "
         f"--model-path {PR}/geneval_models > {{log}} 2>&1"
 
 
@@ -395,6 +335,8 @@ rule t2i_paper_geneval_summary:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval.json",
+    resources:
+        **job_resources("t2i_paper_geneval_summary"),
     log:
         "logs/t2i_paper_geneval_summary/{pmethod}_steps{steps}_seed{seed}.log",
     conda:
@@ -413,9 +355,11 @@ rule t2i_paper_hps:
     params:
         batch_size=P["eval"]["batch_size"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_hps"),
     log:
         "logs/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_hps/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
@@ -435,28 +379,17 @@ rule t2i_paper_coco:
     params:
         batch_size=P["eval"]["batch_size"],
     resources:
-        gpu=1,
+        **job_resources("t2i_paper_coco"),
     log:
         "logs/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.log",
+    benchmark:
+        "benchmarks/t2i_paper_coco/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.coco --samples {input.samples} --captions {input.captions} --stats {input.stats} "
         "--inception {input.inception} --clip {input.clip} --batch-size {params.batch_size} --out {output} "
         "> {log} 2>&1"
-
-
-def p_row_parts(wildcards):
-    """GenEval for every row; HPS for the table's rows; COCO FID / CLIP score for teacher and students."""
-    base = f"{PT}/eval/{wildcards.pmethod}/steps{wildcards.steps}/seed{wildcards.seed}"
-    parts = {"geneval": f"{base}/geneval.json"}
-    grid_point = "+" in wildcards.pmethod
-    if not grid_point or wildcards.pmethod in [tt_name(*nk) for nk in P_TT_ROWS.values()]:
-        parts["hps"] = f"{base}/hps.json"
-    if not grid_point:
-        parts["coco"] = f"{base}/coco.json"
-        parts["sampling"] = p_samples(wildcards, "coco").replace(".npz", ".json")
-    return parts
 
 
 rule t2i_paper_metrics:

@@ -38,6 +38,8 @@ rule plot_teacher_samples:
         report("results/figures/samples_teacher.png", category="Samples", caption="../report/samples.rst"),
     params:
         titles=[f"{s} steps" for s in TEACHER_STEPS],
+    resources:
+        **job_resources("plot_teacher_samples"),
     log:
         "logs/plot_teacher_samples.log",
     conda:
@@ -53,6 +55,8 @@ rule plot_student_samples:
         report("results/figures/samples_students.png", category="Samples", caption="../report/samples_students.rst"),
     params:
         titles=list(STUDENTS),
+    resources:
+        **job_resources("plot_student_samples"),
     log:
         "logs/plot_student_samples.log",
     conda:
@@ -68,6 +72,8 @@ rule plot_training_curves:
         report("results/figures/training_curves.png", category="Figure 4", caption="../report/training_curves.rst"),
     params:
         curves=lambda wildcards, input: [f"{name}={path}" for name, path in zip(STUDENTS, input)],
+    resources:
+        **job_resources("plot_training_curves"),
     log:
         "logs/plot_training_curves.log",
     conda:
@@ -87,6 +93,8 @@ rule make_claims:
         preset=config["preset"],
         gap=lambda wildcards, input: f"--gap-from {input.gap}" if input.gap else "",
         t2i_student=T2I_TT,
+    resources:
+        **job_resources("make_claims"),
     log:
         "logs/make_claims.log",
     conda:
@@ -113,6 +121,8 @@ rule make_table2:
         md=f"{T2I_TABLE}.md",
     params:
         preset=config["preset"],
+    resources:
+        **job_resources("make_table2"),
     log:
         "logs/make_table2.log",
     conda:
@@ -128,6 +138,8 @@ rule plot_t2i_test_time:
         expand("results/t2i/test_time/seed{seed}/grid.json", seed=T2I_STUDENTS[T2I_TT]["seeds"]),
     output:
         report("results/figures/t2i_geneval_vs_n.png", category="Table 2", caption="../report/t2i_geneval_vs_n.rst"),
+    resources:
+        **job_resources("plot_t2i_test_time"),
     log:
         "logs/plot_t2i_test_time.log",
     conda:
@@ -143,6 +155,8 @@ rule plot_t2i_training_curves:
         report("results/figures/t2i_training_curves.png", category="Table 2", caption="../report/t2i_curves.rst"),
     params:
         curves=lambda wildcards, input: [f"{name}={path}" for name, path in zip(T2I_STUDENTS, input)],
+    resources:
+        **job_resources("plot_t2i_training_curves"),
     log:
         "logs/plot_t2i_training_curves.log",
     conda:
@@ -162,6 +176,8 @@ rule plot_t2i_samples:
         report("results/figures/t2i_samples.png", category="Samples", caption="../report/t2i_samples.rst"),
     params:
         titles=["real renders", "teacher"] + list(T2I_STUDENTS) + [f"{T2I_TT}+bon_tteo"],
+    resources:
+        **job_resources("plot_t2i_samples"),
     log:
         "logs/plot_t2i_samples.log",
     conda:

@@ -10,9 +10,11 @@ rule train_classifier:
         summary="results/c2i/classifier.json",
         curve="results/c2i/curves/classifier.csv",
     params:
-        resolved=RESOLVED_CONFIG,
+        resolved=resolved_config,
         section=C2I["classifier"],
     threads: config["torch_threads"]
+    resources:
+        **job_resources("train_classifier"),
     log:
         "logs/train_classifier.log",
     benchmark:
@@ -37,7 +39,8 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule download_tokenizer --dest {output} > {log} 2>&1"
 
     rule import_tokenizer:
         input:
@@ -47,7 +50,7 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
             weights="results/c2i/tokenizer.pt",
             summary="results/c2i/tokenizer.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["tokenizer"],
         localrule: True
         log:
@@ -69,9 +72,11 @@ else:
             summary="results/c2i/tokenizer.json",
             curve="results/c2i/curves/tokenizer.csv",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["tokenizer"],
         threads: config["torch_threads"]
+        resources:
+            **job_resources("train_tokenizer"),
         log:
             "logs/train_tokenizer.log",
         benchmark:
@@ -96,7 +101,8 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
             "../envs/torch.yaml"
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --dest {output} > {log} 2>&1"
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule download_teacher --dest {output} > {log} 2>&1"
 
     rule import_teacher:
         input:
@@ -106,7 +112,7 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
             weights="results/c2i/teacher.pt",
             summary="results/c2i/teacher.json",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["teacher"],
         localrule: True
         log:
@@ -129,10 +135,12 @@ else:
             summary="results/c2i/teacher.json",
             curve="results/c2i/curves/teacher.csv",
         params:
-            resolved=RESOLVED_CONFIG,
+            resolved=resolved_config,
             section=C2I["teacher"],
             schedule=C2I["sampling"]["schedule"],
         threads: config["torch_threads"]
+        resources:
+            **job_resources("train_teacher"),
         log:
             "logs/train_teacher.log",
         benchmark:
