@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from softdimo import distributed
 from softdimo.config import TrainCfg, load_config, replace, to_dict
-from softdimo.errors import SoftdimoError, cli
+from softdimo.errors import SoftdimoError, cli, positive_int
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
 from softdimo.runtime import autocast, setup_torch
 
@@ -77,10 +77,13 @@ def _write_curve(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path], processes: int = 1) -> str:
-    """What a checkpoint must match to be resumed: the stage, the whole config, the inputs' contents and the
-    process count (each rank draws its own stream, so another count would not continue the same run)."""
-    run = {"stage": stage_name, "config": config, **({"processes": processes} if processes > 1 else {})}
+def fingerprint(stage_name: str, config: dict, inputs: dict[str, Path], processes: int = 1,
+                threads: int | None = None) -> str:
+    """What a checkpoint must match to be resumed or reused: the stage, the whole config, the inputs' contents,
+    the process count (each rank draws its own stream) and the thread count (CPU kernels split their sums by
+    thread, so another count gives other weights)."""
+    run = {"stage": stage_name, "config": config, **({"processes": processes} if processes > 1 else {}),
+           **({"threads": threads} if threads is not None else {})}
     h = hashlib.sha256(json.dumps(run, sort_keys=True, default=str).encode())
     for name in sorted(inputs):
         h.update(name.encode())
@@ -226,15 +229,14 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="final artefact (.pt) with weights, config and summary")
     parser.add_argument("--workdir", required=True, help="folder of the resumable checkpoint")
     parser.add_argument("--curve", required=True, help="training curve CSV, written as training goes")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU cores the scheduler gave the job; training still runs torch_threads threads, "
-                             "since the thread count changes the weights (results must not depend on --cores)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch CPU threads (default: torch_threads). The count changes the weights, so it is "
+                             "part of the run's fingerprint; the workflow passes each rule's fixed count, never "
+                             "Snakemake's {threads} (capped at --cores)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
-    if args.threads is not None and args.threads != cfg.torch_threads:
-        print(f"note: {args.threads} core(s) given, training with torch_threads={cfg.torch_threads} threads as "
-              "configured (another thread count would give other weights)", flush=True)
-    setup_torch(cfg.torch_threads)
+    threads = args.threads or cfg.torch_threads
+    setup_torch(threads)
     device = distributed.init(cfg.device)
     bad = [item for item in args.input if "=" not in item or not item.split("=", 1)[0]]
     if bad:
@@ -244,7 +246,7 @@ def main(argv=None):
     stage.train_cfg = replace(stage.train_cfg,
                                           batch_size=distributed.per_rank_batch(stage.train_cfg.batch_size))
     summary = train(stage, stage.train_cfg, Path(args.workdir), Path(args.curve), device=device,
-                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs, distributed.world_size()),
+                    run_fingerprint=fingerprint(args.stage, to_dict(cfg), inputs, distributed.world_size(), threads),
                     precision=cfg.precision)
     summary["processes"] = distributed.world_size()
     if not distributed.is_main():

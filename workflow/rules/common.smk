@@ -132,7 +132,7 @@ def train_command(stage, extra=""):
     """A stage of the digits track (softdimo/tracks/digits/stages.py) through the one training loop."""
     return (
         f"python -m softdimo.train --config {{params.resolved}} --stage digits.{stage} {TRAIN_INPUTS} {extra} "
-        f"--threads {{threads}} --out {{output.weights}} --workdir results/c2i/checkpoints/{stage} "
+        f"--threads {{params.train_threads}} --out {{output.weights}} --workdir results/c2i/checkpoints/{stage} "
         f"--curve {{output.curve}} > {{log}} 2>&1"
     )
 

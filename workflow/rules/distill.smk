@@ -15,6 +15,7 @@ rule train_student:
         summary="results/c2i/students/{student}/seed{seed}/generator.json",
         curve="results/c2i/students/{student}/seed{seed}/curve.csv",
     params:
+        train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: STUDENTS[wildcards.student],
         distill=C2I["distill"],
@@ -34,6 +35,6 @@ rule train_student:
         f" {{params.resolved}} --stage {C2I_TRACK}.student:{{wildcards.student}}:{{wildcards.seed}} "
         "--input teacher={input.teacher} --input tokenizer={input.tokenizer} "
         f"--input {REAL_DATA_INPUT}={{input.real}} "
-        "--input reference={input.reference} --input extractor={input.extractor} {params.init} --threads {threads} "
+        "--input reference={input.reference} --input extractor={input.extractor} {params.init} --threads {params.train_threads} "
         "--out {output.weights} --workdir results/c2i/checkpoints/students/{wildcards.student}/seed{wildcards.seed} "
         "--curve {output.curve} > {log} 2>&1"

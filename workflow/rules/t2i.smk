@@ -43,6 +43,7 @@ rule t2i_train_tokenizer:
         summary="results/t2i/tokenizer.json",
         curve="results/t2i/tokenizer_curve.csv",
     params:
+        train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["tokenizer"],
     threads: 2
@@ -56,7 +57,7 @@ rule t2i_train_tokenizer:
         "../envs/torch.yaml"
     shell:
         "python -m softdimo.train --config {params.resolved} --stage shapes.tokenizer --input train={input.train} "
-        "--threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/tokenizer "
+        "--threads {params.train_threads} --out {output.weights} --workdir results/t2i/checkpoints/tokenizer "
         "--curve {output.curve} > {log} 2>&1"
 
 
@@ -68,6 +69,7 @@ rule t2i_train_teacher:
         summary="results/t2i/teacher.json",
         curve="results/t2i/teacher_curve.csv",
     params:
+        train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["teacher"],
         sampling=T2I["sampling"],
@@ -83,7 +85,7 @@ rule t2i_train_teacher:
     shell:
         "python -m softdimo.train --config {params.resolved} --stage shapes.teacher "
         + t2i_inputs(*T2I_BASE)
-        + " --threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/teacher "
+        + " --threads {params.train_threads} --out {output.weights} --workdir results/t2i/checkpoints/teacher "
         "--curve {output.curve} > {log} 2>&1"
 
 
@@ -97,6 +99,7 @@ rule t2i_train_judge:
         summary="results/t2i/judges/{judge}.json",
         curve="results/t2i/judges/{judge}_curve.csv",
     params:
+        train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=lambda wildcards: T2I["judges"][wildcards.judge],
         world=T2I["world"],
@@ -112,7 +115,7 @@ rule t2i_train_judge:
     shell:
         "python -m softdimo.train --config {params.resolved} --stage shapes.judge:{wildcards.judge} "
         + t2i_inputs("train", "text_bank", "prompts")
-        + " --threads {threads} --out {output.weights} --workdir results/t2i/checkpoints/judges/{wildcards.judge} "
+        + " --threads {params.train_threads} --out {output.weights} --workdir results/t2i/checkpoints/judges/{wildcards.judge} "
         "--curve {output.curve} > {log} 2>&1"
 
 
@@ -129,6 +132,7 @@ rule t2i_train_student:
         summary="results/t2i/students/{t2i_student}/seed{seed}/generator.json",
         curve="results/t2i/students/{t2i_student}/seed{seed}/curve.csv",
     params:
+        train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: T2I_STUDENTS[wildcards.t2i_student],
         distill=T2I["distill"],
@@ -145,7 +149,7 @@ rule t2i_train_student:
     shell:
         "python -m softdimo.train --config {params.resolved} --stage shapes.student:{wildcards.t2i_student}:{wildcards.seed} "
         + t2i_inputs(*T2I_BASE, "teacher", "reward", "clip", "preference")
-        + " {params.init} --threads {threads} --out {output.weights} "
+        + " {params.init} --threads {params.train_threads} --out {output.weights} "
         "--workdir results/t2i/checkpoints/students/{wildcards.t2i_student}/seed{wildcards.seed} "
         "--curve {output.curve} > {log} 2>&1"
 

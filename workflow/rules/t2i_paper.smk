@@ -198,6 +198,7 @@ rule t2i_paper_train_student:
         summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
         curve=f"{PT}/students/{{pstudent}}/seed{{seed}}/curve.csv",
     params:
+        train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: P_STUDENTS[wildcards.pstudent],
         distill=P["distill"],
@@ -217,7 +218,7 @@ rule t2i_paper_train_student:
         "--stage maskgen.student:{wildcards.pstudent}:{wildcards.seed} "
         "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input text_bank={input.text_bank} "
         "--input train_prompts={input.train_prompts} --input eval_prompts={input.eval_prompts} "
-        "--input clip={input.clip} --input hps={input.hps} {params.init} --threads {threads} "
+        "--input clip={input.clip} --input hps={input.hps} {params.init} --threads {params.train_threads} "
         f"--out {{output.weights}} --workdir {PT}/checkpoints/{{wildcards.pstudent}}/seed{{wildcards.seed}} "
         "--curve {output.curve} > {log} 2>&1"
 

@@ -10,6 +10,7 @@ rule train_classifier:
         summary="results/c2i/classifier.json",
         curve="results/c2i/curves/classifier.csv",
     params:
+        train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=C2I["classifier"],
     threads: config["torch_threads"]
@@ -72,6 +73,7 @@ else:
             summary="results/c2i/tokenizer.json",
             curve="results/c2i/curves/tokenizer.csv",
         params:
+            train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
             resolved=resolved_config,
             section=C2I["tokenizer"],
         threads: config["torch_threads"]
@@ -135,6 +137,7 @@ else:
             summary="results/c2i/teacher.json",
             curve="results/c2i/curves/teacher.csv",
         params:
+            train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
             resolved=resolved_config,
             section=C2I["teacher"],
             schedule=C2I["sampling"]["schedule"],
