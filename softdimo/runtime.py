@@ -15,7 +15,7 @@ each job its rule's threads, which Snakemake lowers below `torch_threads` only w
 import contextlib
 import os
 
-import torch
+# torch is imported inside the functions: the Snakefile reads CPU_KERNEL_ENV without paying for torch
 
 # what each SOFTDIMO_CPU_KERNELS level sets before the libraries first read their variables
 CPU_KERNEL_ENV = {
@@ -31,6 +31,8 @@ def pin_cpu_kernels(level: str | None = None) -> str:
     workflow exports them before any job starts; here they are filled in for a CLI run by hand, and a process
     whose ATen already chose another level fails with a message instead of silently computing other numbers.
     """
+    import torch
+
     level = (level or os.environ.get("SOFTDIMO_CPU_KERNELS") or "native").lower()
     if level not in CPU_KERNEL_ENV:
         raise ValueError(f"SOFTDIMO_CPU_KERNELS={level!r}: expected one of {sorted(CPU_KERNEL_ENV)}")
@@ -52,6 +54,8 @@ def pin_cpu_kernels(level: str | None = None) -> str:
 
 
 def setup_torch(threads: int) -> None:
+    import torch
+
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # only the download rules (softdimo.pretrained, which never calls this) may reach the hub; holds for hub
     # libraries imported after this call (they read it at import)
@@ -65,6 +69,8 @@ def setup_torch(threads: int) -> None:
 
 def autocast(precision: str, device):
     """bf16 autocast of forwards on CUDA (the paper runs in bf16); fp32 does nothing."""
+    import torch
+
     if precision == "bf16" and torch.device(device).type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     if precision not in ("fp32", "bf16"):
