@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# names of values that measure the machine or the checkout, not the result
-VOLATILE = re.compile(r"(seconds|_per_s|speedup|git_commit|^time$|wall|^processes$|^path$|_path$)")
+# names of values that measure the machine or the checkout, not the result. A resume fingerprint names the
+# stage by its command-line name, which a refactor may rename without changing any weight; a recorded sha256
+# of a weight file covers the commit stored in it (the weights themselves are hashed tensor by tensor).
+VOLATILE = re.compile(r"(seconds|_per_s|speedup|git_commit|^time$|wall|^processes$|^path$|_path$|^fingerprint$|sha256$)")
 SKIP_SUFFIXES = {".log", ".tsv", ".html", ".png", ".tmp"}
 
 
