@@ -3,21 +3,38 @@
 #   make table2   set up, then build results/table2.csv (text-to-image) with the tiny preset
 #   make all      both tables, claims.csv, every figure
 #   make test     set up, then run the test suite
+#   make lock     re-resolve requirements-lock.txt (after a dependency change in pyproject.toml)
+# Setup installs the exact packages of requirements-lock.txt (Python 3.11, Linux x86-64, sha256-checked), then
+# softdimo itself without dependencies: every machine gets the versions the README's numbers and the smoke
+# fingerprint were made with (docs/reproducibility.md).
+PYTHON ?= python3
 VENV := .venv
+LOCK := requirements-lock.txt
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup table1 table2 all report test clean
+.PHONY: setup lock table1 table2 all report test clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "$(LOCK) is resolved for Python 3.11: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# uv resolves for Python 3.11 on manylinux x86-64 whatever this machine is, keeping the versions already in the
+# lock unless pyproject.toml asks otherwise (delete the file to take the newest versions allowed)
+lock:
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet uv==0.13.8
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-emit-index-url --no-emit-find-links \
+		--custom-compile-command "make lock" -o $(LOCK)
 
 table1: setup
 	snakemake --cores all results/table1.csv
