@@ -7,13 +7,19 @@
 #   make test     set up, then run the test suite
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
 #                 GPUs, run the smoke tables through profiles/slurm and compare with a local run, tear it down
+#   make lock     re-resolve requirements-lock.txt (after a dependency change in pyproject.toml)
+# Setup installs the exact packages of requirements-lock.txt (Python 3.11, Linux x86-64, sha256-checked), then
+# softdimo itself without dependencies: every machine gets the versions the README's numbers and the smoke
+# fingerprint were made with (docs/reproducibility.md).
+PYTHON ?= python3
 VENV := .venv
+LOCK := requirements-lock.txt
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup python-version table1 table2 all report smoke test test-cluster clean
+.PHONY: setup python-version lock table1 table2 all report smoke test test-cluster clean
 
 setup: python-version $(VENV)/.installed
 
@@ -22,11 +28,22 @@ python-version:
 		echo "softdimo needs Python >= 3.11; python3 here is $$(python3 -V 2>&1). Put a newer python3 first in PATH" \
 		"(e.g. conda create -n softdimo python=3.11, or your distribution's python3.11)." >&2; exit 1; }
 
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "$(LOCK) is resolved for Python 3.11: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# uv resolves for Python 3.11 on manylinux x86-64 whatever this machine is, keeping the versions already in the
+# lock unless pyproject.toml asks otherwise (delete the file to take the newest versions allowed)
+lock:
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet uv==0.13.8
+	.lock-venv/bin/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-emit-index-url --no-emit-find-links \
+		--custom-compile-command "make lock" -o $(LOCK)
 
 table1: setup
 	snakemake --cores all results/table1.csv

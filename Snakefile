@@ -18,6 +18,28 @@ if not set(config) - {"site"}:
     configfile: "config/config.yaml"
 
 
+# CPU presets compute the same numbers on every x86-64 machine with AVX2 (docs/reproducibility.md): torch,
+# oneDNN and MKL are held at their AVX2 kernels. Exported here, before any job starts, because each library
+# reads its variable once; a value already in the environment wins (SOFTDIMO_CPU_KERNELS=native: each
+# library's fastest kernels for this processor, numbers that differ between machines). The thread count
+# changes the numbers too: with fewer --cores than torch_threads Snakemake gives jobs fewer threads.
+if config.get("device") == "cpu":
+    import os
+
+    from snakemake.logging import logger
+
+    from softdimo.runtime import CPU_KERNEL_ENV
+
+    _level = os.environ.setdefault("SOFTDIMO_CPU_KERNELS", "avx2")
+    for _name, _value in CPU_KERNEL_ENV[_level].items():
+        os.environ.setdefault(_name, _value)
+    _cores = workflow.resource_settings.cores
+    if _cores is not None and _cores < config["torch_threads"]:
+        logger.warning(
+            f"--cores {_cores} < torch_threads {config['torch_threads']}: jobs run "
+            "with fewer threads and their numbers differ from the README's and the smoke fingerprint"
+        )
+
 
 report: "workflow/report/workflow.rst"
 

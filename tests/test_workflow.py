@@ -2,6 +2,7 @@
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest
@@ -71,6 +72,12 @@ def test_smoke_end_to_end(workdir):
     assert len(list((workdir / "results" / "configs").glob("*.yaml"))) == 1
     again = snakemake(["-n", "all", "--configfile", "config/smoke.yaml"], workdir)
     assert "Nothing to be done" in again.stdout + again.stderr
+    # the numbers: every artefact against the committed fingerprint of the pinned environment
+    from tests.test_fingerprint import check_smoke_fingerprint
+
+    not_compared = check_smoke_fingerprint(workdir / "results")
+    if not_compared:
+        warnings.warn(not_compared)
 
 
 def test_slurm_profile_dry_run(workdir):
