@@ -126,6 +126,7 @@ class JudgeStage:
             raise SystemExit(f"unknown judge {which!r}; known: {', '.join(self.ARCH)}")
         self.name, self.which = f"t2i_{which}", which
         self.cfg = getattr(cfg.t2i.judges, which)
+        self.geneval_rule = cfg.t2i.eval.geneval_rule  # the caption-truth check of evaluate()
         self.train_cfg = self.cfg.train
         self.world = world_from_config(cfg.t2i.world)
         images, prompt_ids, cells = load_scenes(inputs["train"])
@@ -194,7 +195,7 @@ class JudgeStage:
             x = uint8_to_unit(torch.from_numpy(images).to(self.device))
             top = (judge.embed_images(x) @ judge.embed_text(self.bank.pooled[:self.n_prompts]).T).argmax(1).tolist()
             detect = ShapesDetector(self.world.shapes, self.world.colors)
-            rule = self.cfg.t2i.eval.geneval_rule
+            rule = self.geneval_rule
             out["holdout_top1_caption_true"] = float(np.mean([score_image(detect(img), metadata[p], rule)[0]
                                                               for img, p in zip(images, top)]))
         return out
