@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,3 +42,12 @@ def digits_split(tmp_path_factory):
     out = tmp_path_factory.mktemp("data")
     prepare(load_config(ROOT / "config" / "smoke.yaml").c2i.data, out)
     return out
+
+
+@pytest.fixture
+def workdir(root, tmp_path):
+    """A copy of the workflow files only, so test runs never touch the checkout's results/."""
+    for name in ("Snakefile", "config", "workflow", "profiles"):
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    return tmp_path

@@ -1,11 +1,9 @@
 """Parsing the workflow has no side effects, and files written by the jobs get the user's permissions."""
 import os
-import shutil
 import stat
 import subprocess
 import sys
 
-import pytest
 
 
 def snakemake(args, cwd, timeout=180):
@@ -23,14 +21,6 @@ def snapshot(folder):
             st = os.lstat(path)
             out[os.path.relpath(path, folder)] = (st.st_mtime_ns, st.st_size)
     return out
-
-
-@pytest.fixture
-def workdir(root, tmp_path):
-    for name in ("Snakefile", "config", "workflow", "profiles"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    return tmp_path
 
 
 def test_dry_run_and_lint_write_nothing(workdir):

@@ -6,7 +6,6 @@ get_submit_command and set_gres_string (what SlurmExecutor.run_job calls) write 
 """
 import re
 import shlex
-import shutil
 
 import pytest
 import yaml
@@ -57,14 +56,6 @@ def option(call, name):
         toks = shlex.split(call)
         values = [toks[i + 1] for i, tok in enumerate(toks) if tok == name]
     return values
-
-
-@pytest.fixture
-def workdir(root, tmp_path):
-    for name in ("Snakefile", "config", "workflow", "profiles"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    return tmp_path
 
 
 def test_profile_has_no_cpus_per_task(root):

@@ -1,5 +1,4 @@
 """The workflow: dry runs of every preset, lint, and one end-to-end run of the smoke preset."""
-import shutil
 import subprocess
 import sys
 import warnings
@@ -11,15 +10,6 @@ import pytest
 def snakemake(args, cwd, timeout=120):
     return subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout)
-
-
-@pytest.fixture
-def workdir(root, tmp_path):
-    """A copy of the workflow files only, so test runs never touch the checkout's results/."""
-    for name in ("Snakefile", "config", "workflow", "profiles"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
-    return tmp_path
 
 
 @pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
