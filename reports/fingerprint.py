@@ -23,8 +23,9 @@ from softdimo.errors import cli
 
 # names of values that measure the machine or the checkout, not the result. A resume fingerprint names the
 # stage by its command-line name, which a refactor may rename without changing any weight; a recorded sha256
-# of a weight file covers the commit stored in it (the weights themselves are hashed tensor by tensor).
-VOLATILE = re.compile(r"(seconds|_per_s|speedup|git_commit|^time$|wall|^processes$|^path$|_path$|^fingerprint$|sha256$)")
+# of a weight file covers the commit stored in it (the weights themselves are hashed tensor by tensor); the
+# step a run started at tells a resumed run from a straight one, which end with the same weights.
+VOLATILE = re.compile(r"(seconds|_per_s|speedup|git_commit|^time$|wall|^processes$|^path$|_path$|^fingerprint$|sha256$|^started_at_step$)")
 SKIP_SUFFIXES = {".log", ".tsv", ".html", ".png", ".tmp"}
 
 
