@@ -124,3 +124,15 @@ def test_every_track_is_a_folder():
     assert tracks == ["digits", "maskbit", "maskgen", "shapes"]
     flat = [p.name for p in (ROOT / "softdimo").glob("*.py") if p.stem.startswith(("t2i_", "c2i_", "paper_"))]
     assert not flat, f"track-prefixed modules in the library: {flat}"
+
+
+def test_every_part_is_installed(tmp_path):
+    """Rules run `python -m <part>...` from a work folder outside the repository: each part must come
+    from the installed package, not from the current directory (a CI run failed on `reports` this way)."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import importlib; [importlib.import_module(p) for p in %r]" % (PACKAGES,)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
