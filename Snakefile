@@ -61,6 +61,7 @@ if "t2i_paper" in config:
 
 
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/recipe.smk"
 
 
 check_site_rules()

@@ -15,6 +15,7 @@ Adding a key: a field in a model below and its value in every preset, then regen
 fails while the committed schema and the models differ).
 """
 import argparse
+import copy
 import re
 import sys
 from pathlib import Path
@@ -87,9 +88,15 @@ class TrainCfg(_Section):
     batch_size: int = Field(ge=1, description="examples per step")
     lr: float = Field(gt=0, le=1, description="peak learning rate (AdamW)")
     warmup_steps: int = Field(ge=0, description="linear warm-up steps, then constant")
+    warmup_from: Literal["zero", "one_step"] = Field(
+        description="zero: update s (counted from 0) uses lr * s / warmup_steps, so the first update has lr 0 "
+                    "(diffusers' constant_with_warmup, as the official Di[M]O scripts); one_step: lr * (s + 1) / "
+                    "warmup_steps (one step ahead; this suite's rule before 2026-12)")
     weight_decay: float = Field(ge=0, description="AdamW decoupled weight decay")
     beta1: float = Field(ge=0, lt=1, description="Adam beta1")
     beta2: float = Field(ge=0, lt=1, description="Adam beta2")
+    adam_eps: float = Field(gt=0, le=1e-3, description="Adam epsilon (the official Di[M]O scripts: 1e-6 under "
+                                                        "bf16, torch's 1e-8 otherwise)")
     grad_clip: float = Field(ge=0, description="max global grad norm; 0 disables clipping")
     ema_decay: float = Field(ge=0, lt=1, description="EMA decay of the weights, warmed up as min(decay, (1+s)/(10+s)); "
                                                      "0 disables EMA")
@@ -271,6 +278,34 @@ class DistillCfg(_Section):
                                                   "(official 1)")
     gumbel_tau: float = Field(gt=0, description="temperature of the Gumbel straight-through baseline's backward "
                                                 "softmax")
+    teacher_dropout: bool = Field(
+        description="run the teacher in train mode during distillation, its dropout active, as the official "
+                    "MaskGit script does (it never calls eval()); false: eval mode, as the official Meissonic script. "
+                    "The GAN discriminator's teacher backbone is the same module, so it follows this key too")
+    freeze_output: bool = Field(
+        description="also freeze the output projection of student and auxiliary model (official: MaskGit's tied "
+                    "tok_emb, Meissonic's mlm_layer); false trains it (this suite's MaskBit runs before 2026-12). "
+                    "Models with a head tied to the frozen embedding table are frozen either way")
+    clip: Literal["generator", "all"] = Field(
+        description="which updates train.grad_clip clips: generator = the student's only (official Di[M]O); all = "
+                    "student, auxiliary model and discriminator (this suite before 2026-12)")
+    ratio_range: _items(Annotated[float, Field(ge=0, le=1)], min_items=2, max_items=2, distinct=False) = Field(
+        description="[low, high] the re-mask ratio gamma(u) is clamped to (official Meissonic [0.02, 0.98]; "
+                    "official MaskGit none, i.e. [0, 1])")
+    min_masked: int = Field(ge=0, le=1, description="least number of masked units per row in the student input and "
+                                                    "every re-mask (official 1: r_init 0 still masks one; 0: "
+                                                    "round(r * L) exactly)")
+    aux_fresh_labels: bool = Field(
+        description="the auxiliary phase draws fresh labels / prompts for its student sample (official); false: "
+                    "reuses the generator phase's labels (this suite before 2026-12)")
+    mask_unit: Literal["position", "group"] = Field(
+        description="what student input, re-mask and auxiliary loss mask for factorised bit tokens: a whole "
+                    "position (every group), or each (position, group) on its own, as MaskBit's teacher was "
+                    "trained. No official Di[M]O-MaskBit code exists: a design choice (docs/recipe.md). One-group "
+                    "tokens: both are the same")
+    monitor_temperature: float = Field(
+        gt=0, description="softmax temperature of the in-training one-step evaluation (the training curve); the "
+                          "official MaskGit script's FID monitor uses 7.0, the final evaluation uses temperature")
     eval_every: int = Field(ge=1, description="steps between one-step evaluations written to the training curve (FID "
                                               "for class-to-image, GenEval for text-to-image)")
     eval_samples: int = Field(ge=2, description="samples per in-training evaluation")
@@ -829,6 +864,23 @@ def replace(obj, /, **changes):
     return obj.model_copy(update=changes)
 
 
+def derive(raw: dict, overrides: dict) -> dict:
+    """`raw` with dotted keys set (e.g. {"c2i.distill.clip": "all"}), validated as a whole; a key that is not in
+    `raw` is refused by name (a typo must not add a silently ignored key)."""
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node, *path, last = [out, *dotted.split(".")]
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"{dotted}: no such key ({part!r} is not in the config)")
+            node = node[part]
+        if not isinstance(node, dict) or last not in node:
+            raise ConfigError(f"{dotted}: no such key")
+        node[last] = value
+    from_dict(out)
+    return out
+
+
 # ---- JSON schema ----
 
 class _SchemaGenerator(GenerateJsonSchema):
@@ -884,7 +936,30 @@ def main(argv=None) -> int:
     check = commands.add_parser("check", help="validate preset files",
                                 description="Validate preset YAML files; a bad key is named with its dotted path.")
     check.add_argument("presets", nargs="+", type=Path, metavar="PRESET", help="a preset YAML file")
+    derived = commands.add_parser(
+        "derive", help="write a config with some keys changed (validated)",
+        description="Write CONFIG with dotted keys set to new values (YAML values), validated as a whole: the "
+                    "variants of an ablation, each a complete config.")
+    derived.add_argument("config", type=Path, help="a complete config YAML (a preset or a resolved config)")
+    derived.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="e.g. c2i.distill.clip=all (repeatable)")
+    derived.add_argument("--out", type=Path, required=True, metavar="PATH")
     args = parser.parse_args(argv)
+    if args.command == "derive":
+        bad = [item for item in args.set if "=" not in item]
+        if bad:
+            parser.error(f"--set takes KEY=VALUE, got {bad[0]!r}")
+        overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+        try:
+            text = yaml.safe_dump(derive(yaml.safe_load(args.config.read_text()), overrides), sort_keys=False)
+        except ConfigError as error:
+            print(f"{args.config}: {error}", file=sys.stderr)
+            return 1
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.out.with_name(args.out.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.out)
+        return 0
     if args.command == "schema":
         if args.out is None:
             sys.stdout.write(schema_yaml())

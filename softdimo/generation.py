@@ -39,20 +39,21 @@ def teacher_sampler(teacher, sampling_cfg, steps: int):
         cfg_schedule=sampling_cfg.cfg_schedule, cfg_power=sampling_cfg.cfg_power, mask_unit=sampling_cfg.mask_unit)
 
 
-def student_sampler(student, r_init: float, distill_cfg):
-    return lambda labels, rngs: sample_one_step(student, labels, rngs, r_init=r_init,
-                                                sigma_init=distill_cfg.sigma_init, temperature=distill_cfg.temperature)
+def student_sampler(student, r_init: float, distill_cfg, temperature: float):
+    d = distill_cfg
+    return lambda labels, rngs: sample_one_step(student, labels, rngs, r_init=r_init, sigma_init=d.sigma_init,
+                                                min_masked=d.min_masked, mask_unit=d.mask_unit,
+                                                temperature=temperature)
 
 
 @torch.no_grad()
 def soft_hard_gap(student, tokenizer, labels, seeds, r_init: float, distill_cfg) -> dict:
     """Claim 1 of the paper: decoding the soft embedding (expected bits) gives almost the image of the sampled
     tokens when the student's distributions are peaked. Pixel MSE in [0, 1] units, and the mean top probability."""
-    from softdimo.sampling import initial_embeddings, sample_from_logits
+    from softdimo.sampling import distill_input, sample_from_logits
 
     rngs = ImageRngs(seeds, labels.device)
-    z = student.forward_embeddings(initial_embeddings(student, rngs, r_init=r_init,
-                                                      sigma_init=distill_cfg.sigma_init), labels)
+    z = student.forward_embeddings(distill_input(student, rngs, r_init, distill_cfg), labels)
     probs = (z.float() / distill_cfg.temperature).softmax(-1)
     soft = tokenizer.decode_soft(probs).clamp(-1, 1)
     hard = tokenizer.decode(sample_from_logits(z, rngs, distill_cfg.temperature)).clamp(-1, 1)

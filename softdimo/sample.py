@@ -61,7 +61,7 @@ def main(argv=None):
     else:
         student, payload = load_artefact(args.student, "student", device)
         counted = ForwardCounter(student)
-        sampler = student_sampler(counted, payload["student"]["r_init"], cfg.c2i.distill)
+        sampler = student_sampler(counted, payload["student"]["r_init"], cfg.c2i.distill, cfg.c2i.distill.temperature)
         meta.update(method=payload["method"], steps=1, student_total_steps=payload["total_steps"])
     mine = distributed.share(n)
     with autocast(cfg.precision, device):

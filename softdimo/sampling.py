@@ -215,17 +215,29 @@ class GlobalRngs(_Gumbel):
         return torch.randn((self.batch, *shape), device=self.device)
 
 
-def initial_embeddings(model, rngs, *, r_init: float, sigma_init: float) -> torch.Tensor:
-    """Di[M]O's student input: uniform random tokens, exactly round(L * r_init) positions masked, then a
+def initial_embeddings(model, rngs, *, r_init: float, sigma_init: float, min_masked: int,
+                       mask_unit: str) -> torch.Tensor:
+    """Di[M]O's student input: uniform random tokens, exactly max(min_masked, round(n * r_init)) of the n units
+    masked (n = L positions, or L * S (position, group) pairs when mask_unit is "group"), then a
     variance-preserving Gaussian perturbation e <- sigma * eps + sqrt(1 - sigma^2) * e of every image position."""
     L, S, C = model.seq_len, model.splits, model.classes_per_split
     tokens = (rngs.rand(L, S) * C).long().clamp_max(C - 1)
-    n_masked = round(L * r_init)
+    units = L * S if mask_unit == "group" else L
+    n_masked = max(min_masked, round(units * r_init))
     if n_masked:
-        masked = rngs.rand(L).argsort(dim=1)[:, :n_masked]
-        tokens.scatter_(1, masked[..., None].expand(-1, -1, S), model.mask_id)
+        masked = rngs.rand(units).argsort(dim=1)[:, :n_masked]
+        if mask_unit == "group":
+            tokens = tokens.flatten(1).scatter(1, masked, model.mask_id).view_as(tokens)
+        else:
+            tokens.scatter_(1, masked[..., None].expand(-1, -1, S), model.mask_id)
     e = model.embed(tokens)
     return sigma_init * rngs.randn(*e.shape[1:]) + math.sqrt(1 - sigma_init**2) * e
+
+
+def distill_input(model, rngs, r_init: float, distill) -> torch.Tensor:
+    """initial_embeddings with a track's distill settings (sigma_init, min_masked, mask_unit)."""
+    return initial_embeddings(model, rngs, r_init=r_init, sigma_init=distill.sigma_init,
+                              min_masked=distill.min_masked, mask_unit=distill.mask_unit)
 
 
 def sample_from_logits(logits: torch.Tensor, rngs, temperature: float = 1.0) -> torch.Tensor:
@@ -234,8 +246,9 @@ def sample_from_logits(logits: torch.Tensor, rngs, temperature: float = 1.0) -> 
 
 
 @torch.no_grad()
-def sample_one_step(student, labels: torch.Tensor, rngs, *, r_init: float, sigma_init: float,
-                    temperature: float) -> torch.Tensor:
+def sample_one_step(student, labels: torch.Tensor, rngs, *, r_init: float, sigma_init: float, min_masked: int,
+                    mask_unit: str, temperature: float) -> torch.Tensor:
     """The one-step student: logits from the perturbed random/masked input, one categorical draw, no CFG."""
-    e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=sigma_init)
+    e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=sigma_init, min_masked=min_masked,
+                           mask_unit=mask_unit)
     return sample_from_logits(student.forward_embeddings(e, labels), rngs, temperature)

@@ -25,6 +25,7 @@ class Phase:
     loss: Callable
     module: str
     lr_scale: float = 1.0  # this phase's learning rate relative to the stage's train.lr
+    clip: bool = True  # clip this phase's update at train.grad_clip (official Di[M]O clips the generator only)
 
 
 def random_rows(n: int, batch_size: int) -> torch.Tensor:

@@ -2,8 +2,9 @@
 
 A stage (protocol in softdimo/stages.py; stages in softdimo/tracks/<track>/stages.py) provides its modules,
 its batches and one or more *phases*: a loss callable plus the module it updates. The loop owns everything
-else: AdamW with linear warm-up, gradient clipping, EMA, a progress bar, the curve CSV written as it goes,
-atomic resumable checkpoints, and a hard stop on a non-finite loss that leaves the last good checkpoint in place.
+else: AdamW with linear warm-up, gradient clipping (of the phases that ask for it), EMA, a progress bar, the
+curve CSV written as it goes, atomic resumable checkpoints, and a hard stop on a non-finite loss that leaves
+the last good checkpoint in place.
 
 Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
 resumed ends with the same weights as one that never stopped. A checkpoint is resumed only when it belongs to
@@ -41,7 +42,11 @@ def step_seed(seed: int, step: int) -> int:
 
 
 def lr_at(step: int, cfg: TrainCfg) -> float:
-    return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
+    """Learning rate of update `step` (counted from 0): linear warm-up, then constant."""
+    if not cfg.warmup_steps:
+        return cfg.lr
+    done = step if cfg.warmup_from == "zero" else step + 1
+    return cfg.lr * min(1.0, done / cfg.warmup_steps)
 
 
 @torch.no_grad()
@@ -105,7 +110,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         distributed.broadcast_parameters(module)
     optimizers = {
         name: torch.optim.AdamW([p for p in stage.modules[name].parameters() if p.requires_grad], lr=cfg.lr,
-                                betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+                                betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
         for name in {phase.module for phase in stage.phases}
     }
     ema_names = getattr(stage, "ema_modules", tuple(optimizers))
@@ -177,7 +182,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             opt.zero_grad(set_to_none=True)
             loss.backward()
             distributed.average_gradients(stage.modules[phase.module])
-            if cfg.grad_clip > 0:
+            if cfg.grad_clip > 0 and phase.clip:
                 logs[f"{phase.name}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                     stage.modules[phase.module].parameters(), cfg.grad_clip))
             opt.step()

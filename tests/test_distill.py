@@ -47,13 +47,15 @@ def test_dimo_loss_gradient_on_student_logits_at_masked_positions_only():
     z = torch.randn(3, 16, 2, 8, requires_grad=True)
     tokens = z.detach().argmax(-1)
     torch.manual_seed(5)
-    loss, masked = dimo_loss(z, tokens, labels, teacher, aux, teacher_cfg=2.0, beta=0.0, schedule="arccos")
+    loss, masked = dimo_loss(z, tokens, labels, teacher, aux, teacher_cfg=2.0, beta=0.0, schedule="arccos",
+                             min_masked=1, mask_unit="position", ratio_range=(0.0, 1.0))
     loss.backward()
     torch.manual_seed(5)  # the same re-masking as inside dimo_loss
     from softdimo.method.dimo import remask
     from softdimo.sampling import guided_logits
 
-    noisy, masked_again = remask(tokens, teacher.mask_id, "arccos")
+    noisy, masked_again = remask(tokens, teacher.mask_id, "arccos", min_masked=1, mask_unit="position",
+                                 ratio_range=(0.0, 1.0))
     assert torch.equal(masked, masked_again) and masked.any() and (~masked).any()
     with torch.no_grad():
         expected = (aux(noisy, labels).softmax(-1) - guided_logits(teacher, noisy, labels, 2.0).softmax(-1)) / 3
@@ -63,25 +65,29 @@ def test_dimo_loss_gradient_on_student_logits_at_masked_positions_only():
 
 def test_freeze_embeddings_freezes_what_dimo_keeps_fixed():
     model = tiny_model()
-    freeze_embeddings(model)
+    freeze_embeddings(model, freeze_output=False)
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert frozen == {"input_proj.weight", "input_proj.bias", "class_emb.weight", "pos_emb", "head.bias"}
+    official = tiny_model()
+    freeze_embeddings(official, freeze_output=True)  # distill.freeze_output: the output projection as well
+    assert {n for n, p in official.named_parameters() if not p.requires_grad} == frozen | {"head.weight"}
 
 
 def test_initial_embeddings_mask_fraction_and_perturbation():
     model = tiny_model()
-    e = initial_embeddings(model, GlobalRngs(4), r_init=0.5, sigma_init=0.0)
+    e = initial_embeddings(model, GlobalRngs(4), r_init=0.5, sigma_init=0.0, min_masked=1, mask_unit="position")
     zero_positions = (e.abs().sum(-1) == 0).sum(1)
     assert (zero_positions == 8).all()  # exactly round(16 * 0.5) positions masked, all splits at once
     assert set(e.unique().tolist()) <= {-1.0, 0.0, 1.0}
-    noisy = initial_embeddings(model, GlobalRngs(4), r_init=0.5, sigma_init=0.3)
+    noisy = initial_embeddings(model, GlobalRngs(4), r_init=0.5, sigma_init=0.3, min_masked=1,
+                               mask_unit="position")
     assert (noisy.abs().sum(-1) > 0).all()
 
 
 def test_one_step_sampler_does_not_depend_on_batch_size():
     model = tiny_model().eval()
     seeds, labels = image_seeds(2, 5), torch.arange(5)
-    kw = dict(r_init=0.6, sigma_init=0.1, temperature=1.0)
+    kw = dict(r_init=0.6, sigma_init=0.1, temperature=1.0, min_masked=1, mask_unit="position")
     full = sample_one_step(model, labels, ImageRngs(seeds), **kw)
     single = torch.cat([sample_one_step(model, labels[i:i + 1], ImageRngs(seeds[i:i + 1]), **kw) for i in range(5)])
     assert torch.equal(full, single) and full.max() < model.mask_id
@@ -117,7 +123,7 @@ def test_soft_hard_gap_vanishes_as_the_distribution_concentrates():
 
 def test_gradients_reach_the_student_through_the_soft_path_not_through_sampling():
     student, decoder = tiny_model(), tiny_tokenizer()
-    e = initial_embeddings(student, GlobalRngs(2), r_init=0.6, sigma_init=0.1)
+    e = initial_embeddings(student, GlobalRngs(2), r_init=0.6, sigma_init=0.1, min_masked=1, mask_unit="position")
     z = student.forward_embeddings(e, torch.tensor([0, 1]))
     tokens = sample_from_logits(z, GlobalRngs(2))
     assert not tokens.requires_grad and tokens.dtype == torch.long

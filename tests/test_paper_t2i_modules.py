@@ -76,10 +76,12 @@ def test_dimo_and_sampler_run_on_maskgen():
                             randomize_temperature=2.0, temperature=1.0)
     assert tokens.shape == (2, 8, 1) and tokens.max() < 16
     z = student(torch.full_like(tokens, student.mask_id), labels)
-    loss, masked = dimo_loss(z, tokens, labels, teacher, aux, teacher_cfg=3.0, beta=0.0, schedule="arccos")
+    loss, masked = dimo_loss(z, tokens, labels, teacher, aux, teacher_cfg=3.0, beta=0.0, schedule="arccos",
+                             min_masked=1, mask_unit="position", ratio_range=(0.0, 1.0))
     loss.backward()
     assert torch.isfinite(loss) and student.blocks[0].attn.to_q.weight.grad is not None
-    assert torch.isfinite(aux_loss(aux, tokens, labels, schedule="arccos", label_smoothing=0.1))
+    assert torch.isfinite(aux_loss(aux, tokens, labels, schedule="arccos", label_smoothing=0.1, min_masked=1,
+                                   mask_unit="position", ratio_range=(0.0, 1.0)))
 
 
 TATITOK = dict(image_size=256, patch_size=16, encoder_size="base", decoder_size="large", num_latent_tokens=128,

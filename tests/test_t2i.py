@@ -142,7 +142,7 @@ def test_freeze_embeddings_of_the_text_model():
     from softdimo.method.dimo import freeze_embeddings
 
     model = text_model(fake_bank())
-    freeze_embeddings(model)
+    freeze_embeddings(model, freeze_output=True)  # tied head: frozen either way
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     assert {"tok_emb.weight", "pos_emb", "head_bias", "text_proj.weight", "pooled_proj.weight"} <= frozen
     assert not any(n.startswith("blocks.") for n in frozen)
@@ -166,8 +166,13 @@ def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
     student = text_model(bank).requires_grad_(False)
     torch.manual_seed(1)
     tok = VQTokenizer(image_size=16, channels=3, codebook_size=32, code_dim=8, hidden_channels=8, downsample=2).eval()
-    train = TrainCfg(1, 1, 0.1, 0, 0, 0.9, 0.9, 0, 0, 0, 1, 1)
-    d = DistillCfg(0.6, 0.1, 1.0, 1.0, 0.0, "arccos", 0.1, 1.0, 1.0, 1, 2, train)
+    train = TrainCfg(steps=1, batch_size=1, lr=0.1, warmup_steps=0, warmup_from="zero", weight_decay=0, beta1=0.9,
+                     beta2=0.9, adam_eps=1e-8, grad_clip=0, ema_decay=0, seed=0, log_every=1, ckpt_every=1)
+    d = DistillCfg(r_init=0.6, sigma_init=0.1, temperature=1.0, teacher_cfg=1.0, divergence_beta=0.0,
+                   schedule="arccos", aux_label_smoothing=0.1, aux_lr_scale=1.0, gumbel_tau=1.0,
+                   teacher_dropout=False, freeze_output=True, clip="generator", min_masked=1,
+                   aux_fresh_labels=True, mask_unit="position", monitor_temperature=1.0, eval_every=1,
+                   eval_samples=2, train=train)
     tt = TestTimeCfg("s", (1, 4), (0, 2), 1e4, 4, 2)  # a large step: the untrained toy has tiny gradients
     ids, seeds = torch.tensor([0, 1, 2, 3, 4]), image_seeds(0, 5)
     kw = dict(r_init=0.6, distill_cfg=d)

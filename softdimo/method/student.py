@@ -21,7 +21,7 @@ from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
 from softdimo.method.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
 from softdimo.models import build_model
 from softdimo.generation import generate, student_sampler
-from softdimo.sampling import GlobalRngs, image_seeds, initial_embeddings, sample_from_logits
+from softdimo.sampling import GlobalRngs, distill_input, image_seeds, sample_from_logits
 from softdimo.method.soft import relaxed_probs
 from softdimo.stages import Phase
 
@@ -51,14 +51,16 @@ class StudentStage:
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)  # EMA of the generator only, as in the official code
+        clip_all = self.d.clip == "all"
         self.phases = [Phase("generator", self.generator_loss, "student"),
-                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale)]
+                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale, clip=clip_all)]
         if self.s.w_gan > 0:
-            self.phases.append(Phase("disc", self.disc_loss, "disc", lr_scale=self.gan.lr_scale))
+            self.phases.append(Phase("disc", self.disc_loss, "disc", lr_scale=self.gan.lr_scale, clip=clip_all))
 
     def build(self, device):
         self.device = device
         self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
+        self.teacher.train(self.d.teacher_dropout)
         self._arch, self._kwargs = payload["arch"], payload["kwargs"]
         student = build_model(payload["arch"], **self._kwargs).to(device)
         student.load_state_dict(self.teacher.state_dict())
@@ -73,21 +75,24 @@ class StudentStage:
                 disc.load_state_dict(init["disc_state_dict"])
             self.init_steps = init["total_steps"]
         for model in (student, aux):
-            freeze_embeddings(model)
+            freeze_embeddings(model, freeze_output=self.d.freeze_output)
         self.modules = {"student": student, "aux": aux, "disc": disc}
         tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
         self.tokenizer = tokenizer
         self.real_tokens, self.real_labels = real_tokens(self.inputs, tokenizer, device)
 
+    def draw_labels(self, b: int) -> torch.Tensor:
+        """Conditions of a batch of student samples (global RNG)."""
+        return torch.randint(0, self.teacher.num_classes, (b,), device=self.device)
+
     def next_batch(self, step):
         b = self.train_cfg.batch_size
+        labels = self.draw_labels(b)
         rows = torch.randint(0, len(self.real_tokens), (b,))
-        return {"labels": torch.randint(0, self.teacher.num_classes, (b,), device=self.device),
-                "real_tokens": self.real_tokens[rows].long(), "real_labels": self.real_labels[rows]}
+        return {"labels": labels, "real_tokens": self.real_tokens[rows].long(), "real_labels": self.real_labels[rows]}
 
     def _student_logits(self, model, labels):
-        e = initial_embeddings(model, GlobalRngs(len(labels), self.device), r_init=self.s.r_init,
-                               sigma_init=self.d.sigma_init)
+        e = distill_input(model, GlobalRngs(len(labels), self.device), self.s.r_init, self.d)
         return model.forward_embeddings(e, labels)
 
     def generator_loss(self, batch, step):
@@ -99,8 +104,9 @@ class StudentStage:
         loss, parts = z.sum() * 0, {}
         if self.s.w_dimo > 0:
             l_dimo, masked = dimo_loss(z, tokens, labels, self.teacher, self.modules["aux"],
-                                         teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
-                                         schedule=self.d.schedule)
+                                       teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
+                                       schedule=self.d.schedule, min_masked=self.d.min_masked,
+                                       mask_unit=self.d.mask_unit, ratio_range=self.d.ratio_range)
             loss = loss + self.s.w_dimo * l_dimo
             parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
         extra, extra_parts = self.refinement_loss(z, rngs, batch)
@@ -118,11 +124,13 @@ class StudentStage:
         return self.s.w_gan * l_gan, {"gan": l_gan.detach()}
 
     def aux_loss(self, batch, step):
+        labels = self.draw_labels(len(batch["labels"])) if self.d.aux_fresh_labels else batch["labels"]
         with torch.no_grad():
-            z = self._student_logits(self.modules["student"], batch["labels"])
+            z = self._student_logits(self.modules["student"], labels)
             tokens = sample_from_logits(z, GlobalRngs(len(z), self.device), self.d.temperature)
-        loss = aux_loss(self.modules["aux"], tokens, batch["labels"], schedule=self.d.schedule,
-                        label_smoothing=self.d.aux_label_smoothing)
+        loss = aux_loss(self.modules["aux"], tokens, labels, schedule=self.d.schedule,
+                        label_smoothing=self.d.aux_label_smoothing, min_masked=self.d.min_masked,
+                        mask_unit=self.d.mask_unit, ratio_range=self.d.ratio_range)
         return loss, {"ce": loss.detach()}
 
     def disc_loss(self, batch, step):
@@ -141,7 +149,8 @@ class StudentStage:
         student = modules["student"].eval()
         n = self.d.eval_samples
         labels = torch.arange(n, device=self.device) % student.num_classes
-        images = generate(student_sampler(student, self.s.r_init, self.d), self.tokenizer, image_seeds(self.seed, n),
+        images = generate(student_sampler(student, self.s.r_init, self.d, self.d.monitor_temperature), self.tokenizer,
+                          image_seeds(self.seed, n),
                           labels, batch_size=self.cfg.c2i.sampling.batch_size, quantize=self.cfg.c2i.sampling.quantize)
         m = self.monitor(images)
         return {"eval_fid": m["fid"], "eval_precision": m["precision"], "eval_recall": m["recall"],

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from softdimo.sampling import ImageRngs, initial_embeddings
+from softdimo.sampling import ImageRngs, distill_input
 from softdimo.tokenizers.lfq import to_uint8
 
 
@@ -21,7 +21,7 @@ def draw_candidates(student, scoring, prompt_ids, seeds, n, *, r_init, distill_c
     e_all, g_all, r_all = [], [], []
     for j in range(n):
         rngs = ImageRngs([s * 1000 + j for s in seeds], prompt_ids.device)
-        e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=distill_cfg.sigma_init)
+        e = distill_input(student, rngs, r_init, distill_cfg)
         g = rngs.gumbel(student.seq_len, student.splits, student.classes_per_split)
         tokens = (student.forward_embeddings(e, prompt_ids) / distill_cfg.temperature + g).argmax(-1)
         r_all.append(scoring.reward(scoring.decode(tokens, prompt_ids), prompt_ids))

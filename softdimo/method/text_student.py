@@ -41,7 +41,7 @@ class TextStudentStage(StudentStage):
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)
         self.phases = [Phase("generator", self.generator_loss, "student"),
-                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale)]
+                       Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale, clip=self.d.clip == "all")]
 
     def build_models(self, device):
         """Text bank, teacher, student and auxiliary model (from the teacher or the init student), tokenizer."""
@@ -49,6 +49,7 @@ class TextStudentStage(StudentStage):
         self.bank = load_bank(self.inputs["text_bank"]).to(device)
         self.teacher, payload = load_artefact(self.inputs["teacher"], "teacher", device)
         self.teacher.attach_text(self.bank)
+        self.teacher.train(self.d.teacher_dropout)
         self._arch, self._kwargs = payload["arch"], payload["kwargs"]
         student = build_model(payload["arch"], **self._kwargs).to(device)
         student.load_state_dict(self.teacher.state_dict())
@@ -61,13 +62,16 @@ class TextStudentStage(StudentStage):
             aux.load_state_dict(init["aux_state_dict"])
             self.init_steps = init["total_steps"]
         for model in (student, aux):
-            freeze_embeddings(model)
+            freeze_embeddings(model, freeze_output=self.d.freeze_output)
         self.modules = {"student": student, "aux": aux}
         self.tokenizer, _ = load_artefact(self.inputs["tokenizer"], "tokenizer", device)
 
+    def draw_labels(self, b: int) -> torch.Tensor:
+        """Prompt ids of a batch of student samples (global RNG)."""
+        return self.train_prompts[torch.randint(0, len(self.train_prompts), (b,))]
+
     def next_batch(self, step):
-        rows = torch.randint(0, len(self.train_prompts), (self.train_cfg.batch_size,))
-        return {"labels": self.train_prompts[rows]}
+        return {"labels": self.draw_labels(self.train_cfg.batch_size)}
 
     def refinement_loss(self, z, rngs, batch):
         """-w_reward * mean R(Dec(soft tokens), caption): the reward through the tokenizer's decoder."""

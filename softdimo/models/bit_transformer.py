@@ -31,6 +31,10 @@ class Block(nn.Module):
 
 
 class MaskedBitTransformer(nn.Module):
+    # what Di[M]O keeps fixed in its copies: input embedding, class embedding, positions, output bias
+    FROZEN_FOR_DISTILLATION = ("input_proj.", "class_emb.", "pos_emb", "head.bias")
+    OUTPUT_PROJECTION = ("head.weight",)  # frozen too under distill.freeze_output
+
     def __init__(self, *, seq_len: int, bits: int, splits: int, num_classes: int, dim: int, depth: int,
                  heads: int, mlp_ratio: float, dropout: float):
         super().__init__()

@@ -48,6 +48,7 @@ class Layers(nn.Module):
 class MaskBitGenerator(nn.Module):
     LSB_FIRST = True
     FROZEN_FOR_DISTILLATION = ("input_proj.", "class_emb.", "pos_emb", "prediction_layer.bias")
+    OUTPUT_PROJECTION = ("prediction_layer.weight",)  # frozen too under distill.freeze_output
 
     def __init__(self, *, seq_len: int, bits: int, splits: int, num_classes: int, dim: int, depth: int, heads: int,
                  mlp_ratio: float, dropout: float):

@@ -142,6 +142,7 @@ def aesthetic_embedding(score: torch.Tensor, dim: int, max_period: float = 1000.
 
 class MaskGenVQ(nn.Module):
     FROZEN_FOR_DISTILLATION = ("embeddings.", "lm_head.", "pos_embed", "text_embed_proj.", "cond_pooled_proj.")
+    OUTPUT_PROJECTION = ()  # tied to the frozen embedding table
 
     def __init__(self, *, seq_len: int, codebook_size: int, num_classes: int, text_dim: int, dim: int, depth: int,
                  heads: int, micro_condition_dim: int, aesthetic_score: float):

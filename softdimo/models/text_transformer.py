@@ -16,6 +16,7 @@ from softdimo.models.bit_transformer import Block
 class TextMaskedTransformer(nn.Module):
     # what Di[M]O keeps fixed in its copies: input embedding (tied head), text projections, positions, bias
     FROZEN_FOR_DISTILLATION = ("tok_emb.", "text_proj.", "pooled_proj.", "text_type", "pos_emb", "head_bias")
+    OUTPUT_PROJECTION = ()  # tied to the frozen embedding table
 
     def __init__(self, *, seq_len: int, codebook_size: int, num_prompts: int, null_prompt: int, text_dim: int,
                  dim: int, depth: int, heads: int, mlp_ratio: float, dropout: float):

@@ -107,7 +107,8 @@ def main(argv=None):
         for precision in ("fp32_tf32", "bf16"):
             t = images_per_s(teacher_sampler(gen, s_cfg, steps), tok, args.batch_size, args.teacher_repeats, precision,
                              device, s_cfg.quantize)
-            s = images_per_s(student_sampler(gen, cfg.c2i.students["dimo"].r_init, cfg.c2i.distill), tok, args.batch_size,
+            s = images_per_s(student_sampler(gen, cfg.c2i.students["dimo"].r_init, cfg.c2i.distill,
+                                             cfg.c2i.distill.temperature), tok, args.batch_size,
                              args.student_repeats, precision, device, s_cfg.quantize)
             nfe = maskgit_nfe(steps, s_cfg.cfg_scale, s_cfg.cfg_schedule, s_cfg.cfg_power)
             out[precision] = {"teacher_steps": steps, "teacher_nfe": nfe,

@@ -82,7 +82,7 @@ def main(argv=None):
 
     def student_images():
         rngs = ImageRngs(range(b), device)
-        e = initial_embeddings(teacher, rngs, r_init=0.6, sigma_init=0.1)
+        e = initial_embeddings(teacher, rngs, r_init=0.6, sigma_init=0.1, min_masked=1, mask_unit="position")
         return tokenizer.decode(sample_from_logits(teacher.forward_embeddings(e, ids), rngs), text)
 
     with torch.no_grad(), amp:
@@ -95,24 +95,27 @@ def main(argv=None):
 
     student, aux = copy.deepcopy(teacher).requires_grad_(True), copy.deepcopy(teacher).requires_grad_(True)
     for model in (student, aux):
-        freeze_embeddings(model)
+        freeze_embeddings(model, freeze_output=True)
     opt_s = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=1e-6)
     opt_a = torch.optim.AdamW([p for p in aux.parameters() if p.requires_grad], lr=1e-6)
     rewards_text = reward.encode_text(bank.prompts[:b])
 
     def reward_step():
         with amp:
-            e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.6, sigma_init=0.1)
+            e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.6, sigma_init=0.1, min_masked=1,
+                                   mask_unit="position")
             z = student.forward_embeddings(e, ids)
             tokens = sample_from_logits(z.detach(), GlobalRngs(b, device))
-            l_dimo, _ = dimo_loss(z, tokens, ids, teacher, aux, teacher_cfg=3.0, beta=0.0, schedule="arccos")
+            l_dimo, _ = dimo_loss(z, tokens, ids, teacher, aux, teacher_cfg=3.0, beta=0.0, schedule="arccos",
+                                  min_masked=1, mask_unit="position")
             r = reward(tokenizer.decode_soft(z.float().softmax(-1), text), rewards_text)
             loss = l_dimo - 1.0 * r.mean()
         opt_s.zero_grad(set_to_none=True)
         loss.backward()
         opt_s.step()
         with amp:
-            l_aux = aux_loss(aux, tokens, ids, schedule="arccos", label_smoothing=0.1)
+            l_aux = aux_loss(aux, tokens, ids, schedule="arccos", label_smoothing=0.1, min_masked=1,
+                             mask_unit="position", ratio_range=(0.0, 1.0))
         opt_a.zero_grad(set_to_none=True)
         l_aux.backward()
         opt_a.step()
@@ -120,7 +123,8 @@ def main(argv=None):
     student.requires_grad_(False)
 
     def tteo_iteration():
-        e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.6, sigma_init=0.1).requires_grad_(True)
+        e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.6, sigma_init=0.1, min_masked=1,
+                                   mask_unit="position").requires_grad_(True)
         with amp:
             probs = student.forward_embeddings(e, ids).float().softmax(-1)
             loss = -reward(tokenizer.decode_soft(probs, text), rewards_text).sum()
@@ -131,7 +135,7 @@ def main(argv=None):
     for name, fn, trainable in (("reward_finetune_step", reward_step, True), ("tteo_iteration", tteo_iteration, False)):
         student.requires_grad_(False)
         if trainable:
-            freeze_embeddings(student.requires_grad_(True))
+            freeze_embeddings(student.requires_grad_(True), freeze_output=True)
         try:
             fn()
             if device == "cuda":

@@ -78,6 +78,7 @@ def student_tokens(student, r_init: float, distill):
     from softdimo.sampling import sample_one_step
 
     return lambda ids, rngs: sample_one_step(student, ids, rngs, r_init=r_init, sigma_init=distill.sigma_init,
+                                             min_masked=distill.min_masked, mask_unit=distill.mask_unit,
                                              temperature=distill.temperature)
 
 

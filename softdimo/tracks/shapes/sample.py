@@ -34,8 +34,8 @@ def eval_prompt_ids(n_prompts: int, per_prompt: int) -> torch.Tensor:
 
 
 def generate_student(student, tokenizer, prompt_ids, eval_seed, r_init, distill_cfg, batch_size, *,
-                     quantize: str) -> np.ndarray:
-    return generate(student_sampler(student, r_init, distill_cfg), tokenizer, image_seeds(eval_seed, len(prompt_ids)),
+                     quantize: str, temperature: float) -> np.ndarray:
+    return generate(student_sampler(student, r_init, distill_cfg, temperature), tokenizer, image_seeds(eval_seed, len(prompt_ids)),
                     prompt_ids, batch_size, quantize=quantize)
 
 
@@ -83,7 +83,7 @@ def cmd_sample(args, cfg, bank, tokenizer, teacher, n_prompts):
     if args.student:
         student, payload = load_text_model(args.student, "student", bank, device)
         counted = ForwardCounter(student)
-        sampler = student_sampler(counted, payload["student"]["r_init"], t2i.distill)
+        sampler = student_sampler(counted, payload["student"]["r_init"], t2i.distill, t2i.distill.temperature)
         meta.update(method=payload["method"], steps=1, student_total_steps=payload["total_steps"])
     else:
         counted = ForwardCounter(teacher)

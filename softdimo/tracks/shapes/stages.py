@@ -229,7 +229,8 @@ class Student(TextStudentStage):
         student = modules["student"].eval()
         ids = self.judges.eval_prompt_ids(self.d.eval_samples)
         images = generate_student(student, self.tokenizer, ids, self.seed, self.s.r_init, self.d, len(ids),
-                                  quantize=self.cfg.t2i.sampling.quantize)
+                                  quantize=self.cfg.t2i.sampling.quantize,
+                                  temperature=self.d.monitor_temperature)
         m = self.judges.score_prompts(images, ids)
         return {"eval_geneval": m["geneval"]["overall"], "eval_clip_score": m["clip_score"],
                 "eval_preference": m["preference"], "total_step": self.init_steps + step}
