@@ -3,14 +3,15 @@
 Only the download_* rules reach the network; every other job reads local files, checks them against the
 recorded sha256 and stops with the file and the rule that makes it when one is missing.
 
-    python -m softdimo.pretrained download --repo-id markweber/maskbit_generator_14bit --filename F --dest D
-    python -m softdimo.pretrained download-url --url U --dest resources/eval/VIRTUAL_imagenet256_labeled.npz
-    python -m softdimo.pretrained download-inception --dest resources/eval/inception_v3_torch_fidelity.pth
+    python -m softdimo.pretrained download --repo-id markweber/maskbit_generator_14bit --filename F --out D
+    python -m softdimo.pretrained download-url --url U --out resources/eval/VIRTUAL_imagenet256_labeled.npz
+    python -m softdimo.pretrained download-inception --out resources/eval/inception_v3_torch_fidelity.pth
     python -m softdimo.pretrained convert --kind teacher --config CFG --official D --out results/c2i/teacher.pt
 """
 import argparse
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -89,7 +90,9 @@ def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "mode
                          f"'sha256' next to its repo_id); not copied to {dest}. Rule {rule or 'that makes ' + str(dest)}: "
                          "check the revision or the expected hash.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cached, dest)
+    partial = dest.with_name(dest.name + ".partial")  # never a half-copied file under the output's name
+    shutil.copyfile(cached, partial)
+    os.replace(partial, dest)
     _record(dest, f"hub:{repo_type}:{repo_id}/{filename}@{revision}")
 
 
@@ -210,42 +213,52 @@ def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, offi
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("download")
-    d.add_argument("--repo-id", required=True)
-    d.add_argument("--filename", required=True)
-    d.add_argument("--repo-type", default="model", choices=["model", "dataset"])
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    out_help = "file to write (a folder for fetch-git)"
+    d = sub.add_parser("download", help="one file of a hub repository at a pinned revision, hash-checked",
+                       description="Download one file of a Hugging Face hub repository at a pinned revision and "
+                                   "check its sha256 (the download rules of the paper preset).")
+    d.add_argument("--repo-id", required=True, help="hub repository id, e.g. markweber/maskbit_generator_14bit")
+    d.add_argument("--filename", required=True, help="file inside the repository")
+    d.add_argument("--repo-type", default="model", choices=["model", "dataset"], help="hub repository type")
     d.add_argument("--revision", required=True, help="hub commit (or tag) to download, from the config")
     d.add_argument("--sha256", default="", help="expected sha256 of the file; empty: record it, unchecked")
     d.add_argument("--rule", default="", help="the workflow rule that makes the file (for the error message)")
-    d.add_argument("--dest", required=True)
-    g = sub.add_parser("fetch-git")
-    g.add_argument("--url", required=True)
-    g.add_argument("--commit", required=True)
-    g.add_argument("--dest", required=True)
-    u = sub.add_parser("download-url")
-    u.add_argument("--url", required=True)
-    u.add_argument("--dest", required=True)
-    for name in ("download-inception", "download-cleanfid-inception"):
-        sub.add_parser(name).add_argument("--dest", required=True)
-    c = sub.add_parser("convert")
-    c.add_argument("--kind", required=True, choices=["tokenizer", "teacher"])
-    c.add_argument("--config", required=True)
-    c.add_argument("--official", required=True)
-    c.add_argument("--out", required=True)
+    d.add_argument("--out", required=True, help=out_help)
+    g = sub.add_parser("fetch-git", help="a git repository at a pinned commit",
+                       description="Clone a git repository and check out a pinned commit (GenEval's evaluator).")
+    g.add_argument("--url", required=True, help="repository URL")
+    g.add_argument("--commit", required=True, help="commit to check out")
+    g.add_argument("--out", required=True, help=out_help)
+    u = sub.add_parser("download-url", help="one file from a URL",
+                       description="Download one file from a URL (e.g. ADM's reference batch).")
+    u.add_argument("--url", required=True, help="address of the file")
+    u.add_argument("--out", required=True, help=out_help)
+    for name, what in (("download-inception", "torch-fidelity's Inception-v3 FID weights"),
+                       ("download-cleanfid-inception", "clean-fid's inception-2015-12-05.pt")):
+        sub.add_parser(name, help=what, description=f"Download {what}.").add_argument("--out", required=True,
+                                                                                     help=out_help)
+    c = sub.add_parser("convert", help="official weights into this suite's modules, strictly",
+                       description="Load an official checkpoint into this suite's module (strict) and write the "
+                                   "artefact the workflow uses.")
+    c.add_argument("--kind", required=True, choices=["tokenizer", "teacher"], help="which module")
+    c.add_argument("--config", required=True, help="resolved config YAML (names the architecture)")
+    c.add_argument("--official", required=True, help="the downloaded official file")
+    c.add_argument("--out", required=True, help="artefact (.pt) to write")
     args = parser.parse_args(argv)
+    out = Path(args.out)
     if args.cmd == "download":
-        download_hub(args.repo_id, args.filename, Path(args.dest), args.repo_type, args.revision, args.sha256, args.rule)
+        download_hub(args.repo_id, args.filename, out, args.repo_type, args.revision, args.sha256, args.rule)
     elif args.cmd == "fetch-git":
-        fetch_git(args.url, args.commit, Path(args.dest))
+        fetch_git(args.url, args.commit, out)
     elif args.cmd == "download-url":
-        download_url(args.url, Path(args.dest))
+        download_url(args.url, out)
     elif args.cmd == "download-inception":
-        download_inception(Path(args.dest))
+        download_inception(out)
     elif args.cmd == "download-cleanfid-inception":
-        download_cleanfid_inception(Path(args.dest))
+        download_cleanfid_inception(out)
     else:
-        print(convert(args.kind, load_config(args.config), Path(args.official), Path(args.out)))
+        print(convert(args.kind, load_config(args.config), Path(args.official), out))
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ def test_revision_and_expected_sha256(monkeypatch, tmp_path):
     calls, digest = fake_hub(monkeypatch, tmp_path)
     dest = tmp_path / "resources" / "teacher.bin"
     pretrained.main(["download", "--repo-id", "org/model", "--filename", "model.bin", "--revision", "abc123",
-                     "--sha256", digest, "--rule", "download_teacher", "--dest", str(dest)])
+                     "--sha256", digest, "--rule", "download_teacher", "--out", str(dest)])
     assert calls[0]["revision"] == "abc123" and dest.read_bytes() == b"weights"
     assert "@abc123" in pretrained.record_path(dest).read_text()
     wrong = "0" * 64
     with pytest.raises(SystemExit) as error:
         pretrained.main(["download", "--repo-id", "org/model", "--filename", "model.bin", "--revision", "abc123",
-                         "--sha256", wrong, "--rule", "download_teacher", "--dest", str(tmp_path / "other.bin")])
+                         "--sha256", wrong, "--rule", "download_teacher", "--out", str(tmp_path / "other.bin")])
     message = str(error.value)
     assert all(s in message for s in ("org/model/model.bin", digest, wrong, "download_teacher"))
     assert not (tmp_path / "other.bin").exists()

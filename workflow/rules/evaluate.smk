@@ -10,7 +10,7 @@ rule download_inception:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-inception --dest {output} > {log} 2>&1"
+        "python -m softdimo.pretrained download-inception --out {output} > {log} 2>&1"
 
 
 if ADM_REFERENCE:
@@ -26,7 +26,7 @@ if ADM_REFERENCE:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download-url --url {params.url} --dest {output} > {log} 2>&1"
+            "python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1"
 
     rule download_cleanfid_inception:
         output:
@@ -37,7 +37,7 @@ if ADM_REFERENCE:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download-cleanfid-inception --dest {output} > {log} 2>&1"
+            "python -m softdimo.pretrained download-cleanfid-inception --out {output} > {log} 2>&1"
 
     rule adm_reference_features:
         input:

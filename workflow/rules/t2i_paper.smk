@@ -21,7 +21,7 @@ for _hub in P_HUB:
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
             "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --dest {output} > {log} 2>&1"
+            "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1"
 
 
 rule download_hps_prompts:
@@ -39,7 +39,7 @@ rule download_hps_prompts:
     shell:
         "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
         "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
-        "--rule download_hps_prompts --dest {output} > {log} 2>&1"
+        "--rule download_hps_prompts --out {output} > {log} 2>&1"
 
 
 rule fetch_geneval:
@@ -55,7 +55,7 @@ rule fetch_geneval:
         "../envs/torch.yaml"
     shell:
         "python -m softdimo.pretrained fetch-git --url https://github.com/djghosh13/geneval "
-        f"--commit {{params.commit}} --dest {GENEVAL_DIR} > {{log}} 2>&1"
+        f"--commit {{params.commit}} --out {GENEVAL_DIR} > {{log}} 2>&1"
 
 
 rule download_geneval_detector:
@@ -69,7 +69,7 @@ rule download_geneval_detector:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-url --url {params.url} --dest {output} > {log} 2>&1"
+        "python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1"
 
 
 rule warm_geneval_clip:
@@ -101,7 +101,7 @@ rule download_coco_reference:
     shell:
         "python -m softdimo.pretrained download-url "
         "--url https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/{wildcards.name} "
-        "--dest {output} > {log} 2>&1"
+        "--out {output} > {log} 2>&1"
 
 
 rule download_fid_inception:
@@ -115,7 +115,7 @@ rule download_fid_inception:
     shell:
         "python -m softdimo.pretrained download-url "
         "--url https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
-        "--dest {output} > {log} 2>&1"
+        "--out {output} > {log} 2>&1"
 
 
 rule t2i_paper_prompts:

@@ -41,7 +41,7 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
             "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule download_tokenizer --dest {output} > {log} 2>&1"
+            "--sha256 '{params.section[sha256]}' --rule download_tokenizer --out {output} > {log} 2>&1"
 
     rule import_tokenizer:
         input:
@@ -104,7 +104,7 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
         shell:
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
             "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule download_teacher --dest {output} > {log} 2>&1"
+            "--sha256 '{params.section[sha256]}' --rule download_teacher --out {output} > {log} 2>&1"
 
     rule import_teacher:
         input:
