@@ -24,9 +24,9 @@ import torch
 from tqdm import tqdm
 
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
-from evaluation.fid import ImageArray, load_images, sha256
+from evaluation.fid import ImageArray, expectations, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
-from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.io import atomic_savez, check_samples, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli, positive_int
 
@@ -128,6 +128,9 @@ def main(argv=None):
     c.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="adm_fp16",
                    help="c2i.eval.prc_arithmetic (default: the paper preset's adm_fp16)")
     c.add_argument("--cleanfid-inception-dir", default=None, help="folder of inception-2015-12-05.pt (cross-check)")
+    c.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
+                   help="what the samples' sidecar must record (e.g. method=dimo, eval_seed=1, steps=1); the "
+                        "sidecar's sha256 of the file is checked as well")
     c.add_argument("--out", required=True)
     for p in (r, c):
         p.add_argument("--extractor", required=True, help="torch-fidelity Inception-v3 weights (.pth)")
@@ -138,6 +141,7 @@ def main(argv=None):
         atomic_savez(args.out, **reference(args.ref_batch, args.extractor, args.batch_size, device))
         return
     t0 = time.time()
+    sampling = check_samples(args.samples, expectations(args.expect))
     ref = load_reference(args.ref)
     metrics = adm_metrics(load_images(args.samples, args.num), ref, args.extractor, batch_size=args.batch_size,
                           k=args.prc_neighborhood, device=device, is_convention=args.is_convention,
@@ -147,7 +151,7 @@ def main(argv=None):
         "reference": "adm_ref_batch", "prc_neighborhood": args.prc_neighborhood,
         "reference_sha256": sha256(args.ref), "extractor_sha256": sha256(args.extractor),
         "samples_sha256": sha256(args.samples), "eval_seconds": round(time.time() - t0, 2), "git_commit": git_commit(),
-        "sampling": json.loads(Path(args.samples).with_suffix(".json").read_text()),
+        "sampling": sampling,
     })
     write_json(args.out, metrics)
     print(json.dumps({k: metrics[k] for k in ("fid", "is", "precision", "recall")}))

@@ -24,8 +24,8 @@ import torch_fidelity
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.extractors import EVALUATORS, register_all
 from evaluation.frechet import feature_stats
-from softdimo.io import atomic_savez, git_commit, write_json
-from softdimo.errors import ArtefactError, cli, positive_int, read_npz
+from softdimo.io import atomic_savez, check_samples, git_commit, write_json
+from softdimo.errors import ArtefactError, SoftdimoError, cli, positive_int, read_npz
 
 
 class ImageArray(torch.utils.data.Dataset):
@@ -43,6 +43,14 @@ class ImageArray(torch.utils.data.Dataset):
 
 # what a table needs to know about a row of real images scored like samples
 REAL_ROW = {"method": "real_train_images", "steps": 0, "nfe": 0, "eval_seed": 0, "images_per_s": float("nan")}
+
+
+def expectations(items: list[str]) -> dict:
+    """--expect KEY=VALUE items as a dict."""
+    bad = [item for item in items if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        raise SoftdimoError(f"--expect takes KEY=VALUE, got {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items)
 
 
 def load_images(path, num: int | None = None) -> np.ndarray:
@@ -125,6 +133,9 @@ def main(argv=None):
                       help="c2i.eval.is_convention (default: the tiny presets' torch_fidelity)")
     calc.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="fp32",
                       help="c2i.eval.prc_arithmetic (default: the tiny presets' fp32)")
+    calc.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
+                      help="what the samples' sidecar must record (e.g. method=dimo, eval_seed=1, steps=1); the "
+                           "sidecar's sha256 of the file is checked as well")
     calc.add_argument("--real", action="store_true",
                       help="the 'samples' are real images (the FID floor row of the table), not generated ones")
     for p in (ref, calc):
@@ -140,6 +151,7 @@ def main(argv=None):
         atomic_savez(args.out, mu=mu, sigma=sigma, n=len(feats))
         return
     t0 = time.time()
+    sampling = REAL_ROW if args.real else check_samples(args.samples, expectations(args.expect))
     samples, reference = load_images(args.samples, args.num), load_images(args.ref)
     if samples.shape[1:] != reference.shape[1:]:
         raise ArtefactError(f"{args.samples} holds images of shape {samples.shape[1:]}, the reference {args.ref} "
@@ -148,13 +160,12 @@ def main(argv=None):
                               extractor_path=args.extractor, batch_size=args.batch_size,
                               prc_neighborhood=args.prc_neighborhood, is_convention=args.is_convention,
                               prc_arithmetic=args.prc_arithmetic)
-    meta_path = Path(args.samples).with_suffix(".json")
     metrics.update({
         "n_samples": args.num, "n_reference": int(len(load_images(args.ref))), "evaluator": args.evaluator,
         "prc_neighborhood": args.prc_neighborhood, "reference_sha256": sha256(args.ref),
         "extractor_sha256": sha256(args.extractor), "samples_sha256": sha256(args.samples),
         "eval_seconds": round(time.time() - t0, 2), "git_commit": git_commit(),
-        "sampling": REAL_ROW if args.real else json.loads(meta_path.read_text()),
+        "sampling": sampling,
     })
     write_json(args.out, metrics)
     print(json.dumps({k: metrics[k] for k in ("fid", "is", "precision", "recall")}))

@@ -7,6 +7,7 @@ reference batch the table also carries the evaluator conventions its numbers wer
 """
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ import pandas as pd
 
 from reports.figures import plot_fid_vs_steps
 from softdimo.io import atomic_write_text, git_commit
-from softdimo.errors import cli
+from softdimo.errors import ArtefactError, cli
 
+METRICS_PATH = re.compile(r"metrics/(?P<method>[^/]+)/steps(?P<steps>\d+)/seed(?P<seed>\d+)\.json$")  # evaluate_samples
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
@@ -62,7 +64,19 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
     for path in metric_files:
         record = json.loads(Path(path).read_text())
         key = (record["sampling"]["method"], record["sampling"]["steps"])
+        made_for = METRICS_PATH.search(str(path))
+        if made_for and (made_for["method"], int(made_for["steps"]), int(made_for["seed"])) != (
+                key[0], int(key[1]), int(record["sampling"]["eval_seed"])):
+            raise ArtefactError(f"{path} holds the metrics of {key[0]} at {key[1]} steps, seed "
+                                f"{record['sampling']['eval_seed']}: not what its name says (a copied or moved "
+                                "file); delete it and rerun the workflow")
         groups.setdefault(key, []).append(record)
+    for (method, steps), records in groups.items():
+        seeds = [r["sampling"]["eval_seed"] for r in records]
+        if len(set(seeds)) != len(seeds):
+            raise ArtefactError(f"Table 1 row {method} at {steps} steps has the evaluation seed(s) "
+                                f"{sorted({s for s in seeds if seeds.count(s) > 1})} more than once: the same "
+                                "samples scored twice would fake a spread of 0")
     order = {"real_train_images": 0, "teacher": 1}
     rows = [_row(method, steps, recs) for (method, steps), recs in
             sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][1] if kv[0][0] == "teacher" else 0))]

@@ -1,5 +1,6 @@
-"""Atomic file writes (a killed job never leaves a half-written checkpoint, sample file or table), the data
-split reader and the checkout's commit."""
+"""Atomic file writes (a killed job never leaves a half-written checkpoint, sample file or table), sample files
+that record what made them, the data split reader and the checkout's commit."""
+import hashlib
 import io
 import json
 import os
@@ -49,6 +50,50 @@ def atomic_savez(path, **arrays) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     _atomic_write_bytes(path, buf.getvalue())
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_samples(path, meta: dict, **arrays) -> None:
+    """A samples .npz and its sidecar .json: what made the file (method, seed, steps, ...) and its sha256, which
+    every reader checks (check_samples) so that a swapped, stale or damaged file is an error, not a number."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    _atomic_write_bytes(path, data)
+    write_json(Path(path).with_suffix(".json"), {**meta, "sha256": hashlib.sha256(data).hexdigest()})
+
+
+def check_samples(path, expect: dict) -> dict:
+    """The sidecar of a samples file, after checking that it describes this very file (sha256) and the run the
+    reader expects (each `expect` key, compared as text); an ArtefactError naming the file otherwise."""
+    from softdimo.errors import ArtefactError
+
+    path, sidecar = Path(path), Path(path).with_suffix(".json")
+    redo = f"delete {path} and {sidecar} and rerun the workflow (the rule that makes {path} rebuilds both)"
+    try:
+        meta = json.loads(sidecar.read_text())
+    except FileNotFoundError:
+        raise ArtefactError(f"{sidecar} is missing: it records what made {path}; {redo}") from None
+    except ValueError as error:
+        raise ArtefactError(f"{sidecar} is unreadable ({error}); {redo}") from None
+    if "sha256" not in meta:
+        raise ArtefactError(f"{sidecar} records no sha256 of {path} (written by an older version); {redo}")
+    actual = sha256_file(path)
+    if actual != meta["sha256"]:
+        raise ArtefactError(f"{path} has sha256 {actual}, but its sidecar {sidecar} records {meta['sha256']}: the "
+                            f"file was replaced or damaged after it was written; {redo}")
+    for key, value in expect.items():
+        if str(meta.get(key)) != str(value):
+            raise ArtefactError(f"{path} was made for {key}={meta.get(key)!r}, but this job expects {key}={value!r}: "
+                                f"a file copied or moved from another run; {redo}")
+    return meta
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -23,7 +23,7 @@ from softdimo import distributed
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
 from softdimo.generation import flops_per_image, generate, join_shares, soft_hard_gap, student_sampler, teacher_sampler, timed
-from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.io import git_commit, write_samples
 from softdimo.runtime import autocast, setup_torch
 from softdimo.errors import cli, nonnegative_int, positive_int
 from softdimo.sampling import ForwardCounter, image_seeds
@@ -89,8 +89,7 @@ def main(argv=None):
         meta.update(teacher_steps=n_ref, teacher_nfe=teacher_nfe, teacher_images_per_s=k / t_seconds,
                     speedup=meta["images_per_s"] / (k / t_seconds), flops_generator=g, flops_decoder=d,
                     speedup_flop_ceiling=(teacher_nfe * g + d) / (meta["nfe"] * g + d))
-    atomic_savez(args.out, arr_0=images, labels=labels.cpu().numpy())
-    write_json(Path(args.out).with_suffix(".json"), meta)
+    write_samples(args.out, meta, arr_0=images, labels=labels.cpu().numpy())
     print(f"{meta['method']}: {n} images in {seconds:.2f}s on {distributed.world_size()} process(es) "
           f"({meta['images_per_s']:.1f} images/s per process)")
 

@@ -84,7 +84,8 @@ if ADM_REFERENCE:
             "python -m evaluation.adm calc --samples {input.samples} --ref {input.reference} "
             "--extractor {input.extractor} --num {params.section[n_samples]} "
             "--prc-neighborhood {params.section[prc_neighborhood]} --batch-size {params.section[batch_size]} "
-            "{params.crosscheck} --out {output} > {log} 2>&1"
+            "{params.crosscheck} --expect method={wildcards.method} --expect steps={wildcards.steps} "
+            "--expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"
 
 else:
 
@@ -109,7 +110,8 @@ else:
         shell:
             "python -m evaluation.fid calc --samples {input.samples} --ref {input.reference} "
             "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
-            f"{EVAL_ARGS} --out {{output}} > {{log}} 2>&1"
+            f"{EVAL_ARGS} --expect method={{wildcards.method}} --expect steps={{wildcards.steps}} "
+            "--expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule evaluate_tokenizer:

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from evaluation.prompt_sets import load_prompt_set, prompt_set
-from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json
+from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json, write_samples
 from softdimo.method.reward import CompositeReward
 from softdimo.errors import cli, positive_int, nonnegative_int
 
@@ -163,13 +163,13 @@ def sample_main(args, cfg):
     images = generate(sampler, tokenizer, bank, ids, seeds, args.batch_size or cfg.t2i_paper.sampling.batch_size,
                       cfg.precision, desc=what, quantize=cfg.t2i_paper.sampling.quantize)
     seconds = time.perf_counter() - t0
-    atomic_savez(args.out, arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
-    write_json(Path(args.out).with_suffix(".json"), {
+    write_samples(args.out, {
         "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
         "steps": 1 if args.student else args.steps, "nfe": counted.nfe(len(images)),
         "quantize": cfg.t2i_paper.sampling.quantize,
         "seed": args.seed, "images_per_s": len(images) / seconds, "seconds": seconds, "device": str(device),
-        "precision": cfg.precision, "git_commit": git_commit()})
+        "precision": cfg.precision, "git_commit": git_commit()},
+        arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
     print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
 
 

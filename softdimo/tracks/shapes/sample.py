@@ -18,7 +18,7 @@ import torch
 
 from softdimo.checkpoints import load_artefact
 from softdimo.config import load_config
-from softdimo.io import atomic_savez, git_commit, write_json
+from softdimo.io import git_commit, write_json, write_samples
 from softdimo.runtime import setup_torch
 from softdimo.generation import generate, student_sampler, teacher_sampler, timed
 from softdimo.method.reward import reward_of_images
@@ -99,12 +99,10 @@ def cmd_sample(args, cfg, bank, tokenizer, teacher, n_prompts):
         images, seconds = timed(lambda: generate(sampler, tokenizer, seeds, ids, t2i.sampling.batch_size,
                                                  quantize=t2i.sampling.quantize,
                                                  desc=f"{meta['method']} {name}", progress=True))
-        atomic_savez(out, arr_0=images, prompt_ids=ids.cpu().numpy())
-        write_json(Path(out).with_suffix(".json"), {**meta, "set": name, "n_samples": len(ids),
-                                                   "nfe": counted.nfe(len(ids)),
-                                                   "image_seeds": f"{seeds[0]}..{seeds[-1]}",
-                                                   "batch_size": t2i.sampling.batch_size, "seconds": round(seconds, 3),
-                                                   "images_per_s": len(ids) / seconds})
+        write_samples(out, {**meta, "set": name, "n_samples": len(ids), "nfe": counted.nfe(len(ids)),
+                            "image_seeds": f"{seeds[0]}..{seeds[-1]}", "batch_size": t2i.sampling.batch_size,
+                            "seconds": round(seconds, 3), "images_per_s": len(ids) / seconds},
+                      arr_0=images, prompt_ids=ids.cpu().numpy())
         print(f"{meta['method']} {name}: {len(ids)} images in {seconds:.2f}s")
 
 
@@ -134,9 +132,9 @@ def cmd_test_time(args, cfg, bank, tokenizer, teacher, n_prompts):
     write_json(out / "grid.json", {**base, "rows": rows})
     for name, (n, k) in {"bon": (tt.table_n, 0), "tteo": (1, tt.table_tteo_iters),
                          "bon_tteo": (tt.table_n, tt.table_tteo_iters)}.items():
-        atomic_savez(out / f"{name}.npz", arr_0=grid[(n, k)], prompt_ids=ids.cpu().numpy())
-        write_json(out / f"{name}.json", {**base, "method": f"{payload['method']}+{name}", "best_of_n": n,
-                                          "tteo_iters": k, "steps": 1, "nfe": n + 2 * k})
+        write_samples(out / f"{name}.npz", {**base, "method": f"{payload['method']}+{name}", "best_of_n": n,
+                                            "tteo_iters": k, "steps": 1, "nfe": n + 2 * k},
+                      arr_0=grid[(n, k)], prompt_ids=ids.cpu().numpy())
     print(json.dumps(rows[-1]))
 
 
