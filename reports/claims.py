@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reports.stats import welch_summary
 from softdimo.io import atomic_write_text
 from softdimo.errors import cli
 
@@ -29,16 +30,29 @@ def _fmt(name, value, digits: int = 2):
 
 
 def _verdict(better, worse):
-    """Is FID `better` below `worse`? True / False when the gap in means exceeds the seed noise (the larger of
-    the two stds; a one-seed row contributes none), None ('inconclusive') when it does not."""
+    """Is FID `better` below `worse`? Welch's 95% interval of the difference in mean FID over training seeds:
+    True when it lies wholly below zero, False when wholly above, None ('inconclusive') when it straddles zero or
+    a side has one seed (no interval from one seed)."""
     if better is None or worse is None:
         return "untested"
-    noise = max(better[1], worse[1])
-    if worse[0] - better[0] > noise:
+    w = welch_summary(*better, *worse)
+    if w["low"] is None:
+        return None
+    if w["high"] < 0:
         return True
-    if better[0] - worse[0] > noise:
+    if w["low"] > 0:
         return False
     return None
+
+
+def _gap(better, worse, digits: int = 2) -> str:
+    """The difference and its Welch interval, as a claim's note shows it."""
+    if better is None or worse is None:
+        return ""
+    w = welch_summary(*better, *worse)
+    if w["low"] is None:
+        return f"difference {w['diff']:+.{digits}f} (a one-seed side: no interval)"
+    return f"difference {w['diff']:+.{digits}f}, 95% CI [{w['low']:+.{digits}f}, {w['high']:+.{digits}f}], p = {w['p']:.2g}"
 
 
 def _all(*verdicts):
@@ -76,10 +90,11 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
             f"ratio {ratio:.2f}")
     else:
         add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", "untested", "no student")
-    noise_note = "better/worse only when the gap in mean FID exceeds the larger std over seeds, else inconclusive"
+    noise_note = ("better/worse only when Welch's 95% interval of the difference in mean FID over training seeds "
+                  "excludes 0, else inconclusive (always with a one-seed row)")
     add(2, "soft embeddings beat Gumbel straight-through as the GAN gradient path",
         "FID-5k at 50k steps 7.58 (soft) vs 8.08 (Gumbel-ST)", f"{_fmt('soft', soft)}; {_fmt('Gumbel-ST', gumbel)}",
-        _verdict(soft, gumbel), noise_note)
+        _verdict(soft, gumbel), f"{noise_note}; soft - Gumbel-ST: {_gap(soft, gumbel)}")
     if dimo and t2:
         within = "untested" if dimo is None else (dimo[0] <= 1.5 * best[0])
         verdict = _all(within, _verdict(dimo, t2))
@@ -91,20 +106,23 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
         verdict, "needs mean FID <= 1.5 x the teacher's best and below its 2-step FID; " + noise_note)
     add(4, "mixed random/mask input (0 < r_init < 1) beats all-random and all-masked inputs",
         "qualitative in the paper (poster legend)", f"{_fmt('dimo', dimo)}; {_fmt('r_init=0', r0)}; {_fmt('r_init=1', r1)}",
-        _all(_verdict(dimo, r0), _verdict(dimo, r1)), noise_note)
+        _all(_verdict(dimo, r0), _verdict(dimo, r1)),
+        f"{noise_note}; dimo - r_init=0: {_gap(dimo, r0)}; dimo - r_init=1: {_gap(dimo, r1)}")
     add(5, "forward KL (beta = 0), the official default, distils a working one-step generator",
         "the shipped default for MaskGit and Meissonic", f"{_fmt('dimo (FKL)', dimo)}; {_fmt('teacher 1 step', t1)}",
-        _verdict(dimo, t1), "holds if the student beats the teacher's own one-step sampling; " + noise_note)
+        _verdict(dimo, t1), "holds if the student beats the teacher's own one-step sampling; " + noise_note +
+        f"; dimo - teacher 1 step: {_gap(dimo, t1)}")
     add(6, "GAN refinement on top of Di[M]O improves FID; the Di[M]O term is needed",
         "MaskBit 2.89 -> 1.96 -> 1.56 (longer); GAN-only diverges (FID-5k 7.78 -> 8.3)",
         f"{_fmt('dimo', dimo)}; {_fmt('Di[M]O only, continued', cont)}; {_fmt('soft_dimo', soft)}; "
         f"{_fmt('soft_dimo_long', long)}; {_fmt('GAN only', gan_only)}",
         _all(_verdict(soft, dimo), _verdict(soft, cont), _verdict(soft, gan_only)),
-        "soft_dimo must beat dimo, Di[M]O-only continued and GAN-only; " + noise_note)
+        "soft_dimo must beat dimo, Di[M]O-only continued and GAN-only; " + noise_note +
+        f"; soft_dimo - dimo: {_gap(soft, dimo)}; - continued: {_gap(soft, cont)}; - GAN only: {_gap(soft, gan_only)}")
     add(7, "masking the discriminator input (r in [0, 0.95]) helps versus no masking",
         "r_GAN in [0, 0] overfits; [0, 0.95] best (no numbers)",
         f"{_fmt('soft_dimo, r in [0, 0.95]', soft)}; {_fmt('soft_dimo_nomask, r = 0', nomask)}",
-        _verdict(soft, nomask), noise_note)
+        _verdict(soft, nomask), f"{noise_note}; masked - unmasked: {_gap(soft, nomask)}")
     return claims
 
 
@@ -136,10 +154,11 @@ def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
         out.append({"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": verdict, "note": note})
 
     fmt = lambda name, v, d=3: _fmt(name, v, d)  # noqa: E731
-    noise = "higher/lower only when the gap in means exceeds the larger std over seeds, else inconclusive"
+    noise = ("higher/lower only when Welch's 95% interval of the difference in means over training seeds excludes 0, "
+             "else inconclusive (always with a one-seed row)")
     add("2 (t2i)", "soft embeddings beat Gumbel straight-through as the reward gradient path",
         "GenEval at 50k steps 0.509 (soft) vs 0.495 (Gumbel-ST)", f"{fmt('soft', soft)}; {fmt('Gumbel-ST', gumbel)}",
-        _higher(soft, gumbel), noise)
+        _higher(soft, gumbel), f"{noise}; soft - Gumbel-ST: {_gap(soft, gumbel, 3)}")
     fid_ok = "untested" if None in fid.values() else fid[student][0] <= 1.1 * fid["dimo"][0]
     add(8, "reward fine-tuning raises GenEval and the preference score over Di[M]O without raising FID > 10%",
         "MaskGen-L: GenEval 0.42 -> 0.51, HPS 27.14 -> 29.38, FID 24.15 -> 23.43",
@@ -147,7 +166,7 @@ def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
         f"{fmt('dimo', hps['dimo'], 2)}, {fmt(student, hps[student], 2)}; FID {fmt('dimo', fid['dimo'], 2)}, "
         f"{fmt(student, fid[student], 2)}",
         _all(_higher(soft, dimo), _higher(hps[student], hps["dimo"]), fid_ok),
-        "GenEval and preference must rise beyond the seed std and FID stay within +10%; " + noise)
+        "GenEval and preference must rise (Welch) and FID stay within +10%; " + noise)
     add(9, "TTEO adds to best-of-N at equal N",
         "BoN N=16: 0.589 -> 0.619 (2 it.) -> 0.632 (4 it.)",
         f"{fmt('student', soft)}; {fmt('+TTEO', tteo)}; {fmt('+BoN', bon)}; {fmt('+BoN+TTEO', bon_tteo)}",

@@ -33,3 +33,19 @@ def welch(a, b, level: float = 0.95) -> dict:
     half = stats.t.ppf(0.5 + level / 2, df) * math.sqrt(se2)
     p = 2 * stats.t.sf(abs(diff) / math.sqrt(se2), df)
     return {"diff": diff, "low": diff - half, "high": diff + half, "p": float(p), "df": float(df)}
+
+
+def welch_summary(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: float, n_b: int,
+                  level: float = 0.95) -> dict:
+    """welch() from each side's mean, sample std (ddof=1) and count, as the tables store them."""
+    diff = mean_a - mean_b
+    if n_a < 2 or n_b < 2:
+        return {"diff": diff, "low": None, "high": None, "p": None, "df": None}
+    va, vb = sd_a**2 / n_a, sd_b**2 / n_b
+    se2 = va + vb
+    if se2 == 0:
+        return {"diff": diff, "low": diff, "high": diff, "p": 0.0 if diff else 1.0, "df": float(n_a + n_b - 2)}
+    df = se2**2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
+    half = stats.t.ppf(0.5 + level / 2, df) * math.sqrt(se2)
+    p = 2 * stats.t.sf(abs(diff) / math.sqrt(se2), df)
+    return {"diff": diff, "low": diff - half, "high": diff + half, "p": float(p), "df": float(df)}

@@ -1,6 +1,7 @@
 """Metrics JSON files -> Table 1 (CSV + Markdown), with the paper's reported numbers side by side.
 
-Each row is one (method, steps) over the evaluation seeds: mean and sample std (ddof=1; 0 for one seed).
+Each row is one (method, steps) over the evaluation seeds: mean, sample std (ddof=1; 0 for one seed) and the
+half-width of the mean's 95% t interval (NaN for one seed; the Markdown marks one-seed rows).
 The reported columns name the teacher the paper used, since our tiny teacher is not theirs. Against ADM's
 reference batch the table also carries the evaluator conventions its numbers were computed under
 (is_convention, prc_arithmetic, quantize; docs/metrics.md) and torch-fidelity's Inception Score beside ADM's.
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reports.figures import plot_fid_vs_steps
+from reports.stats import mean_interval
 from softdimo.io import atomic_write_text, git_commit
 from softdimo.errors import ArtefactError, cli
 
@@ -28,6 +30,8 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
         values = np.array([r["sampling"][m] if m == "images_per_s" else r[m] for r in records], dtype=float)
         row[f"{m}_mean"] = values.mean()
         row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+        # half-width of the 95% t interval of the mean over seeds (t = 4.30 for 3 seeds); NaN for one seed
+        row[f"{m}_ci95"] = mean_interval(list(values))[2] - values.mean() if len(values) > 1 else np.nan
     for m in STUDENT_SPEED:
         values = np.array([r["sampling"].get(m, np.nan) for r in records], dtype=float)
         row[f"{m}_mean"] = values.mean()
@@ -91,10 +95,12 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
 
 def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
     def pm(row, m, digits):
-        mean, std = row[f"{m}_mean"], row[f"{m}_std"]
+        mean = row[f"{m}_mean"]
         if pd.isna(mean):
             return "–"
-        return f"{mean:.{digits}f}" if row["n_seeds"] == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
+        if row["n_seeds"] == 1:
+            return f"{mean:.{digits}f}¹"
+        return f"{mean:.{digits}f} ± {row[f'{m}_ci95']:.{digits}f}"
 
     lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | paper FID (teacher) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -109,7 +115,8 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
                f"{first['n_reference']} images)" if first["reference"] == "adm_ref_batch"
                else f"{first['n_reference']} held-out real images")
     lines.append(f"\n{first['n_samples']} samples per seed, evaluator {first['evaluator']} "
-                 f"against {against}; mean ± std over seeds (teacher: evaluation "
+                 f"against {against}; mean ± the half-width of its 95% t interval over seeds (std in the CSV; ¹ one seed, "
+                 f"no interval) (teacher: evaluation "
                  f"seeds {first['seeds']}; students: training seeds, each evaluated on its own seed); "
                  f"preset {first['preset']}, "
                  f"commit {first['git_commit']}.")

@@ -1,16 +1,30 @@
-"""Claim verdicts: a gap counts only when it exceeds the seed noise; missing rows are 'not tested'."""
+"""Claim verdicts: a gap counts only when Welch's 95% interval over training seeds excludes zero; one-seed rows
+are inconclusive; missing rows are 'not tested'."""
 import pandas as pd
+from scipy import stats
 
 from reports.claims import _all, _verdict, build_claims
+from reports.stats import welch, welch_summary
 
 
-def test_verdict_respects_seed_noise():
-    assert _verdict((10.0, 1.0, 3), (13.0, 0.0, 1)) is True
-    assert _verdict((13.0, 1.0, 3), (10.0, 0.0, 1)) is False
-    assert _verdict((10.0, 4.0, 3), (13.0, 0.0, 1)) is None
+def test_verdict_is_welchs_interval_over_seeds():
+    assert _verdict((10.0, 1.0, 3), (13.0, 1.0, 3)) is True      # 95% CI of -3 is about [-5.3, -0.7]
+    assert _verdict((13.0, 1.0, 3), (10.0, 1.0, 3)) is False
+    assert _verdict((10.0, 2.0, 3), (13.0, 2.0, 3)) is None      # [-7.5, +1.5] straddles 0
+    assert _verdict((10.0, 1.0, 3), (30.0, 0.0, 1)) is None      # a one-seed side: no interval, never a verdict
     assert _verdict(None, (13.0, 0.0, 1)) == "untested"
     assert _all(True, True) is True and _all(True, None) is None and _all(True, False) is False
     assert _all(True, "untested") == "untested"
+
+
+def test_welch_matches_scipy():
+    a, b = [10.1, 11.3, 9.2], [12.0, 14.5, 13.1, 12.2]
+    w = welch(a, b)
+    reference = stats.ttest_ind(a, b, equal_var=False)
+    assert abs(w["p"] - reference.pvalue) < 1e-12
+    sd = lambda x: stats.tstd(x)  # noqa: E731
+    s = welch_summary(sum(a) / 3, sd(a), 3, sum(b) / 4, sd(b), 4)
+    assert abs(s["p"] - reference.pvalue) < 1e-12 and abs(s["low"] - w["low"]) < 1e-12
 
 
 def row(method, steps, fid, std=0.0, n=1):
@@ -23,6 +37,6 @@ def test_claims_table_has_every_claim_and_marks_missing_rows_untested():
     claims = pd.DataFrame(build_claims(table, gap=None)).set_index("claim")["holds"]
     assert list(claims.index) == [1, 2, 3, 4, 5, 6, 7]
     assert claims[1] == "not tested" and claims[2] == "not tested" and claims[7] == "not tested"
-    assert claims[3] == "holds"          # 50 <= 1.5 * 40 and 50 + 2 < 60
+    assert claims[3] == "holds"          # 50 <= 1.5 * 40 and 50 below 60 beyond Welch's interval
     assert claims[5] == "holds"          # beats the teacher's own one-step FID
     assert claims[6] == "not tested"     # no Di[M]O-only continuation row
