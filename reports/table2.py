@@ -18,6 +18,7 @@ import pandas as pd
 
 from reports.figures import _save, plt
 from evaluation.geneval import TASKS
+from reports.stats import mean_interval
 from softdimo.io import atomic_write_text, git_commit
 from softdimo.errors import cli
 
@@ -43,6 +44,7 @@ def build_table2(metric_files, reported_csv, preset: str) -> pd.DataFrame:
         for m in MEAN_STD:
             v = np.array([_value(r, m) for r in recs], float)
             row[f"{m}_mean"], row[f"{m}_std"] = v.mean(), (v.std(ddof=1) if len(v) > 1 else 0.0)
+            row[f"{m}_ci95"] = mean_interval(list(v))[2] - v.mean() if len(v) > 1 else np.nan  # t interval
         for t in TASKS:
             row[f"geneval_{t}"] = float(np.mean([_value(r, t) for r in recs]))
         row["images_per_s"] = float(np.mean([r["sampling"].get("images_per_s", np.nan) for r in recs]))
@@ -66,10 +68,10 @@ def build_table2(metric_files, reported_csv, preset: str) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame) -> str:
     def pm(r, m, d):
-        mean, std = r[f"{m}_mean"], r[f"{m}_std"]
+        mean = r[f"{m}_mean"]
         if pd.isna(mean):
             return "–"
-        return f"{mean:.{d}f}" if r["n_seeds"] == 1 else f"{mean:.{d}f} ± {std:.{d}f}"
+        return f"{mean:.{d}f}¹" if r["n_seeds"] == 1 else f"{mean:.{d}f} ± {r[f'{m}_ci95']:.{d}f}"
 
     head = "| method | steps | GenEval | " + " | ".join(TASKS) + " | CLIP score | preference | FID | paper GenEval / HPS (MaskGen-L) |"
     lines = [head, "|" + "---|" * (len(TASKS) + 8)]
@@ -81,7 +83,8 @@ def to_markdown(table: pd.DataFrame) -> str:
                      + f" | {pm(r, 'clip_score', 3)} | {pm(r, 'preference', 2)} | {pm(r, 'fid', 2)} | {paper} |")
     first = table.iloc[0]
     lines.append(f"\nGenEval-shapes (the official scoring rules on the shapes detector), CLIP score and preference on "
-                 f"{first['n_eval_images']} images (every caption equally often); FID on the FID set; mean ± std over seeds; "
+                 f"{first['n_eval_images']} images (every caption equally often); FID on the FID set; mean ± the "
+                 "half-width of its 95% t interval over seeds (¹ one seed); "
                  f"preset {first['preset']}, commit {first['git_commit']}. The reward used for fine-tuning, best-of-N "
                  "and TTEO is a separate network from every judge.")
     return "\n".join(lines) + "\n"
