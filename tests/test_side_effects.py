@@ -48,6 +48,27 @@ def test_resolved_config_is_per_config(workdir):
     assert "preset: smoke" in (workdir / smoke).read_text()
     again = snakemake(["-n", "results/c2i/data/train.npz", "--configfile", "config/smoke.yaml"], workdir)
     assert "Nothing to be done" in again.stdout + again.stderr  # the hash in the name is no params change
+    # issue 17 class 7: a setting that changes numerics without being in the rule's section reruns the job
+    bf16 = (workdir / "config/smoke.yaml").read_text().replace("precision: fp32", "precision: bf16")
+    (workdir / "config/smoke_bf16.yaml").write_text(bf16)
+    changed = snakemake(["-n", "results/c2i/data/train.npz", "--configfile", "config/smoke_bf16.yaml"], workdir)
+    assert "rule prepare_data" in changed.stdout and "Params have changed" in changed.stdout, changed.stdout[-2000:]
+
+
+def test_every_torch_rule_reruns_when_numerics_change(root):
+    """Every rule that runs a torch command carries params.numerics (device, precision, threads, CPU kernels)."""
+    import re
+
+    missing = []
+    for path in sorted((root / "workflow/rules").glob("*.smk")):
+        blocks = re.split(r"(?m)^\s*rule (?=\w+:)", path.read_text())[1:]
+        for block in blocks:
+            name = block.split(":")[0]
+            runs_torch = re.search(r"python -m (softdimo\.(train|sample|tracks\.\w+\.(sample|pipeline|world))|evaluation)"
+                                   r"|\{LAUNCH\}|train_command\(", block)
+            if runs_torch and "numerics=NUMERICS" not in block:
+                missing.append(f"{path.name}: {name}")
+    assert not missing, f"rules without params.numerics: {missing}"
 
 
 def test_site_overlay_unknown_key(workdir):

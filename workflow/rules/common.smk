@@ -54,6 +54,12 @@ onstart:
     write_resolved_config()
 
 
+# What changes the numbers of every torch job without being in its config section: a change reruns the jobs
+# (a params change), instead of keeping results made under the old setting. The CPU kernel level is set by the
+# Snakefile for CPU presets (docs/reproducibility.md).
+NUMERICS = {"device": config["device"], "precision": config["precision"], "torch_threads": config["torch_threads"],
+            "cpu_kernels": os.environ.get("SOFTDIMO_CPU_KERNELS", "native") if config["device"] == "cpu" else "-"}
+
 C2I = config["c2i"]
 TEACHER_STEPS = C2I["sampling"]["steps"]
 EVAL_SEEDS = C2I["eval"]["seeds"]

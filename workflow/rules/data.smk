@@ -23,6 +23,7 @@ if IMAGENET:
             tokens="results/c2i/data/train_tokens.npz",
             summary="results/c2i/data/train_tokens.json",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             resolved=resolved_config,
             resolution=C2I["data"]["resolution"],
             batch_size=C2I["sampling"]["batch_size"],
@@ -48,6 +49,7 @@ else:
             holdout="results/c2i/data/holdout.npz",
             summary="results/c2i/data/data.json",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             resolved=resolved_config,
             section=C2I["data"],
         resources:

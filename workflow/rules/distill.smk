@@ -15,6 +15,7 @@ rule train_student:
         summary="results/c2i/students/{student}/seed{seed}/generator.json",
         curve="results/c2i/students/{student}/seed{seed}/curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: STUDENTS[wildcards.student],

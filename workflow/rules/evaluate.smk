@@ -47,6 +47,7 @@ if ADM_REFERENCE:
         output:
             "results/c2i/eval/adm_reference.npz",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             batch_size=C2I["eval"]["batch_size"],
         resources:
             **job_resources("adm_reference_features"),
@@ -69,6 +70,7 @@ if ADM_REFERENCE:
         output:
             "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             section=C2I["eval"],
             crosscheck=lambda wildcards, input: f"--cleanfid-inception-dir resources/eval" if input.cleanfid else "",
         threads: 8
@@ -97,6 +99,7 @@ else:
         output:
             "results/c2i/metrics/{method}/steps{steps}/seed{seed}.json",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             section=C2I["eval"],
         threads: 1
         resources:
@@ -126,6 +129,7 @@ rule evaluate_tokenizer:
             caption="../report/tokenizer.rst",
         ),
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         section=C2I["eval"],
     threads: 1
     resources:
@@ -149,6 +153,7 @@ rule evaluate_real_images:
     output:
         "results/c2i/metrics/real_train_images/steps0/seed0.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         section=C2I["eval"],
     threads: 1
     resources:

@@ -59,6 +59,7 @@ rule recipe_train_student:
         weights="results/c2i/recipe/{variant}/{student}/seed{seed}/generator.pt",
         curve="results/c2i/recipe/{variant}/{student}/seed{seed}/curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=1,  # fixed, unlike {threads}: the weights depend on it
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
     threads: 1

@@ -6,6 +6,7 @@ rule sample_teacher:
         samples="results/c2i/samples/teacher/steps{steps}/seed{seed}.npz",
         meta="results/c2i/samples/teacher/steps{steps}/seed{seed}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],
@@ -34,6 +35,7 @@ rule sample_student:
         samples="results/c2i/samples/{student}/steps1/seed{seed}.npz",
         meta="results/c2i/samples/{student}/steps1/seed{seed}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         sampling=C2I["sampling"],
         n_samples=C2I["eval"]["n_samples"],

@@ -6,6 +6,7 @@ rule t2i_world:
     output:
         expand("results/t2i/data/{name}", name=T2I_DATA),
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["world"],
     resources:
@@ -24,6 +25,7 @@ rule t2i_text_bank:
     output:
         "results/t2i/text_bank.pt",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         encoder=T2I["text_encoder"],
     resources:
         **job_resources("t2i_text_bank"),
@@ -43,6 +45,7 @@ rule t2i_train_tokenizer:
         summary="results/t2i/tokenizer.json",
         curve="results/t2i/tokenizer_curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["tokenizer"],
@@ -69,6 +72,7 @@ rule t2i_train_teacher:
         summary="results/t2i/teacher.json",
         curve="results/t2i/teacher_curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["teacher"],
@@ -99,6 +103,7 @@ rule t2i_train_judge:
         summary="results/t2i/judges/{judge}.json",
         curve="results/t2i/judges/{judge}_curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=lambda wildcards: T2I["judges"][wildcards.judge],
@@ -132,6 +137,7 @@ rule t2i_train_student:
         summary="results/t2i/students/{t2i_student}/seed{seed}/generator.json",
         curve="results/t2i/students/{t2i_student}/seed{seed}/curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: T2I_STUDENTS[wildcards.t2i_student],
@@ -165,6 +171,7 @@ rule t2i_sample_teacher:
     wildcard_constraints:
         blind="teacher|teacher_caption_blind",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["sampling"],
         blind=lambda wildcards: "--caption-blind" if wildcards.blind == "teacher_caption_blind" else "",
@@ -192,6 +199,7 @@ rule t2i_sample_student:
         eval="results/t2i/samples/{t2i_student}/steps1/seed{seed}_eval.npz",
         fid="results/t2i/samples/{t2i_student}/steps1/seed{seed}_fid.npz",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["sampling"],
     threads: 1
@@ -218,6 +226,7 @@ rule t2i_test_time:
         grid="results/t2i/test_time/seed{seed}/grid.json",
         samples=expand("results/t2i/test_time/seed{{seed}}/{tt}.npz", tt=["tteo", "bon", "bon_tteo"]),
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["test_time"],
     threads: 1
@@ -243,6 +252,7 @@ rule t2i_evaluate:
     output:
         "results/t2i/metrics/{method}/steps{steps}/seed{seed}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["eval"],
     threads: 1
@@ -265,6 +275,7 @@ rule t2i_evaluate_test_time:
     output:
         f"results/t2i/metrics/{T2I_TT}+{{tt}}/steps1/seed{{seed}}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["eval"],
     threads: 1
@@ -288,6 +299,7 @@ rule t2i_evaluate_real:
     output:
         "results/t2i/metrics/real_renders/steps0/seed0.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=T2I["eval"],
     threads: 1

@@ -124,6 +124,7 @@ rule t2i_paper_prompts:
     output:
         f"{PT}/prompts/{{pset}}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         source=lambda wildcards, input: {"hps": lambda: os.path.dirname(input[0]), "train": lambda: P["prompts"]["train"]}
         .get(wildcards.pset, lambda: input[0])(),
         n=lambda wildcards: f"--num {P['prompts']['n_train']}" if wildcards.pset == "train" else "",
@@ -146,6 +147,7 @@ rule t2i_paper_text_bank:
     output:
         f"{PT}/text_banks/{{bankset}}.pt",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=P["text_encoder"],
     resources:
@@ -170,6 +172,7 @@ rule t2i_paper_import:
     wildcard_constraints:
         part="teacher|tokenizer",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=lambda wildcards: P[wildcards.part],
     resources:
@@ -198,6 +201,7 @@ rule t2i_paper_train_student:
         summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
         curve=f"{PT}/students/{{pstudent}}/seed{{seed}}/curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: P_STUDENTS[wildcards.pstudent],
@@ -235,6 +239,7 @@ rule t2i_paper_sample:
         samples=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.npz",
         meta=f"{PT}/samples/{{pmethod}}/steps{{steps}}/{{pset}}/seed{{seed}}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         sampling=P["sampling"],
         per_prompt=lambda wildcards: P_SETS[wildcards.pset],
@@ -266,6 +271,7 @@ rule t2i_paper_test_time:
         samples=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz", n=P_TT["best_of_n"],
                        k=P_TT["tteo_iters"]),
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=P_TT,
         rewards=P["rewards"],
@@ -291,6 +297,7 @@ rule t2i_paper_geneval_layout:
     output:
         directory(f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_images"),
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         per_prompt=P_SETS["geneval"],
     resources:
         **job_resources("t2i_paper_geneval_layout"),
@@ -336,6 +343,8 @@ rule t2i_paper_geneval_summary:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval_results.jsonl",
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/geneval.json",
+    params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
     resources:
         **job_resources("t2i_paper_geneval_summary"),
     log:
@@ -354,6 +363,7 @@ rule t2i_paper_hps:
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/hps.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         batch_size=P["eval"]["batch_size"],
     resources:
         **job_resources("t2i_paper_hps"),
@@ -378,6 +388,7 @@ rule t2i_paper_coco:
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/coco.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         batch_size=P["eval"]["batch_size"],
     resources:
         **job_resources("t2i_paper_coco"),

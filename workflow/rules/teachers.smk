@@ -10,6 +10,7 @@ rule train_classifier:
         summary="results/c2i/classifier.json",
         curve="results/c2i/curves/classifier.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=C2I["classifier"],
@@ -73,6 +74,7 @@ else:
             summary="results/c2i/tokenizer.json",
             curve="results/c2i/curves/tokenizer.csv",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
             resolved=resolved_config,
             section=C2I["tokenizer"],
@@ -137,6 +139,7 @@ else:
             summary="results/c2i/teacher.json",
             curve="results/c2i/curves/teacher.csv",
         params:
+            numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
             resolved=resolved_config,
             section=C2I["teacher"],
