@@ -132,6 +132,8 @@ def sample_main(args):
         settings = student_settings(cfg, payload)
         sampler = student_tokens(counted, settings, s.mask_class)
         meta.update(method=payload["method"], steps=1, student_total_steps=payload["total_steps"], **settings)
+        if payload["method"] == RELEASED:  # beside the paper's Di[M]O row (6.91)
+            meta["reported_as"] = "dimo"
     mine = distributed.share(n)
     with autocast(cfg.precision, device):
         images, seconds = timed(lambda: generate(sampler, tokenizer, seeds[mine], labels[mine], bs,
