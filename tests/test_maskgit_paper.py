@@ -119,6 +119,7 @@ def small_cfg():
     raw["c2i_maskgit"]["teacher"]["kwargs"] = SMALL_T
     raw["c2i_maskgit"]["tokenizer"]["kwargs"] = SMALL_V
     raw["c2i_maskgit"]["gan"]["layers"] = [0, 1]
+    raw["c2i_maskgit"]["sampling"]["steps"] = [4, 8]  # 16 steps cannot share out 16 tokens by arccos
     return from_dict(raw)
 
 
@@ -189,6 +190,8 @@ def test_token_budget_and_guidance_ramp_as_maskgit_pytorch():
     assert forward_passes(8, 3.0) == 15 and forward_passes(8, 0.0) == 8
     with pytest.raises(ValueError, match="2 steps"):
         cfg_ramp(3.0, 0, 1)
+    with pytest.raises(ValueError, match="last step"):
+        token_budget("arccos", 16, 16)
 
 
 @pytest.mark.parametrize("mask_class", ["clamp", "exclude"])
@@ -246,3 +249,4 @@ def test_soft_dimo_step_on_the_maskgit_modules(tmp_path):
         assert torch.isfinite(loss), phase.name
     assert [p.name for p in stage.phases] == ["generator", "aux", "disc"]
     assert stage.modules["disc"].heads[0].parameters().__next__().grad is not None
+

@@ -30,6 +30,8 @@ def token_budget(mode: str, steps: int, n_tokens: int) -> list[int]:
     budget = (v / v.sum() * n_tokens).round()
     budget[budget == 0] = 1
     budget[-1] += n_tokens - budget.sum()
+    if budget[-1] < 1:  # MaskGIT-pytorch would ask top-k for a negative count here
+        raise ValueError(f"{steps} steps of {mode} over {n_tokens} tokens leave the last step {int(budget[-1])} tokens")
     return [int(b) for b in budget]
 
 
