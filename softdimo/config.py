@@ -748,6 +748,9 @@ class MaskGitCfg(_Section):
     sampling: MaskGitSamplingCfg = Field(description="the teacher's sampler as MaskGIT-pytorch runs it")
     eval: EvalCfg = Field(description="ADM's protocol (as for MaskBit), with clean-fid's FID beside it")
     distill: DistillCfg = Field(description="Di[M]O's official MaskGit recipe")
+    teacher_dropout: bool = Field(description="the teacher keeps its dropout (0.1) active inside the distillation "
+                                              "loss and the discriminator backbone, as the official code (which never "
+                                              "calls .eval()) runs it; false: the teacher in eval mode")
     gan: GanCfg = Field(description="discriminator of Soft-Di[M]O's GAN term (our choices: the paper is silent)")
     students: dict[str, StudentCfg] = Field(description="one-step students, one Table 1 row each")
 

@@ -242,6 +242,7 @@ def test_soft_dimo_step_on_the_maskgit_modules(tmp_path):
     stage.build("cpu")
     frozen = {n for n, p in stage.modules["student"].named_parameters() if not p.requires_grad}
     assert frozen == {"tok_emb.weight", "pos_emb", "bias"}
+    assert stage.teacher.training and not any(p.requires_grad for p in stage.teacher.parameters())
     batch = stage.next_batch(0)
     for phase in stage.phases:
         loss, _ = phase.loss(batch, 0)

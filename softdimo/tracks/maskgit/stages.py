@@ -23,10 +23,16 @@ def mask_with(e: torch.Tensor, r: torch.Tensor, mask_row: torch.Tensor) -> torch
 
 
 class Student(StudentStage):
-    """The library's student on the MaskGit section; the discriminator's masked positions carry the mask row."""
+    """The library's student on the MaskGit section; the discriminator's masked positions carry the mask row, and
+    the teacher keeps its dropout when c2i_maskgit.teacher_dropout is set (the official run)."""
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
         super().__init__(c2i_view(cfg), inputs, method, seed)
+
+    def build(self, device):
+        super().build(device)
+        if self.cfg.c2i_maskgit.teacher_dropout:  # as the official run: the teacher is never put in eval mode
+            self.teacher.train()
 
     def _mask_row(self):
         return self.teacher.tok_emb.weight[self.teacher.mask_id]
