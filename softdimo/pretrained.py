@@ -184,10 +184,16 @@ def load_checkpoint(path: Path, keys: tuple[str, ...], drop_prefixes: tuple[str,
     matches), without the tensors under `drop_prefixes` (training-only modules, e.g. a VQGAN's loss networks).
     Loaded with weights_only and memory-mapped, so the rest of the file (optimizer moments: two thirds of
     MaskGIT_ImageNet_256.pth) is never read into memory; foreign classes in it are unpickled as inert stand-ins."""
-    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    stand_ins = [(type(name.rsplit(".", 1)[-1], (_Inert,), {}), name) for name in unsafe]
-    with torch.serialization.safe_globals(stand_ins):
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+        stand_ins = [(type(name.rsplit(".", 1)[-1], (_Inert,), {}), name) for name in unsafe]
+        with torch.serialization.safe_globals(stand_ins):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    else:  # torch's pre-1.6 format cannot be memory-mapped: read whole, still weights_only
+        print(f"{path}: legacy (non-zip) torch file, read into memory whole", flush=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state = next((checkpoint[k] for k in keys if isinstance(checkpoint, dict) and k in checkpoint), checkpoint)
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise SystemExit(f"{path}: no state dict under {list(keys)} nor at the top level; top-level keys "

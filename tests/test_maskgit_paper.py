@@ -151,6 +151,9 @@ def test_strict_conversion_of_the_three_official_layouts(tmp_path):
         assert all(torch.equal(loaded.state_dict()[k], v) for k, v in module.state_dict().items())
         assert payload["summary"]["sha256"] == sha256_of(tmp_path / name)
     assert payload["method"] == "dimo_released" and payload["student"]["r_init"] == 0.6
+    torch.save({"model_state_dict": teacher.state_dict()}, tmp_path / "legacy.pth", _use_new_zipfile_serialization=False)
+    record_path(tmp_path / "legacy.pth").write_text(json.dumps({"source": "t", "sha256": sha256_of(tmp_path / "legacy.pth")}))
+    pipeline.convert("teacher", cfg, tmp_path / "legacy.pth", tmp_path / "legacy.pt")  # pre-zip format: no mmap
     # strict: a missing tensor or an unknown one stops the conversion
     _save({"model_state_dict": {k: v for k, v in teacher.state_dict().items() if k != "bias"}}, tmp_path / "bad.pth")
     with pytest.raises(SystemExit, match="missing.*bias"):
