@@ -748,6 +748,9 @@ class MaskGitCfg(_Section):
     sampling: MaskGitSamplingCfg = Field(description="the teacher's sampler as MaskGIT-pytorch runs it")
     eval: EvalCfg = Field(description="ADM's protocol (as for MaskBit), with clean-fid's FID beside it")
     distill: DistillCfg = Field(description="Di[M]O's official MaskGit recipe")
+    remask_min_count: int = Field(ge=0, le=256, description="at least this many positions re-masked per row in the "
+                                                            "loss and the auxiliary update (official MaskGit: 1; "
+                                                            "the other tracks: round(L gamma(u)), possibly 0)")
     teacher_dropout: bool = Field(description="the teacher keeps its dropout (0.1) active inside the distillation "
                                               "loss and the discriminator backbone, as the official code (which never "
                                               "calls .eval()) runs it; false: the teacher in eval mode")

@@ -246,6 +246,12 @@ def test_soft_dimo_step_on_the_maskgit_modules(tmp_path):
     frozen = {n for n, p in stage.modules["student"].named_parameters() if not p.requires_grad}
     assert frozen == {"tok_emb.weight", "pos_emb", "bias"}
     assert stage.teacher.training and not any(p.requires_grad for p in stage.teacher.parameters())
+    assert stage.min_masked == 1
+    from softdimo.method.dimo import remask
+
+    tokens = torch.zeros(4000, 16, 1, dtype=torch.long)  # linear: u > 31/32 rounds to 0 masked (~3% of rows)
+    assert int(remask(tokens, 32, "linear")[1].sum(1).min()) == 0
+    assert int(remask(tokens, 32, "linear", 1)[1].sum(1).min()) == 1
     batch = stage.next_batch(0)
     for phase in stage.phases:
         loss, _ = phase.loss(batch, 0)

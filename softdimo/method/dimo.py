@@ -19,10 +19,11 @@ def freeze_embeddings(model) -> None:
             p.requires_grad_(False)
 
 
-def remask(tokens: torch.Tensor, mask_id: int, schedule: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask exactly round(L * gamma(u)) uniformly chosen positions per row, u ~ U(0, 1)."""
+def remask(tokens: torch.Tensor, mask_id: int, schedule: str, min_count: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask exactly max(min_count, round(L * gamma(u))) uniformly chosen positions per row, u ~ U(0, 1)."""
     b, L, _ = tokens.shape
-    masked = random_positions((random_ratios(b, schedule, tokens.device) * L).round().long(), L)
+    counts = (random_ratios(b, schedule, tokens.device) * L).round().long().clamp_min(min_count)
+    masked = random_positions(counts, L)
     return torch.where(masked[..., None], mask_id, tokens), masked
 
 
@@ -47,19 +48,20 @@ def surrogate_loss(z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return 0.5 * (z - (z - g).detach()).pow(2).sum() / z.shape[0]
 
 
-def dimo_loss(student_logits, tokens, labels, teacher, aux, *, teacher_cfg: float, beta: float, schedule: str):
+def dimo_loss(student_logits, tokens, labels, teacher, aux, *, teacher_cfg: float, beta: float, schedule: str,
+              min_masked: int = 0):
     """The Di[M]O term for student logits that produced `tokens`; returns (loss, (B, L) mask of the positions
-    that received the divergence gradient)."""
-    noisy, masked = remask(tokens, teacher.mask_id, schedule)
+    that received the divergence gradient). min_masked: at least that many re-masked positions per row."""
+    noisy, masked = remask(tokens, teacher.mask_id, schedule, min_masked)
     with torch.no_grad():
         g = divergence_gradient(guided_logits(teacher, noisy, labels, teacher_cfg), aux(noisy, labels), beta)
     g = g * masked[..., None, None]
     return surrogate_loss(student_logits, g), masked
 
 
-def aux_loss(aux, tokens, labels, *, schedule: str, label_smoothing: float) -> torch.Tensor:
+def aux_loss(aux, tokens, labels, *, schedule: str, label_smoothing: float, min_masked: int = 0) -> torch.Tensor:
     """Cross-entropy of the auxiliary model on freshly re-masked student samples (masked positions only)."""
-    noisy, masked = remask(tokens, aux.mask_id, schedule)
+    noisy, masked = remask(tokens, aux.mask_id, schedule, min_masked)
     logits = aux(noisy, labels)
     if not masked.any():
         return logits.sum() * 0

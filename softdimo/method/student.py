@@ -38,6 +38,7 @@ def real_tokens(inputs: dict[str, Path], tokenizer, device) -> tuple[torch.Tenso
 
 class StudentStage:
     ARGS = ("method", "seed")  # the stage name's arguments: <track>.student:<method>:<seed>
+    min_masked = 0  # re-masked positions per row at least (a track sets its recipe's, e.g. MaskGit's 1)
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: int | str):
         seed = int(seed)
@@ -100,7 +101,7 @@ class StudentStage:
         if self.s.w_dimo > 0:
             l_dimo, masked = dimo_loss(z, tokens, labels, self.teacher, self.modules["aux"],
                                          teacher_cfg=self.d.teacher_cfg, beta=self.d.divergence_beta,
-                                         schedule=self.d.schedule)
+                                         schedule=self.d.schedule, min_masked=self.min_masked)
             loss = loss + self.s.w_dimo * l_dimo
             parts.update(dimo=l_dimo.detach(), masked_fraction=masked.float().mean())
         extra, extra_parts = self.refinement_loss(z, rngs, batch)
@@ -122,7 +123,7 @@ class StudentStage:
             z = self._student_logits(self.modules["student"], batch["labels"])
             tokens = sample_from_logits(z, GlobalRngs(len(z), self.device), self.d.temperature)
         loss = aux_loss(self.modules["aux"], tokens, batch["labels"], schedule=self.d.schedule,
-                        label_smoothing=self.d.aux_label_smoothing)
+                        label_smoothing=self.d.aux_label_smoothing, min_masked=self.min_masked)
         return loss, {"ce": loss.detach()}
 
     def disc_loss(self, batch, step):

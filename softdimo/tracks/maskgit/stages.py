@@ -28,6 +28,7 @@ class Student(StudentStage):
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
         super().__init__(c2i_view(cfg), inputs, method, seed)
+        self.min_masked = cfg.c2i_maskgit.remask_min_count
 
     def build(self, device):
         super().build(device)
