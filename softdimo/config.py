@@ -751,6 +751,10 @@ class MaskGitCfg(_Section):
     remask_min_count: int = Field(ge=0, le=256, description="at least this many positions re-masked per row in the "
                                                             "loss and the auxiliary update (official MaskGit: 1; "
                                                             "the other tracks: round(L gamma(u)), possibly 0)")
+    adam_eps: float = Field(gt=0, le=1, description="eps of the students' and auxiliary model's Adam (official "
+                                                    "MaskGit under bf16: 1e-6; the other tracks: torch's 1e-8)")
+    clip_generator_only: bool = Field(description="clip only the generator's gradients at train.grad_clip, as the "
+                                                  "official code (the other tracks clip every phase)")
     teacher_dropout: bool = Field(description="the teacher keeps its dropout (0.1) active inside the distillation "
                                               "loss and the discriminator backbone, as the official code (which never "
                                               "calls .eval()) runs it; false: the teacher in eval mode")

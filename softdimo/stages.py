@@ -4,7 +4,7 @@ A stage owns its modules (`modules`, saved in checkpoints), draws the batch of a
 only the already-seeded global RNG) and lists its `phases`: (name, loss callable, module it updates). Losses
 are small callables `loss(batch, step) -> (scalar, {name: value})`. It also has `train_cfg`, `build(device)`,
 `evaluate()` (summary numbers) and `export()` (the artefact payload); optionally `eval_every` with
-`periodic_eval(modules, step)` and `ema_modules`.
+`periodic_eval(modules, step)`, `ema_modules` and `adam_eps` (the optimizers' eps, torch's 1e-8 without it).
 
 Stages live in their track: `softdimo/tracks/<track>/stages.py` defines `STAGES = {name: factory}`, and a
 stage is named `<track>.<name>[:<arg>...]`, e.g. `digits.teacher` or `shapes.student:soft_dimo:0`. The
@@ -25,6 +25,7 @@ class Phase:
     loss: Callable
     module: str
     lr_scale: float = 1.0  # this phase's learning rate relative to the stage's train.lr
+    clip: bool = True  # clip this module's gradients at train.grad_clip (official MaskGit Di[M]O: generator only)
 
 
 def random_rows(n: int, batch_size: int) -> torch.Tensor:

@@ -105,7 +105,8 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         distributed.broadcast_parameters(module)
     optimizers = {
         name: torch.optim.AdamW([p for p in stage.modules[name].parameters() if p.requires_grad], lr=cfg.lr,
-                                betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+                                betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay,
+                                eps=getattr(stage, "adam_eps", 1e-8))
         for name in {phase.module for phase in stage.phases}
     }
     ema_names = getattr(stage, "ema_modules", tuple(optimizers))
@@ -177,7 +178,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
             opt.zero_grad(set_to_none=True)
             loss.backward()
             distributed.average_gradients(stage.modules[phase.module])
-            if cfg.grad_clip > 0:
+            if cfg.grad_clip > 0 and phase.clip:
                 logs[f"{phase.name}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                     stage.modules[phase.module].parameters(), cfg.grad_clip))
             opt.step()

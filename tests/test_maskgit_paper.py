@@ -246,7 +246,8 @@ def test_soft_dimo_step_on_the_maskgit_modules(tmp_path):
     frozen = {n for n, p in stage.modules["student"].named_parameters() if not p.requires_grad}
     assert frozen == {"tok_emb.weight", "pos_emb", "bias"}
     assert stage.teacher.training and not any(p.requires_grad for p in stage.teacher.parameters())
-    assert stage.min_masked == 1
+    assert stage.min_masked == 1 and stage.adam_eps == 1e-6
+    assert [p.clip for p in stage.phases] == [True, False, False]  # the official clips the generator only
     from softdimo.method.dimo import remask
 
     tokens = torch.zeros(4000, 16, 1, dtype=torch.long)  # linear: u > 31/32 rounds to 0 masked (~3% of rows)

@@ -28,7 +28,10 @@ class Student(StudentStage):
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
         super().__init__(c2i_view(cfg), inputs, method, seed)
-        self.min_masked = cfg.c2i_maskgit.remask_min_count
+        m = cfg.c2i_maskgit
+        self.min_masked, self.adam_eps = m.remask_min_count, m.adam_eps
+        for phase in self.phases:
+            phase.clip = phase.name == "generator" or not m.clip_generator_only
 
     def build(self, device):
         super().build(device)
