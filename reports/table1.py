@@ -69,8 +69,8 @@ def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str
     if not family.any():
         return plain
     by_teacher = wide.groupby(["method", "steps", "reported_teacher"], as_index=False).first()
-    named = table[family].merge(by_teacher.rename(columns={"method": "reported_as", "reported_teacher": "teacher_family"}),
-                                on=["reported_as", "steps", "teacher_family"], how="left")
+    by_teacher = by_teacher.rename(columns={"method": "reported_as", "reported_teacher": "teacher_family"})
+    named = table[family].merge(by_teacher, on=["reported_as", "steps", "teacher_family"], how="left")
     named["reported_teacher"] = named["teacher_family"].where(named["reported_fid"].notna())
     return pd.concat([plain, named], ignore_index=True)
 
@@ -107,8 +107,8 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
         speed = "–" if pd.isna(r["speedup_mean"]) else \
             f"{r['speedup_mean']:.1f}x vs {r['teacher_steps_for_speedup']:.0f} steps ({r['speedup_flop_ceiling_mean']:.1f}x)"
-        name = f"{r['teacher_family']} {r['method']}" if isinstance(r.get("teacher_family"), str) and r["teacher_family"] \
-            else r["method"]
+        family = r.get("teacher_family")
+        name = f"{family} {r['method']}" if isinstance(family, str) and family else r["method"]
         lines.append(f"| {name} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
     first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]

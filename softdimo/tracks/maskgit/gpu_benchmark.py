@@ -113,7 +113,8 @@ def main(argv=None):
         rng = np.random.default_rng(0)
         np.savez(tmp / "real_tokens.npz", tokens=rng.integers(0, gen.classes_per_split, (4096, gen.seq_len, 1)),
                  labels=rng.integers(0, gen.num_classes, 4096))
-        one_step = {"r_init": m.distill.r_init, "sigma_init": m.distill.sigma_init, "temperature": m.distill.temperature}
+        d = m.distill
+        one_step = {"r_init": d.r_init, "sigma_init": d.sigma_init, "temperature": d.temperature}
         for precision in args.precisions:
             student = images_per_s(student_tokens(gen, one_step, m.sampling.mask_class), tok, args.batch_size,
                                    args.student_repeats, precision, device, m.sampling.quantize)

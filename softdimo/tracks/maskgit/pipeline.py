@@ -2,9 +2,10 @@
 MaskGIT-pytorch transformer, the taming VQGAN and the released Di[M]O-MaskGit student, and sampling of the
 teacher (MaskGIT-pytorch's sampler) and of one-step students into the sample files the evaluators read.
 
-    python -m softdimo.tracks.maskgit.pipeline convert --kind teacher|tokenizer|released --config CFG --official F --out A
-    python -m softdimo.tracks.maskgit.pipeline sample --config CFG --teacher T --tokenizer TOK (--steps 8 | --student W) \
-        --seed 0 --out S.npz
+    python -m softdimo.tracks.maskgit.pipeline convert --kind teacher|tokenizer|released --config CFG \
+        --official F --out A
+    python -m softdimo.tracks.maskgit.pipeline sample --config CFG --teacher T --tokenizer TOK \
+        (--steps 8 | --student W) --seed 0 --out S.npz
 
 Image i of evaluation seed k has class i mod 1000 (50 per class in 50,000, as Di[M]O's evaluation) and draws
 its noise from generator seed k*1_000_000 + i. The sidecar names the sampler setting (c2i_maskgit.sampling.setting)

@@ -88,6 +88,9 @@ def sample_student(student, labels: torch.Tensor, rngs, *, r_init: float, sigma_
                    mask_class: str) -> torch.Tensor:
     """Di[M]O's one step: random codes with round(L r_init) masked, perturbed embeddings, one draw, no CFG."""
     e = initial_embeddings(student, rngs, r_init=r_init, sigma_init=sigma_init)
-    logits = student.logits_with_mask(e, labels) if mask_class == "clamp" else student.forward_embeddings(e, labels)[:, :, 0]
+    if mask_class == "clamp":
+        logits = student.logits_with_mask(e, labels)
+    else:
+        logits = student.forward_embeddings(e, labels)[:, :, 0]
     draw = (logits.float() / temperature + rngs.gumbel(*logits.shape[1:])).argmax(-1)
     return draw[..., None]
