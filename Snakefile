@@ -60,7 +60,16 @@ if "t2i_paper" in config:
     include: "workflow/rules/t2i_paper.smk"
 
 
+include: "workflow/rules/maskgit_common.smk"
+
+
+if "c2i_maskgit" in config:  # the MaskGit rows of Table 1 (paper preset)
+
+    include: "workflow/rules/maskgit.smk"
+
+
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/recipe_common.smk"
 include: "workflow/rules/recipe.smk"
 
 

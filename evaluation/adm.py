@@ -8,11 +8,13 @@ those of the 10,000 reference images. Inception Score and precision / recall fol
 blocks), evaluation/adm_conventions.py; torch-fidelity's shuffled-split Inception Score is always written
 beside it (is_torch_fidelity). The network is torch-fidelity's TF-compatible Inception-v3 from a local weight
 file. Optionally FID is also computed with clean-fid's legacy_tensorflow mode (Di[M]O's protocol) from a
-local inception-2015-12-05.pt.
+local inception-2015-12-05.pt, and with --dimo-stats against Di[M]O's reference statistics
+(fid_stats_imagenet256_guided_diffusion.npz: mu, sigma) as `fid_dimo`, Di[M]O's own FID protocol.
 
     python -m evaluation.adm reference --ref-batch VIRTUAL_imagenet256_labeled.npz --extractor W --out ref.npz
     python -m evaluation.adm calc --samples S.npz --ref ref.npz --extractor W --num 50000 --out metrics.json \
-        [--is-convention adm|torch_fidelity] [--prc-arithmetic adm_fp16|fp32] [--cleanfid-inception-dir DIR]
+        [--is-convention adm|torch_fidelity] [--prc-arithmetic adm_fp16|fp32] [--cleanfid-inception-dir DIR \
+        [--dimo-stats fid_stats_imagenet256_guided_diffusion.npz]]
 """
 import argparse
 import json
@@ -90,6 +92,13 @@ def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_s
     return float(cleanfid_frechet(mu_s, sigma_s, mu, sigma))
 
 
+def load_mu_sigma(path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(require_file(path)) as f:
+        if not {"mu", "sigma"} <= set(f.files):
+            raise ValueError(f"{path} lacks mu / sigma (has {f.files}): not FID reference statistics")
+        return f["mu"], f["sigma"]
+
+
 def inception_scores(logits: np.ndarray, is_convention: str) -> dict:
     """The configured Inception Score as is / is_std, and both conventions under their own names."""
     both = {c: inception_score(logits, c) for c in IS_CONVENTIONS}
@@ -99,7 +108,7 @@ def inception_scores(logits: np.ndarray, is_convention: str) -> dict:
 
 
 def adm_metrics(samples: np.ndarray, ref: dict, extractor_path, *, batch_size: int, k: int, device,
-                is_convention: str, prc_arithmetic: str, cleanfid_dir=None) -> dict:
+                is_convention: str, prc_arithmetic: str, cleanfid_dir=None, dimo_stats=None) -> dict:
     feats = inception_features(samples, extractor_path, batch_size, device)
     mu, sigma = feature_stats(feats["2048"])
     precision, recall = precision_recall(feats["2048"], ref["features"], k, prc_arithmetic, device)
@@ -109,6 +118,11 @@ def adm_metrics(samples: np.ndarray, ref: dict, extractor_path, *, batch_size: i
     if cleanfid_dir is not None:
         out["fid_cleanfid_legacy_tf"] = cleanfid_legacy_tf_fid(samples, ref["mu"], ref["sigma"], cleanfid_dir,
                                                                batch_size, device)
+    if dimo_stats is not None:  # Di[M]O's protocol: the same clean-fid features against its own reference
+        if cleanfid_dir is None:
+            raise ValueError("--dimo-stats needs --cleanfid-inception-dir (clean-fid's legacy_tensorflow Inception)")
+        out["fid_dimo"] = cleanfid_legacy_tf_fid(samples, *load_mu_sigma(dimo_stats), cleanfid_dir, batch_size, device)
+        out["fid_dimo_reference"] = Path(dimo_stats).name
     return out
 
 
@@ -131,6 +145,7 @@ def main(argv=None):
     c.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
                    help="what the samples' sidecar must record (e.g. method=dimo, eval_seed=1, steps=1); the "
                         "sidecar's sha256 of the file is checked as well")
+    c.add_argument("--dimo-stats", default=None, help="Di[M]O's reference mu / sigma (.npz): writes fid_dimo")
     c.add_argument("--out", required=True)
     for p in (r, c):
         p.add_argument("--extractor", required=True, help="torch-fidelity Inception-v3 weights (.pth)")
@@ -145,7 +160,8 @@ def main(argv=None):
     ref = load_reference(args.ref)
     metrics = adm_metrics(load_images(args.samples, args.num), ref, args.extractor, batch_size=args.batch_size,
                           k=args.prc_neighborhood, device=device, is_convention=args.is_convention,
-                          prc_arithmetic=args.prc_arithmetic, cleanfid_dir=args.cleanfid_inception_dir)
+                          prc_arithmetic=args.prc_arithmetic, cleanfid_dir=args.cleanfid_inception_dir,
+                          dimo_stats=args.dimo_stats)
     metrics.update({
         "n_samples": args.num, "n_reference": int(len(ref["features"])), "evaluator": "inception_v3",
         "reference": "adm_ref_batch", "prc_neighborhood": args.prc_neighborhood,

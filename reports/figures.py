@@ -26,10 +26,19 @@ def _save(fig, path) -> None:
 
 def plot_fid_vs_steps(table_csv, out_png) -> None:
     table = pd.read_csv(table_csv)
+    family = table["teacher_family"].fillna("") if "teacher_family" in table else pd.Series("", table.index)
+    second = table[family != ""]  # a second teacher's rows (MaskGit, paper preset): their own curve
+    table = table[family == ""]
     teacher = table[table["method"] == "teacher"].sort_values("steps")
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.errorbar(teacher["steps"], teacher["fid_mean"], yerr=teacher["fid_std"], marker="o", capsize=3,
                 label=f"tiny teacher (mean ± std, {int(teacher['n_seeds'].iloc[0])} seeds)")
+    for name, rows in second.groupby(family[family != ""]):
+        t = rows[rows["method"] == "teacher"].sort_values("steps")
+        ax.errorbar(t["steps"], t["fid_mean"], yerr=t["fid_std"], marker="s", capsize=3, label=f"{name} teacher")
+        for _, r in rows[rows["method"] != "teacher"].iterrows():
+            ax.plot([r["steps"]], [r["fid_mean"]], marker="P", markersize=9, linestyle="none",
+                    label=f"{name} {r['method']} (1 step)")
     for _, r in table[table["method"] == "real_train_images"].iterrows():
         ax.axhline(r["fid_mean"], color="gray", linestyle="--", label="real train images (FID floor)")
     students = table[~table["method"].isin(["teacher", "real_train_images"])]

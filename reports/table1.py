@@ -19,7 +19,7 @@ from reports.stats import mean_interval
 from softdimo.io import atomic_write_text, git_commit
 from softdimo.errors import ArtefactError, cli
 
-METRICS_PATH = re.compile(r"metrics/(?P<method>[^/]+)/steps(?P<steps>\d+)/seed(?P<seed>\d+)\.json$")  # evaluate_samples
+METRICS_PATH = re.compile(r"metrics/(?:[^/]+/)?(?P<method>[^/]+)/steps(?P<steps>\d+)/seed(?P<seed>\d+)\.json$")  # evaluate_samples
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
@@ -49,6 +49,15 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
         for key in ("is_convention", "prc_arithmetic"):
             row[key] = " ".join(sorted({str(r.get(key, "unrecorded")) for r in records}))
         row["quantize"] = " ".join(sorted({str(r["sampling"].get("quantize", "unrecorded")) for r in records}))
+    for m in ("fid_cleanfid_legacy_tf", "fid_dimo"):  # clean-fid's FID: against ADM's statistics, against Di[M]O's
+        if any(m in r for r in records):
+            values = np.array([r.get(m, np.nan) for r in records], dtype=float)
+            row[f"{m}_mean"] = values.mean()
+            row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
+    if records[0]["sampling"].get("teacher_family"):  # a second teacher's rows (MaskGit): kept apart, matched to its
+        row["teacher_family"] = records[0]["sampling"]["teacher_family"]  # own reported numbers
+        row["reported_as"] = records[0]["sampling"].get("reported_as", method)
+        row["sampler_setting"] = records[0]["sampling"].get("sampler_setting", "")
     return row
 
 
@@ -59,31 +68,41 @@ def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str
                            aggfunc="first").reset_index()
     wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
     wide = wide.rename(columns={"teacher": "reported_teacher", "source": "reported_source"})
-    wide = wide.groupby(["method", "steps"], as_index=False).first()
-    return table.merge(wide, on=["method", "steps"], how="left")
+    # rows of a named teacher family (MaskGit) take that teacher's reported row; the others the first, as before
+    family = table["teacher_family"].fillna("") != "" if "teacher_family" in table else pd.Series(False, table.index)
+    plain = table[~family].merge(wide.groupby(["method", "steps"], as_index=False).first(), on=["method", "steps"],
+                                 how="left")
+    if not family.any():
+        return plain
+    by_teacher = wide.groupby(["method", "steps", "reported_teacher"], as_index=False).first()
+    by_teacher = by_teacher.rename(columns={"method": "reported_as", "reported_teacher": "teacher_family"})
+    named = table[family].merge(by_teacher, on=["reported_as", "steps", "teacher_family"], how="left")
+    named["reported_teacher"] = named["teacher_family"].where(named["reported_fid"].notna())
+    return pd.concat([plain, named], ignore_index=True)
 
 
 def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for path in metric_files:
         record = json.loads(Path(path).read_text())
-        key = (record["sampling"]["method"], record["sampling"]["steps"])
+        key = (record["sampling"].get("teacher_family", ""), record["sampling"]["method"], record["sampling"]["steps"])
         made_for = METRICS_PATH.search(str(path))
         if made_for and (made_for["method"], int(made_for["steps"]), int(made_for["seed"])) != (
-                key[0], int(key[1]), int(record["sampling"]["eval_seed"])):
-            raise ArtefactError(f"{path} holds the metrics of {key[0]} at {key[1]} steps, seed "
+                key[1], int(key[2]), int(record["sampling"]["eval_seed"])):
+            raise ArtefactError(f"{path} holds the metrics of {key[1]} at {key[2]} steps, seed "
                                 f"{record['sampling']['eval_seed']}: not what its name says (a copied or moved "
                                 "file); delete it and rerun the workflow")
         groups.setdefault(key, []).append(record)
-    for (method, steps), records in groups.items():
+    for (_, method, steps), records in groups.items():
         seeds = [r["sampling"]["eval_seed"] for r in records]
         if len(set(seeds)) != len(seeds):
             raise ArtefactError(f"Table 1 row {method} at {steps} steps has the evaluation seed(s) "
                                 f"{sorted({s for s in seeds if seeds.count(s) > 1})} more than once: the same "
                                 "samples scored twice would fake a spread of 0")
     order = {"real_train_images": 0, "teacher": 1}
-    rows = [_row(method, steps, recs) for (method, steps), recs in
-            sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][1] if kv[0][0] == "teacher" else 0))]
+    rows = [_row(method, steps, recs) for (_, method, steps), recs in
+            sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 2),
+                                                   kv[0][2] if kv[0][1] == "teacher" else 0))]
     table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
     if preset == "paper" and (table["n_samples"] != 50_000).any():
         bad = table.loc[table["n_samples"] != 50_000, ["method", "steps", "n_samples"]].to_dict("records")
@@ -108,7 +127,9 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
         speed = "–" if pd.isna(r["speedup_mean"]) else \
             f"{r['speedup_mean']:.1f}x vs {r['teacher_steps_for_speedup']:.0f} steps ({r['speedup_flop_ceiling_mean']:.1f}x)"
-        lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
+        family = r.get("teacher_family")
+        name = f"{family} {r['method']}" if isinstance(family, str) and family else r["method"]
+        lines.append(f"| {name} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
     first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
     against = (f"ADM's reference batch (FID against its stored ImageNet statistics, precision / recall against its "
@@ -124,6 +145,11 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
         lines.append(f"\nConventions (docs/metrics.md): Inception Score {first['is_convention']} (torch-fidelity's "
                      f"shuffled splits in the CSV's is_torch_fidelity columns), precision / recall "
                      f"{first['prc_arithmetic']}, samples quantised to uint8 by {first['quantize']}.")
+    if "fid_dimo_mean" in table and table["fid_dimo_mean"].notna().any():
+        settings = " ".join(sorted(set(table.get("sampler_setting", pd.Series(dtype=str)).dropna())))
+        lines.append(f"\nMaskGit rows: FID by Di[M]O's protocol (clean-fid legacy_tensorflow against "
+                     f"fid_stats_imagenet256_guided_diffusion.npz) in the CSV's fid_dimo columns; teacher sampler "
+                     f"setting {settings or 'unrecorded'} (docs/maskgit.md).")
     lines += [f"\n{note}" for note in notes]
     return "\n".join(lines) + "\n"
 

@@ -706,6 +706,110 @@ class T2IPaperCfg(_Section):
         return self
 
 
+# ---- paper-scale MaskGit teacher (paper preset only; Table 1's MaskGit rows) ----
+
+class MaskGitModuleCfg(_Section):
+    """A MaskGit-track module whose architecture the official checkpoint fixes: arch, all its constructor
+    arguments (checked against the constructor) and the hub file."""
+
+    arch: Literal["maskgit_transformer", "taming_vqgan"] = Field(
+        description="architecture written here with the official parameter names")
+    kwargs: dict[str, Any] = Field(description="constructor arguments of arch (all of them)")
+    pretrained: PretrainedCfg = Field(description="the official checkpoint")
+
+
+class MaskGitCandidateCfg(_Section):
+    """One published setting of MaskGIT-pytorch's sampler (docs/maskgit.md names its source)."""
+
+    cfg_w: float = Field(ge=0, description="guidance w, ramped linearly from 0 at the first step to w at the last; "
+                                           "logits (1 + w_i) z_c - w_i z_u (z_u: the null class)")
+    softmax_temperature: float = Field(gt=0, description="sm_temp: MULTIPLIES the logits before the softmax")
+    randomize_temperature: float = Field(ge=0, description="r_temp: Gumbel noise added to the log-probability "
+                                                           "confidence, scaled by r_temp (1 - i / (steps - 1))")
+
+
+class MaskGitSamplingCfg(_Section):
+    """The teacher's multi-step sampler as MaskGIT-pytorch runs it (Trainer/vit.py sample): a fixed token budget
+    per step from the schedule, a linearly ramped CFG, sampled tokens committed by Gumbel-randomised confidence."""
+
+    steps: _items(Annotated[int, Field(ge=2, le=256)]) = Field(
+        description="step counts the teacher is sampled at, one Table 1 row each (>= 2: the CFG ramp divides by "
+                    "steps - 1)")
+    schedule: Literal["arccos", "cosine", "linear", "square", "root"] = Field(
+        description="token budget: round(v_i / sum(v) * 256) with v = schedule(linspace(1, 0, steps)), zeros raised "
+                    "to 1, the last step takes the remainder")
+    setting: str = Field(description="the candidate whose values sample the teacher rows (a key of candidates)")
+    candidates: dict[str, MaskGitCandidateCfg] = Field(
+        description="published sampler settings; the paper does not say which produced its teacher rows")
+    randomize: Literal["linear", "none"] = Field(description="linear: the Gumbel-randomised confidence of MaskGIT-"
+                                                             "pytorch; none: the plain log-probability")
+    mask_class: Literal["clamp", "exclude"] = Field(
+        description="clamp: draw over the 1024 codes and the mask row, a drawn mask id decodes as code 1023 (the "
+                    "official samplers, teacher and Di[M]O student); exclude: draw over the codes only")
+    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    quantize: Literal["round", "truncate"] = Field(
+        description="float image to uint8: round = Di[M]O's clip(x * 127.5 + 128, 0, 255) (nearest level); "
+                    "truncate = floor")
+
+    @model_validator(mode="after")
+    def _check_setting(self):
+        if self.setting not in self.candidates:
+            raise _rule("setting", f"{self.setting!r} is not a candidate ({sorted(self.candidates)})")
+        return self
+
+
+class ReleasedStudentCfg(_Section):
+    """The released Di[M]O-MaskGit generator (a plain state dict of the teacher's architecture) and the one-step
+    settings its sampler uses."""
+
+    pretrained: PretrainedCfg = Field(description="hub file of the released generator")
+    r_init: float = Field(ge=0, le=1, description="fraction of input positions set to the mask token")
+    sigma_init: float = Field(ge=0, le=1, description="Gaussian perturbation of the input embeddings")
+    temperature: float = Field(gt=0, description="gen_temp: the logits are divided by it before the draw")
+
+
+class MaskGitCfg(_Section):
+    """Paper-scale class-to-image with the MaskGIT-pytorch teacher (Table 1's MaskGit rows): the official
+    transformer and taming VQGAN, Di[M]O's official MaskGit recipe, the released Di[M]O student, evaluation by
+    ADM's protocol and by Di[M]O's (clean-fid legacy_tensorflow against guided-diffusion's statistics). ImageNet
+    (for the GAN's real tokens) is c2i.data.path; only the paper preset has this section."""
+
+    teacher: MaskGitModuleCfg = Field(description="MaskGIT-pytorch transformer (Halton-MaskGIT v1.0 weights)")
+    tokenizer: MaskGitModuleCfg = Field(description="taming VQGAN ImageNet f16, 1024 codes")
+    released_student: ReleasedStudentCfg = Field(description="the released Di[M]O-MaskGit generator (row "
+                                                             "dimo_released)")
+    dimo_fid_stats: PretrainedCfg = Field(description="fid_stats_imagenet256_guided_diffusion.npz (mu, sigma), the "
+                                                      "reference of Di[M]O's FID")
+    sampling: MaskGitSamplingCfg = Field(description="the teacher's sampler as MaskGIT-pytorch runs it")
+    eval: EvalCfg = Field(description="ADM's protocol (as for MaskBit), with clean-fid's FID beside it")
+    distill: DistillCfg = Field(description="Di[M]O's official MaskGit recipe")
+    gan: GanCfg = Field(description="discriminator of Soft-Di[M]O's GAN term (our choices: the paper is silent)")
+    students: dict[str, StudentCfg] = Field(description="one-step students, one Table 1 row each")
+
+    @model_validator(mode="after")
+    def _check_maskgit(self):
+        import inspect
+
+        from softdimo.models import MODELS
+        from softdimo.tokenizers import TOKENIZERS
+
+        for part, registry in (("teacher", MODELS), ("tokenizer", TOKENIZERS)):
+            section = getattr(self, part)
+            if section.arch not in registry:
+                raise _rule(f"{part}.arch", f"{section.arch!r} is not a {part} architecture")
+            params = inspect.signature(registry[section.arch]).parameters
+            unknown, missing = set(section.kwargs) - set(params), set(params) - set(section.kwargs)
+            if unknown or missing:
+                raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {section.arch}")
+        for layer in self.gan.layers:
+            if layer >= self.teacher.kwargs["depth"]:
+                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.kwargs['depth']})")
+        if "dimo_released" in self.students:
+            raise _rule("students.dimo_released", "the name of the released student's row; choose another")
+        _check_init_chains(self.students)
+        return self
+
+
 class Config(_Section):
     """softdimo workflow configuration: every key is required and described; the preset YAML files hold every
     value (config/config.yaml: tiny, smoke.yaml, paper.yaml)."""
@@ -720,15 +824,21 @@ class Config(_Section):
                                                 "job runs under torchrun, one process per GPU (0: CPU)")
     c2i: C2ICfg = Field(description="the class-to-image track (paper Table 1)")
     t2i: T2ICfg = Field(description="the text-to-image track (paper Table 2) on the shapes world")
-    # The one optional section: absent (None) except in the paper preset. An explicit null is rejected, and the
+    # The optional sections: absent (None) except in the paper preset. An explicit null is rejected, and the
     # schema carries no default (Snakemake would write it into the config).
     t2i_paper: T2IPaperCfg = Field(default=None, description="paper-scale text-to-image (MaskGen-L rows of Table "
                                                              "2); only the paper preset has it")
+    c2i_maskgit: MaskGitCfg = Field(default=None, description="paper-scale class-to-image with the MaskGIT-pytorch "
+                                                              "teacher (Table 1's MaskGit rows); only the paper preset "
+                                                              "has it")
 
     @model_validator(mode="after")
     def _check_c2i_scale(self):
         if self.preset == "paper" and self.c2i.eval.n_samples != PAPER_N_SAMPLES:
             raise _rule("c2i.eval.n_samples", f"the paper preset reports FID-50k; got {self.c2i.eval.n_samples}")
+        if self.c2i_maskgit is not None and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
+            raise _rule("c2i_maskgit.eval.n_samples", f"Table 1 reports FID-50k; got "
+                                                      f"{self.c2i_maskgit.eval.n_samples}")
         return self
 
 
@@ -851,8 +961,9 @@ def as_dict(obj) -> dict:
 def to_dict(cfg: Config) -> dict:
     """The resolved config: the dict from_dict read, in field order; an absent optional section stays absent."""
     out = as_dict(cfg)
-    if out.get("t2i_paper") is None:
-        out.pop("t2i_paper", None)
+    for optional in ("t2i_paper", "c2i_maskgit"):
+        if out.get(optional) is None:
+            out.pop(optional, None)
     return out
 
 

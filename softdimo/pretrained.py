@@ -36,6 +36,10 @@ PROVIDERS = {
     "resources/t2i/coco/MS-COCO_val2014_30k_captions.csv": "download_coco_reference",
     "resources/t2i/coco/MS-COCO_val2014_fid_stats.npz": "download_coco_reference",
     "resources/eval/pt_inception-2015-12-05-6726825d.pth": "download_fid_inception",
+    "resources/c2i_maskgit/MaskGIT_ImageNet_256.pth": "download_maskgit_teacher",
+    "resources/c2i_maskgit/vqgan_last.ckpt": "download_maskgit_tokenizer",
+    "resources/c2i_maskgit/dimo_released_maskgit.bin": "download_maskgit_dimo_released",
+    "resources/eval/fid_stats_imagenet256_guided_diffusion.npz": "download_dimo_fid_stats",
 }
 # the official generator files may name the input projection token_emb; MaskBit's own loader renames it
 RENAMES = {"token_emb.": "input_proj."}
@@ -167,6 +171,42 @@ def load_official_state(path: Path) -> dict:
     return renamed
 
 
+class _Inert:
+    """Stands in for a class a training checkpoint pickled beside its weights (e.g. a PyTorch Lightning callback):
+    takes its state and runs none of its code, so such a file still loads with weights_only."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+def load_checkpoint(path: Path, keys: tuple[str, ...], drop_prefixes: tuple[str, ...] = ()) -> dict:
+    """The weights of a training checkpoint: the first of `keys` that the file has (the file itself when none
+    matches), without the tensors under `drop_prefixes` (training-only modules, e.g. a VQGAN's loss networks).
+    Loaded with weights_only and memory-mapped, so the rest of the file (optimizer moments: two thirds of
+    MaskGIT_ImageNet_256.pth) is never read into memory; foreign classes in it are unpickled as inert stand-ins."""
+    import zipfile
+
+    if zipfile.is_zipfile(path):
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+        stand_ins = [(type(name.rsplit(".", 1)[-1], (_Inert,), {}), name) for name in unsafe]
+        with torch.serialization.safe_globals(stand_ins):
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    else:  # torch's pre-1.6 format cannot be memory-mapped: read whole, still weights_only
+        print(f"{path}: legacy (non-zip) torch file, read into memory whole", flush=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    state = next((checkpoint[k] for k in keys if isinstance(checkpoint, dict) and k in checkpoint), checkpoint)
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise SystemExit(f"{path}: no state dict under {list(keys)} nor at the top level; top-level keys "
+                         f"{list(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__}")
+    dropped = [k for k in state if k.startswith(drop_prefixes)] if drop_prefixes else []
+    if dropped:
+        print(f"{path}: {len(dropped)} training-only tensors under {list(drop_prefixes)} not loaded", flush=True)
+    return {k: v for k, v in state.items() if k not in set(dropped)}
+
+
 def fill_tied(module: torch.nn.Module, state: dict) -> dict:
     """Tied parameters stored once (safetensors' writer keeps one name of a shared tensor, e.g. MaskGen's
     embeddings.weight for lm_head.weight): fill the other names of the tie from it. A name with no tied partner
@@ -188,10 +228,12 @@ def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:
     return convert_module(kind, *paper_module(kind, cfg), cfg, official, out)
 
 
-def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, official: Path, out: Path) -> dict:
-    """Load the official file into our module with strict=True and write it as a softdimo artefact."""
+def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, official: Path, out: Path,
+                   load=load_official_state, extra: dict | None = None) -> dict:
+    """Load the official file (read by `load`) into our module with strict=True and write it as a softdimo
+    artefact of `kind` (teacher, tokenizer or student; `extra` joins the payload, e.g. a student's settings)."""
     official = require_file(official)
-    state = fill_tied(module, load_official_state(official))
+    state = fill_tied(module, load(official))
     fresh = {k: v.clone() for k, v in module.named_buffers()}
     result = module.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
@@ -205,8 +247,9 @@ def convert_module(kind: str, arch: str, kwargs: dict, module, cfg: Config, offi
                              "the tokens would not mean the same bits")
     summary = {"source": str(official), "sha256": sha256_of(official), "n_params": sum(p.numel() for p in module.parameters()),
                "git_commit": git_commit()}
-    atomic_torch_save({"kind": "teacher" if kind == "teacher" else "tokenizer", "arch": arch, "kwargs": kwargs,
-                       "state_dict": module.state_dict(), "summary": summary, "config": to_dict(cfg)}, out)
+    kind = kind if kind in ("teacher", "student") else "tokenizer"
+    atomic_torch_save({"kind": kind, "arch": arch, "kwargs": kwargs, "state_dict": module.state_dict(),
+                       "summary": summary, "config": to_dict(cfg), **(extra or {})}, out)
     write_json(out.with_suffix(".json"), summary)
     return summary
 

@@ -52,4 +52,4 @@ def test_every_hub_file_of_the_paper_preset_has_revision_and_sha256(root):
                 walk(value)
 
     walk(raw)
-    assert len(found) == 8 and all(f["revision"] and "sha256" in f for f in found)
+    assert len(found) == 12 and all(f["revision"] and "sha256" in f for f in found)

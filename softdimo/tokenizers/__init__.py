@@ -5,9 +5,10 @@ from softdimo.tokenizers.lfq import LFQTokenizer
 from softdimo.tokenizers.maskbit import MaskBitTokenizer
 from softdimo.tokenizers.tatitok import TATiTokVQ
 from softdimo.tokenizers.vq import VQTokenizer
+from softdimo.tokenizers.vqgan import TamingVQGAN
 
 TOKENIZERS = {"tiny_lfq": LFQTokenizer, "tiny_vq": VQTokenizer, "maskbit_vqgan_plus": MaskBitTokenizer,
-              "tatitok_vq": TATiTokVQ}
+              "tatitok_vq": TATiTokVQ, "taming_vqgan": TamingVQGAN}
 
 
 def build_tokenizer(arch: str, **kwargs):

@@ -1,35 +1,6 @@
 # The recipe ablation (docs/recipe.md, config/recipe_ablation.yaml): the class-to-image students retrained
 # under variants of the distillation recipe, against the preset's own students. Only built on request:
 #   snakemake --cores all results/recipe.csv
-import yaml
-
-from softdimo.config import derive
-
-RECIPE = yaml.safe_load(open(workflow.source_path("../../config/recipe_ablation.yaml")))
-for _variant, _overrides in RECIPE["variants"].items():  # a wrong key stops the workflow before any job
-    try:
-        derive(config, _overrides)
-    except ValueError as error:
-        raise WorkflowError(f"config/recipe_ablation.yaml, variant {_variant}: {error}")
-for _student in RECIPE["students"]:
-    if _student not in STUDENTS:
-        raise WorkflowError(f"config/recipe_ablation.yaml: student {_student!r} is not in c2i.students")
-
-
-def recipe_curves():
-    """{label: curve} for the baseline (the preset's students) and every variant."""
-    out = {}
-    for student in RECIPE["students"]:
-        for seed in STUDENTS[student]["seeds"]:
-            out[f"official/{student}/{seed}"] = f"results/c2i/students/{student}/seed{seed}/curve.csv"
-            for variant in RECIPE["variants"]:
-                out[f"{variant}/{student}/{seed}"] = f"results/c2i/recipe/{variant}/{student}/seed{seed}/curve.csv"
-    return out
-
-
-def recipe_init(wildcards):
-    init = STUDENTS[wildcards.student]["init"]
-    return [] if init == "teacher" else f"results/c2i/recipe/{wildcards.variant}/{init}/seed{wildcards.seed}/generator.pt"
 
 
 rule recipe_config:
@@ -42,6 +13,8 @@ rule recipe_config:
     localrule: True
     log:
         "logs/recipe_config/{variant}.log",
+    conda:
+        "../envs/torch.yaml"
     shell:
         "python -m softdimo.config derive {params.resolved} {params.overrides} --out {output} > {log} 2>&1"
 
@@ -93,5 +66,7 @@ rule recipe_table:
     localrule: True
     log:
         "logs/recipe_table.log",
+    conda:
+        "../envs/torch.yaml"
     shell:
         "python -m reports.recipe --curves {params.curves} --variants {input.variants} --out {output} > {log} 2>&1"
