@@ -11,10 +11,12 @@ per group and `mask_id == C` the mask token. `null_class` is the condition used 
 from softdimo.models.bit_transformer import MaskedBitTransformer
 from softdimo.models.maskbit import MaskBitGenerator
 from softdimo.models.maskgen import MaskGenVQ
+from softdimo.models.meissonic import MeissonicTransformer
 from softdimo.models.text_transformer import TextMaskedTransformer
 
 MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer,
-          "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ}
+          "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ,
+          "meissonic": MeissonicTransformer}
 
 
 def build_model(arch: str, **kwargs):
