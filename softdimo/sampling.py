@@ -43,6 +43,8 @@ def mask_ratio(schedule: str, progress: float) -> float:
         return math.cos(progress * math.pi / 2)
     if schedule == "linear":
         return 1.0 - progress
+    if schedule == "cosine_clamped":  # Di[M]O's Meissonic re-masking: cosine kept inside [0.02, 0.98]
+        return min(max(math.cos(progress * math.pi / 2), 0.02), 0.98)
     raise ValueError(f"unknown mask schedule {schedule!r}")
 
 

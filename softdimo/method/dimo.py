@@ -20,9 +20,11 @@ def freeze_embeddings(model) -> None:
 
 
 def remask(tokens: torch.Tensor, mask_id: int, schedule: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mask exactly round(L * gamma(u)) uniformly chosen positions per row, u ~ U(0, 1)."""
+    """Mask exactly round(L * gamma(u)) uniformly chosen positions per row, u ~ U(0, 1) (at least one for
+    cosine_clamped, as Di[M]O's Meissonic code does)."""
     b, L, _ = tokens.shape
-    masked = random_positions((random_ratios(b, schedule, tokens.device) * L).round().long(), L)
+    counts = (random_ratios(b, schedule, tokens.device) * L).round().long()
+    masked = random_positions(counts.clamp_min(1) if schedule == "cosine_clamped" else counts, L)
     return torch.where(masked[..., None], mask_id, tokens), masked
 
 

@@ -1,0 +1,56 @@
+"""Meissonic's sampler (its pipeline's scheduler, per-image streams), the official Di[M]O re-masking
+(cosine clamped to [0.02, 0.98], at least one token) and the paper preset's meissonic section."""
+import math
+
+import pytest
+import torch
+
+from softdimo.config import load_config
+from softdimo.sampling import mask_ratio
+
+pytest.importorskip("diffusers", reason="the paper extra (diffusers, pinned in pyproject.toml) is not installed")
+
+from softdimo.models import build_model  # noqa: E402
+from softdimo.tracks.meissonic.sampler import remask_count, sample_meissonic  # noqa: E402
+from tests.test_meissonic_modules import SMALL, bank  # noqa: E402
+
+
+def test_remask_counts_follow_the_upstream_scheduler():
+    masked = torch.tensor([[4096]])
+    assert int(remask_count("cosine", 0, 32, 4096, masked)) == math.floor(4096 * math.cos(math.pi / 2 / 32))
+    assert int(remask_count("linear", 15, 32, 4096, masked)) == 2048
+    assert int(remask_count("cosine", 30, 32, 4096, torch.tensor([[5]]))) == 4  # at most #masked - 1
+    assert int(remask_count("cosine", 30, 32, 4096, torch.tensor([[1]]))) == 1  # at least 1
+
+
+def test_cosine_clamped_remasking_keeps_at_least_one_token():
+    from softdimo.method.dimo import remask
+
+    assert mask_ratio("cosine_clamped", 0.0) == 0.98 and mask_ratio("cosine_clamped", 1.0) == 0.02
+    assert mask_ratio("cosine_clamped", 0.5) == pytest.approx(math.cos(math.pi / 4))
+    torch.manual_seed(0)
+    _, masked = remask(torch.zeros(256, 8, 1, dtype=torch.long), 99, "cosine_clamped")  # 0.02 x 8 rounds to 0
+    assert masked.sum(1).min() >= 1 and masked.sum(1).max() <= 8
+
+
+def test_sampler_commits_every_token_and_each_image_has_its_own_stream():
+    from softdimo.sampling import ImageRngs
+
+    torch.manual_seed(0)
+    model = build_model("meissonic", **SMALL).eval().attach_text(bank(24, 32, null_prompt="ugly, blurry"))
+    kwargs = dict(steps=4, guidance_scale=9.0, schedule="cosine", temperature_start=2.0, temperature_end=0.0)
+    both = sample_meissonic(model, torch.tensor([0, 1]), ImageRngs([5, 6]), **kwargs)
+    alone = sample_meissonic(model, torch.tensor([1]), ImageRngs([6]), **kwargs)
+    assert both.shape == (2, 64, 1) and both.max() < 32 and both.min() >= 0
+    assert torch.equal(both[1], alone[0])
+    other = sample_meissonic(model, torch.tensor([1]), ImageRngs([7]), **kwargs)
+    assert not torch.equal(other[0], alone[0])
+
+
+def test_paper_preset_holds_the_official_recipe(root):
+    m = load_config(root / "config" / "paper.yaml").meissonic
+    d, r = m.distill, m.recipe
+    assert (d.r_init, d.sigma_init, d.teacher_cfg, d.divergence_beta, d.schedule) == (0.5, 0.3, 4.0, 0.0, "cosine_clamped")
+    assert (d.aux_label_smoothing, d.train.lr, d.train.warmup_steps, d.train.batch_size) == (0.1, 1e-6, 100, 2)
+    assert (r.accumulation_steps, r.adam_eps, r.clip, r.gradient_checkpointing) == (8, 1e-6, "generator", True)
+    assert m.teacher.kwargs["vocab_size"] == 8256 and m.sampling.steps == (32,)
