@@ -762,8 +762,9 @@ class MeissonicCfg(_Section):
             unknown, missing = set(section.kwargs) - set(params), wanted - set(section.kwargs)
             if unknown or missing:
                 raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {arch}")
-        if self.teacher.kwargs["grid"] != self.tokenizer.kwargs["grid"]:
-            raise _rule("teacher.kwargs.grid", "must equal the tokenizer's grid")
+        for key in ("grid", "codebook_size"):
+            if self.teacher.kwargs[key] != self.tokenizer.kwargs[key]:
+                raise _rule(f"teacher.kwargs.{key}", f"must equal the tokenizer's {key}")
         _check_t2i(self)
         return self
 

@@ -170,6 +170,7 @@ class MeissonicTransformer(nn.Module):
         self.down_block = Resample(dim, down=True)
         self.up_block = Resample(dim, down=False)
         self.gradient_checkpointing = False
+        self.timestep = 0.0  # used when a call gives none: Di[M]O's int(ratio) * 1000 is 0 (config recipe.timestep)
         self.text, self.num_classes, self.null_class = None, 0, None
         self._rope = None
 
@@ -210,7 +211,7 @@ class MeissonicTransformer(nn.Module):
         if micro_conds is None:
             micro_conds = torch.tensor(self.micro_conds, device=dev).expand(b, -1)
         if timestep is None:
-            timestep = torch.zeros(b, device=dev)
+            timestep = torch.full((b,), float(self.timestep), device=dev)
         m = get_emb(micro_conds.flatten(), self.micro_cond_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
         cond = self.cond_embed(torch.cat([pooled, m.reshape(b, -1)], 1).to(e.dtype)).to(text_tokens.dtype)
         c = self.encoder_proj_layer_norm(self.context_embedder(text_tokens))

@@ -5,7 +5,6 @@ Meissonic reads the penultimate layer's token features (hidden_states[-2], 77 x 
 and the projected pooled feature (text_embeds, 1024) as its global one. The bank stores both per distinct prompt
 (softdimo/text_bank.py) and names its CFG branch: the negative prompt of the official recipe, or ''.
 """
-import json
 from pathlib import Path
 
 import torch
@@ -19,24 +18,23 @@ PAPER_TEXT_CONFIG = dict(vocab_size=49408, hidden_size=1024, intermediate_size=4
 NON_WEIGHTS = ("text_model.embeddings.position_ids",)
 
 
-def build_text_encoder(config: dict):
+def build_text_encoder(config):
+    """From a dict of CLIPTextConfig arguments or a CLIPTextConfig."""
     from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
-    return CLIPTextModelWithProjection(CLIPTextConfig(**config))
+    return CLIPTextModelWithProjection(config if isinstance(config, CLIPTextConfig) else CLIPTextConfig(**config))
 
 
 def load_text_encoder(folder):
     """(model, tokenizer) from a local copy of text_encoder/ (config.json, model.safetensors) and tokenizer/;
     every weight of the file must fill a parameter of the model and the other way round."""
     from safetensors.torch import load_file
-    from transformers import CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTokenizer
 
     from softdimo.pretrained import require_file
 
     folder = Path(folder)
-    config = {k: v for k, v in json.loads(require_file(folder / "text_encoder" / "config.json").read_text()).items()
-              if not k.startswith("_") and k not in ("architectures", "model_type", "transformers_version", "torch_dtype")}
-    model = build_text_encoder(config)
+    model = build_text_encoder(CLIPTextConfig.from_json_file(str(require_file(folder / "text_encoder" / "config.json"))))
     state = load_file(str(require_file(folder / "text_encoder" / "model.safetensors")))
     own = set(model.state_dict())
     state = {k: v for k, v in state.items() if k in own or k not in NON_WEIGHTS}
