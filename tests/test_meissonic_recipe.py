@@ -1,5 +1,6 @@
 """Meissonic's sampler (its pipeline's scheduler, per-image streams), the official Di[M]O re-masking
 (cosine clamped to [0.02, 0.98], at least one token) and the paper preset's meissonic section."""
+import importlib.util
 import math
 
 import pytest
@@ -8,11 +9,10 @@ import torch
 from softdimo.config import load_config
 from softdimo.sampling import mask_ratio
 
-pytest.importorskip("diffusers", reason="the paper extra (diffusers, pinned in pyproject.toml) is not installed")
+from softdimo.tracks.meissonic.sampler import remask_count, sample_meissonic
 
-from softdimo.models import build_model  # noqa: E402
-from softdimo.tracks.meissonic.sampler import remask_count, sample_meissonic  # noqa: E402
-from tests.test_meissonic_modules import SMALL, bank  # noqa: E402
+# the modules need diffusers (pinned in pyproject.toml and the lock); the rest of this file does not
+needs_diffusers = pytest.mark.skipif(importlib.util.find_spec("diffusers") is None, reason="diffusers not installed")
 
 
 def test_remask_counts_follow_the_upstream_scheduler():
@@ -33,8 +33,11 @@ def test_cosine_clamped_remasking_keeps_at_least_one_token():
     assert masked.sum(1).min() >= 1 and masked.sum(1).max() <= 8
 
 
+@needs_diffusers
 def test_sampler_commits_every_token_and_each_image_has_its_own_stream():
+    from softdimo.models import build_model
     from softdimo.sampling import ImageRngs
+    from tests.test_meissonic_modules import SMALL, bank
 
     torch.manual_seed(0)
     model = build_model("meissonic", **SMALL).eval().attach_text(bank(24, 32, null_prompt="ugly, blurry"))
@@ -54,3 +57,29 @@ def test_paper_preset_holds_the_official_recipe(root):
     assert (d.aux_label_smoothing, d.train.lr, d.train.warmup_steps, d.train.batch_size) == (0.1, 1e-6, 100, 2)
     assert (r.accumulation_steps, r.adam_eps, r.clip, r.gradient_checkpointing) == (8, 1e-6, "generator", True)
     assert m.teacher.kwargs["vocab_size"] == 8256 and m.sampling.steps == (32,)
+
+
+def test_table2_has_meissonic_rows_beside_the_papers_numbers(tmp_path):
+    import json
+
+    from reports import table2_paper as tab
+
+    files = []
+    for method, steps, geneval in (("teacher", 16, 0.47), ("meissonic_teacher", 32, 0.45), ("dimo", 1, 0.41),
+                                   ("meissonic_dimo_released", 1, 0.42), ("meissonic_dimo", 1, 0.40)):
+        g = tmp_path / f"{method}g.json"
+        g.write_text(json.dumps({"overall": geneval}))
+        out = tmp_path / f"{method}.json"
+        tab.main(["merge", "--method", method, "--steps", str(steps), "--seed", "0", "--parts", f"geneval={g}",
+                  "--out", str(out)])
+        files.append(str(out))
+    table, _ = tab.build(files, "config/reported.csv", "paper", "soft_dimo", 16, 4)
+    rows = list(zip(table["teacher"], table["method"], table["steps"]))
+    assert rows == [("MaskGen-L", "teacher", 16), ("MaskGen-L", "dimo", 1), ("Meissonic", "teacher", 32),
+                    ("Meissonic", "dimo", 1), ("Meissonic", "dimo_released", 1)]
+    by = {(t, m): r for t, m, r in zip(table["teacher"], table["method"], table.to_dict("records"))}
+    assert by[("Meissonic", "teacher")]["reported_geneval"] == 0.46
+    assert by[("Meissonic", "teacher")]["reported_coco_fid"] == 50.13
+    assert by[("Meissonic", "dimo_released")]["reported_hps"] == 28.59
+    assert by[("MaskGen-L", "dimo")]["reported_geneval"] == 0.42 and by[("Meissonic", "dimo")]["geneval_mean"] == 0.40
+    assert "Meissonic: dimo_released" in tab.to_markdown(table)

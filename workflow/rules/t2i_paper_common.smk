@@ -36,12 +36,16 @@ P_TT_ROWS = {"tteo": (1, P_TT["table_tteo_iters"]), "bon": (P_TT["table_n"], 0),
              "bon_tteo": (P_TT["table_n"], P_TT["table_tteo_iters"])}
 
 
+P_METHOD_RE = r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+"
+T2I_EXTRA_METRICS = []  # metric files of Table 2 rows of other teachers (meissonic_common.smk), same protocol
+
+
 wildcard_constraints:
     pset="geneval|hps|coco|train",
     bankset="train|geneval|hps|coco",
     tset="geneval|hps",
     pstudent="|".join(P_STUDENTS),
-    pmethod=r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+",
+    pmethod=P_METHOD_RE,
 
 
 def p_samples(wildcards, pset=None):

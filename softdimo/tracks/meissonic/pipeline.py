@@ -96,8 +96,9 @@ def student_tokens(student, r_init: float, sigma_init: float, temperature: float
 
 @torch.no_grad()
 def generate(sample_tokens, tokenizer, ids: torch.Tensor, seeds: list[int], batch_size: int, precision: str,
-             quantize: str, desc: str = "") -> np.ndarray:
-    """uint8 NHWC 1024 px images; the VQ decodes in fp32 (its config forces upcasting)."""
+             quantize: str, desc: str = "", store_size: int | None = None) -> np.ndarray:
+    """uint8 NHWC images (1024 px, or store_size: bicubic with antialiasing before quantising); the VQ decodes
+    in fp32 (its config forces upcasting)."""
     from softdimo.runtime import autocast
     from softdimo.sampling import ImageRngs
     from softdimo.tokenizers.lfq import to_uint8
@@ -108,7 +109,10 @@ def generate(sample_tokens, tokenizer, ids: torch.Tensor, seeds: list[int], batc
         with autocast(precision, ids.device):
             tokens = sample_tokens(ids[sl], ImageRngs(seeds[sl], ids.device))
         with torch.autocast(ids.device.type, enabled=False):
-            out.append(to_uint8(tokenizer.decode(tokens), quantize).cpu().numpy())
+            x = tokenizer.decode(tokens)
+            if store_size and store_size != x.shape[-1]:
+                x = torch.nn.functional.interpolate(x, size=(store_size, store_size), mode="bicubic", antialias=True)
+            out.append(to_uint8(x, quantize).cpu().numpy())
     return np.concatenate(out)
 
 
@@ -140,7 +144,7 @@ def sample_main(args, cfg):
         sampler, what = teacher_tokens(counted, m.sampling, args.steps), f"teacher {args.steps} steps"
     t0 = time.perf_counter()
     images = generate(sampler, tokenizer, ids, seeds, args.batch_size or m.sampling.batch_size, cfg.precision,
-                      m.sampling.quantize, desc=what)
+                      m.sampling.quantize, desc=what, store_size=args.store_size)
     seconds = time.perf_counter() - t0
     atomic_savez(args.out, arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
     write_json(Path(args.out).with_suffix(".json"), {
@@ -172,6 +176,7 @@ def main(argv=None):
     s.add_argument("--per-prompt", type=positive_int, required=True)
     s.add_argument("--seed", type=nonnegative_int, required=True)
     s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--store-size", type=positive_int, default=None, help="side of the stored images (default: as decoded)")
     for q in (b, c, s):
         q.add_argument("--config", required=True)
         q.add_argument("--out", required=True)
