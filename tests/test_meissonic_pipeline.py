@@ -60,6 +60,14 @@ def hub_folder(tmp):
     return tmp / "hub"
 
 
+def official_config(kind, m):
+    """A diffusers config.json with the configured architecture (the keys CONFIG_KEYS compares)."""
+    arch = "meissonic_vq" if kind == "tokenizer" else "meissonic"
+    kwargs = m["tokenizer" if kind == "tokenizer" else "teacher"]["kwargs"]
+    return {"_class_name": "VQModel" if kind == "tokenizer" else "Transformer2DModel",
+            **{key: kwargs[ours] for key, ours in pipeline.CONFIG_KEYS[arch].items()}}
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     from safetensors.torch import save_file
@@ -95,10 +103,13 @@ def files(tmp_path_factory):
         state = module.state_dict()
         if kind == "tokenizer":  # the hub file holds VQModel's own names
             state = {k[len("vq."):]: v for k, v in state.items()}
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / f"{kind}.safetensors"))
+        folder = tmp / kind  # as on the hub: config.json beside the weights
+        folder.mkdir()
+        save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "diffusion_pytorch_model.safetensors"))
+        (folder / "config.json").write_text(json.dumps(official_config(kind, m)))
         f[kind] = tmp / f"{kind}.pt"
         pipeline.main(["convert", "--kind", kind, "--config", str(f["config"]), "--official",
-                       str(tmp / f"{kind}.safetensors"), "--out", str(f[kind])])
+                       str(folder / "diffusion_pytorch_model.safetensors"), "--out", str(f[kind])])
     f["clip"], f["hps"] = tmp / "clip.bin", tmp / "hps.pt"  # hashed into the run's fingerprint, not loaded
     f["clip"].write_bytes(b"clip"), f["hps"].write_bytes(b"hps")
     return tmp, f
@@ -116,12 +127,19 @@ def test_bank_conversion_and_sampling(files):
     released = torch.load(f["released"], weights_only=True)
     assert released["kind"] == "student" and released["method"] == "dimo_released"
     assert released["student"] == {"r_init": 0.6, "sigma_init": 0.1, "temperature": 0.5}
-    state = load_file(str(tmp / "teacher.safetensors"))
+    state = load_file(str(tmp / "teacher" / "diffusion_pytorch_model.safetensors"))
     state.pop("mlm_layer.conv2.weight")
-    save_file(state, str(tmp / "broken.safetensors"))
+    (tmp / "broken").mkdir()
+    save_file(state, str(tmp / "broken" / "diffusion_pytorch_model.safetensors"))
+    config = json.loads((tmp / "teacher" / "config.json").read_text())
+    (tmp / "broken" / "config.json").write_text(json.dumps(config))
+    convert = ["convert", "--kind", "teacher", "--config", str(f["config"]), "--official",
+               str(tmp / "broken" / "diffusion_pytorch_model.safetensors"), "--out", str(tmp / "broken.pt")]
     with pytest.raises(SystemExit, match="missing"):
-        pipeline.main(["convert", "--kind", "teacher", "--config", str(f["config"]), "--official",
-                       str(tmp / "broken.safetensors"), "--out", str(tmp / "broken.pt")])
+        pipeline.main(convert)
+    (tmp / "broken" / "config.json").write_text(json.dumps({**config, "num_single_layers": 28}))
+    with pytest.raises(SystemExit, match="single_layers"):
+        pipeline.main(convert)
     common = ["sample", "--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--text-bank",
               str(f["bank"]), "--prompts", str(f["geneval"]), "--per-prompt", "2", "--seed", "1"]
     pipeline.main(common + ["--teacher", str(f["teacher"]), "--steps", "3", "--batch-size", "4", "--out", str(tmp / "t.npz")])

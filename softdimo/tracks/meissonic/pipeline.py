@@ -42,6 +42,36 @@ def make_text_bank(prompts: list[str], hub_folder, negative_prompt: str, device=
 
 
 # -- conversion -------------------------------------------------------------------------------------------------------
+# official config.json key -> our constructor argument (the rest of the file does not shape the weights)
+CONFIG_KEYS = {
+    "meissonic": {"num_layers": "dual_layers", "num_single_layers": "single_layers", "num_attention_heads": "heads",
+                  "attention_head_dim": "head_dim", "vocab_size": "vocab_size", "codebook_size": "codebook_size",
+                  "joint_attention_dim": "text_dim", "pooled_projection_dim": "pooled_dim",
+                  "axes_dims_rope": "axes_dims_rope"},
+    "meissonic_vq": {"num_vq_embeddings": "codebook_size", "latent_channels": "latent_channels",
+                     "block_out_channels": "block_out_channels", "layers_per_block": "layers_per_block",
+                     "norm_num_groups": "norm_num_groups"},
+}
+
+
+def check_official_config(arch: str, kwargs: dict, config_path: Path) -> None:
+    """The hub's config.json beside the weights against the configured constructor arguments (the preset's
+    values were read from copies of these files; a real one that differs stops the conversion)."""
+    import json
+
+    if not config_path.exists():
+        raise SystemExit(f"{config_path} not found: the download rules fetch it next to the weights")
+    official = json.loads(config_path.read_text())
+    wrong = {ours: (official[key], kwargs[ours]) for key, ours in CONFIG_KEYS[arch].items()
+             if key in official and _plain(official[key]) != _plain(kwargs[ours])}
+    if wrong:
+        raise SystemExit(f"{config_path} disagrees with the config's {arch} kwargs (official, ours): {wrong}")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
 def convert(kind: str, cfg, official: Path, out: Path) -> dict:
     """The official file loaded strictly into our module, written as a softdimo artefact (teacher, tokenizer, or
     the released student with its sampling settings)."""
@@ -56,6 +86,7 @@ def convert(kind: str, cfg, official: Path, out: Path) -> dict:
     section = m.tokenizer if kind == "tokenizer" else m.teacher
     kwargs = dict(section.kwargs)
     module = (build_tokenizer if kind == "tokenizer" else build_model)(section.arch, **kwargs)
+    check_official_config(section.arch, kwargs, official.with_name("config.json"))
     state = load_file(str(require_file(official)))
     if kind == "tokenizer":
         state = official_state(state)
