@@ -69,11 +69,12 @@ def table_name(method: str, tt_student: str, table_n: int, table_tteo: int) -> s
 def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -> tuple[pd.DataFrame, pd.DataFrame]:
     records = [json.loads(Path(p).read_text()) for p in metric_files]
     flat = pd.DataFrame([{"method": r["method"], "steps": r["steps"], "seed": r["eval_seed"], **_flat(r)} for r in records])
-    grid = flat[flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)].copy()
-    flat["method"] = [table_name(m, tt_student, table_n, table_tteo) for m in flat["method"]]
-    flat = flat.dropna(subset=["method"])
     metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
     flat["teacher"], flat["method"] = zip(*[split_teacher(m) for m in flat["method"]])
+    on_grid = flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)
+    grid = flat[on_grid & (flat["teacher"] == DEFAULT_TEACHER)].drop(columns="teacher")  # the figure: MaskGen-L
+    flat["method"] = [table_name(m, tt_student, table_n, table_tteo) for m in flat["method"]]
+    flat = flat.dropna(subset=["method"])
     rows = []
     for (teacher, method, steps), part in flat.groupby(["teacher", "method", "steps"], sort=False):
         row = {"teacher": teacher, "method": method, "steps": steps, "n_seeds": len(part),

@@ -88,6 +88,7 @@ def files(tmp_path_factory):
     m["distill"]["train"].update(batch_size=1, log_every=1)
     m["recipe"]["accumulation_steps"] = 2
     m["students"]["dimo"]["steps"] = m["students"]["soft_dimo"]["steps"] = 1
+    m["test_time"].update(best_of_n=[1, 2], tteo_iters=[0, 1], table_n=2, table_tteo_iters=1)
     f = {"config": tmp / "config.yaml"}
     f["config"].write_text(yaml.safe_dump(raw))
     for name, prompts in (("train", ["a red cube", "two dogs"]), ("geneval", ["a cat", "a red cube"])):
@@ -173,3 +174,15 @@ def test_student_stage_runs_the_official_recipe(files, tiny_scorers):
     teacher = torch.load(f["teacher"], weights_only=True)["state_dict"]
     assert frozen and all(torch.equal(soft["state_dict"][k], teacher[k]) for k in frozen)
     assert any(not torch.equal(soft["state_dict"][k], v) for k, v in dimo["state_dict"].items())
+
+
+def test_test_time_grid_cli(files, tiny_scorers):
+    tmp, f = files
+    out = tmp / "tt"
+    pipeline.main(["test-time", "--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--text-bank",
+                   str(f["bank"]), "--prompts", str(f["geneval"]), "--student", str(f["released"]), "--clip",
+                   str(f["clip"]), "--hps", str(f["hps"]), "--per-prompt", "1", "--seed", "0", "--out-dir", str(out)])
+    grid = json.loads((out / "grid.json").read_text())
+    assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]] and grid["student"] == "dimo_released"
+    with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo1.npz") as two:
+        assert one["arr_0"].shape == (2, 8, 8, 3) and two["arr_0"].shape == (2, 8, 8, 3)

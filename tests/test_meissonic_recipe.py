@@ -66,17 +66,21 @@ def test_table2_has_meissonic_rows_beside_the_papers_numbers(tmp_path):
 
     files = []
     for method, steps, geneval in (("teacher", 16, 0.47), ("meissonic_teacher", 32, 0.45), ("dimo", 1, 0.41),
-                                   ("meissonic_dimo_released", 1, 0.42), ("meissonic_dimo", 1, 0.40)):
+                                   ("meissonic_dimo_released", 1, 0.42), ("meissonic_dimo", 1, 0.40),
+                                   ("meissonic_soft_dimo+n16_tteo4", 1, 0.55), ("meissonic_soft_dimo+n4_tteo0", 1, 0.5),
+                                   ("soft_dimo+n16_tteo0", 1, 0.52)):
         g = tmp_path / f"{method}g.json"
         g.write_text(json.dumps({"overall": geneval}))
         out = tmp_path / f"{method}.json"
         tab.main(["merge", "--method", method, "--steps", str(steps), "--seed", "0", "--parts", f"geneval={g}",
                   "--out", str(out)])
         files.append(str(out))
-    table, _ = tab.build(files, "config/reported.csv", "paper", "soft_dimo", 16, 4)
+    table, grid = tab.build(files, "config/reported.csv", "paper", "soft_dimo", 16, 4)
     rows = list(zip(table["teacher"], table["method"], table["steps"]))
-    assert rows == [("MaskGen-L", "teacher", 16), ("MaskGen-L", "dimo", 1), ("Meissonic", "teacher", 32),
-                    ("Meissonic", "dimo", 1), ("Meissonic", "dimo_released", 1)]
+    assert rows == [("MaskGen-L", "teacher", 16), ("MaskGen-L", "dimo", 1), ("MaskGen-L", "soft_dimo+bon", 1),
+                    ("Meissonic", "teacher", 32), ("Meissonic", "dimo", 1), ("Meissonic", "dimo_released", 1),
+                    ("Meissonic", "soft_dimo+bon_tteo", 1)]  # n4_tteo0 is a grid point of the figure only
+    assert list(grid["method"]) == ["soft_dimo+n16_tteo0"]  # the figure stays MaskGen-L's
     by = {(t, m): r for t, m, r in zip(table["teacher"], table["method"], table.to_dict("records"))}
     assert by[("Meissonic", "teacher")]["reported_geneval"] == 0.46
     assert by[("Meissonic", "teacher")]["reported_coco_fid"] == 50.13

@@ -158,3 +158,36 @@ rule meissonic_sample:
         "python -m softdimo.tracks.meissonic.pipeline sample --config {params.resolved} --tokenizer {input.tokenizer} "
         "--text-bank {input.text_bank} --prompts {input.prompts} --seed {wildcards.seed} {params.how} "
         "--per-prompt {params.per_prompt} {params.store} --out {output.samples} > {log} 2>&1"
+
+
+rule meissonic_test_time:
+    # best-of-N x TTEO with t2i_paper's composite reward; sample files where p_samples finds them
+    input:
+        tokenizer=f"{MT}/tokenizer.pt",
+        text_bank=f"{MT}/text_banks/{{tset}}.pt",
+        prompts=f"{PT}/prompts/{{tset}}.json",
+        student=f"{MT}/students/{M_TT['student']}/seed{{seed}}/generator.pt",
+        clip=P_FILES["clip"],
+        hps=P_FILES["hps"],
+    output:
+        grid=f"{PT}/test_time_{M_TT_STUDENT}/{{tset}}/seed{{seed}}/grid.json",
+        samples=expand(f"{PT}/test_time_{M_TT_STUDENT}/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz",
+                       n=M_TT["best_of_n"], k=M_TT["tteo_iters"]),
+    params:
+        resolved=resolved_config,
+        section=M_TT,
+        rewards=P["rewards"],
+        per_prompt=lambda wildcards: P_SETS[wildcards.tset],
+    resources:
+        **job_resources("meissonic_test_time"),
+    log:
+        "logs/meissonic_test_time/{tset}_seed{seed}.log",
+    benchmark:
+        "benchmarks/meissonic_test_time/{tset}_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.tracks.meissonic.pipeline test-time --config {params.resolved} --tokenizer {input.tokenizer} "
+        "--text-bank {input.text_bank} --prompts {input.prompts} --student {input.student} --clip {input.clip} "
+        "--hps {input.hps} --per-prompt {params.per_prompt} --seed {wildcards.seed} "
+        f"--out-dir {PT}/test_time_{M_TT_STUDENT}/{{wildcards.tset}}/seed{{wildcards.seed}} > {{log}} 2>&1"

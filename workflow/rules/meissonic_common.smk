@@ -14,6 +14,11 @@ M_HUB_FILES = M["hub"]["files"]
 M_REL = M["released"]
 M_REL_FILES = M_REL["files"]["files"]
 M_METHODS = ["meissonic_teacher", "meissonic_dimo_released"] + [f"meissonic_{s}" for s in M_STUDENTS]
+M_TT = M["test_time"]
+M_TT_STUDENT = f"meissonic_{M_TT['student']}"
+# Table 2 names the test-time rows of both teachers with t2i_paper's settings (reports/table2_paper.py)
+if (M_TT["student"], M_TT["table_n"], M_TT["table_tteo_iters"]) != (P_TT_STUDENT, P_TT["table_n"], P_TT["table_tteo_iters"]):
+    raise WorkflowError("meissonic.test_time: student, table_n and table_tteo_iters must equal t2i_paper.test_time's")
 M_OFFICIAL = {
     "teacher": f"{MR}/hub/transformer/diffusion_pytorch_model.safetensors",
     "tokenizer": f"{MR}/hub/vqvae/diffusion_pytorch_model.safetensors",
@@ -26,7 +31,7 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    pmethod="|".join([P_METHOD_RE, *M_METHODS]),
+    pmethod="|".join([P_METHOD_RE, *M_METHODS, rf"{M_TT_STUDENT}\+n\d+_tteo\d+"]),
     mstudent="|".join(M_STUDENTS),
     mpart="teacher|tokenizer|released",
     mfile=_alternatives(M_HUB_FILES),
@@ -40,6 +45,8 @@ def m_metric_files():
     rows += expand(f"{PT}/metrics/meissonic_dimo_released/steps1/seed{{seed}}.json", seed=P["eval"]["seeds"])
     for name, s in M_STUDENTS.items():
         rows += expand(f"{PT}/metrics/meissonic_{name}/steps1/seed{{seed}}.json", seed=s["seeds"])
+    grid = [f"{M_TT_STUDENT}+n{n}_tteo{k}" for n in M_TT["best_of_n"] for k in M_TT["tteo_iters"]]
+    rows += expand(f"{PT}/metrics/{{m}}/steps1/seed{{seed}}.json", m=grid, seed=M_STUDENTS[M_TT["student"]]["seeds"])
     return rows
 
 

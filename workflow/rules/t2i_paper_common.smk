@@ -52,7 +52,9 @@ def p_samples(wildcards, pset=None):
     """The sample file of a row: a teacher step count, a one-step student, or one test-time setting."""
     pset = pset or wildcards.pset
     if "+" in wildcards.pmethod:
-        return f"{PT}/test_time/{pset}/seed{wildcards.seed}/{wildcards.pmethod.split('+')[1]}.npz"
+        student, setting = wildcards.pmethod.split("+")
+        folder = "test_time" if student == P_TT_STUDENT else f"test_time_{student}"  # another teacher's student
+        return f"{PT}/{folder}/{pset}/seed{wildcards.seed}/{setting}.npz"
     return f"{PT}/samples/{wildcards.pmethod}/steps{wildcards.steps}/{pset}/seed{wildcards.seed}.npz"
 
 
@@ -92,7 +94,7 @@ def p_row_parts(wildcards):
     base = f"{PT}/eval/{wildcards.pmethod}/steps{wildcards.steps}/seed{wildcards.seed}"
     parts = {"geneval": f"{base}/geneval.json"}
     grid_point = "+" in wildcards.pmethod
-    if not grid_point or wildcards.pmethod in [tt_name(*nk) for nk in P_TT_ROWS.values()]:
+    if not grid_point or wildcards.pmethod.split("+")[1] in [f"n{n}_tteo{k}" for n, k in P_TT_ROWS.values()]:
         parts["hps"] = f"{base}/hps.json"
     if not grid_point:
         parts["coco"] = f"{base}/coco.json"

@@ -6,6 +6,8 @@ and of one-step students. Prompt sets, scorers and the evaluation are t2i_paper'
     python -m softdimo.tracks.meissonic.pipeline convert --kind teacher|tokenizer|released --config CFG --official F --out A
     python -m softdimo.tracks.meissonic.pipeline sample --config CFG --teacher T --tokenizer TOK --text-bank B \
         --prompts P (--steps 32 | --student W) --per-prompt 4 --seed 0 --out S.npz
+    python -m softdimo.tracks.meissonic.pipeline test-time --config CFG --tokenizer TOK --text-bank B --prompts P \
+        --student W --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
 
 Image i of a sample file belongs to prompt i // per_prompt and draws its noise from seed k*1_000_000 + i.
 """
@@ -186,6 +188,65 @@ def sample_main(args, cfg):
     print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
 
 
+class Scoring:
+    """Test-time scaling's view of the Meissonic modules (softdimo.method.test_time): the VQ decodes tokens or
+    soft tokens at 1024 px, t2i_paper's composite reward scores them for their prompts."""
+
+    def __init__(self, tokenizer, reward):
+        self.tokenizer, self.reward_model = tokenizer, reward
+
+    def decode(self, tokens, prompt_ids):
+        with torch.autocast(tokens.device.type, enabled=False):
+            return self.tokenizer.decode(tokens)
+
+    def decode_soft(self, probs, prompt_ids):
+        return self.tokenizer.decode_soft(probs).clamp(-1, 1)
+
+    def reward(self, images, prompt_ids):
+        return self.reward_model(images.clamp(-1, 1), prompt_ids)
+
+
+def test_time_main(args, cfg):
+    """Best-of-N x TTEO grid of a Meissonic student on one prompt set: one sample file per (N, iterations)."""
+    from evaluation.clip_scorers import clip_score_model, hps_model
+    from softdimo.checkpoints import load_artefact
+    from softdimo.config import as_dict
+    from softdimo.method.reward import CompositeReward
+    from softdimo.method.test_time import test_time_grid
+    from softdimo.runtime import autocast, setup_torch
+    from softdimo.sampling import image_seeds
+    from softdimo.text_bank import load_bank
+
+    setup_torch(cfg.torch_threads)
+    device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    m, weights = cfg.meissonic, as_dict(cfg.t2i_paper.rewards)
+    bank = load_bank(args.text_bank).to(device)
+    tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", device)
+    student, payload = load_artefact(args.student, "student", device)
+    student.attach_text(bank)
+    build = {"clip": lambda: clip_score_model(args.clip), "hps": lambda: hps_model(args.hps)}
+    reward = CompositeReward({k: build[k]().to(device) for k, w in weights.items() if w > 0}, weights, bank.prompts)
+    pset = load_prompt_set(args.prompts)
+    ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
+    seeds = image_seeds(args.seed, len(ids))
+    # every prompt of an outer batch carries max(N) candidates at 1024 px through TTEO: one prompt per batch
+    t0 = time.perf_counter()
+    with autocast(cfg.precision, device):
+        grid = test_time_grid(student, Scoring(tokenizer, reward), ids, seeds, m.test_time,
+                              r_init=payload["student"]["r_init"], distill_cfg=m.distill,
+                              batch_size=args.batch_size or 1, quantize=m.sampling.quantize)
+    seconds = time.perf_counter() - t0
+    out = Path(args.out_dir)
+    rows = np.arange(len(pset["prompts"])).repeat(args.per_prompt)
+    for (n, k), images in sorted(grid.items()):
+        atomic_savez(out / f"n{n}_tteo{k}.npz", arr_0=images, prompt_rows=rows)
+    write_json(out / "grid.json", {"student": payload["method"], "prompt_set": pset["set"], "seed": args.seed,
+                                   "grid": [[n, k] for n, k in sorted(grid)], "rewards": weights,
+                                   "tteo_lr": m.test_time.tteo_lr, "seconds": seconds, "n_images": len(ids),
+                                   "git_commit": git_commit()})
+    print(f"test-time grid of {len(grid)} settings on {len(ids)} images in {seconds:.1f}s")
+
+
 def main(argv=None):
     from softdimo.config import load_config
 
@@ -208,6 +269,12 @@ def main(argv=None):
     s.add_argument("--seed", type=nonnegative_int, required=True)
     s.add_argument("--batch-size", type=int, default=None)
     s.add_argument("--store-size", type=positive_int, default=None, help="side of the stored images (default: as decoded)")
+    t = sub.add_parser("test-time")
+    for name in ("--tokenizer", "--text-bank", "--prompts", "--student", "--clip", "--hps", "--out-dir", "--config"):
+        t.add_argument(name, required=True)
+    t.add_argument("--per-prompt", type=positive_int, required=True)
+    t.add_argument("--seed", type=nonnegative_int, required=True)
+    t.add_argument("--batch-size", type=positive_int, default=None, help="prompts per batch (default 1)")
     for q in (b, c, s):
         q.add_argument("--config", required=True)
         q.add_argument("--out", required=True)
@@ -226,6 +293,8 @@ def main(argv=None):
         print(f"{len(bank['prompts'])} distinct prompts -> tokens {tuple(bank['tokens'].shape)}")
     elif args.cmd == "convert":
         print(convert(args.kind, cfg, Path(args.official), Path(args.out)))
+    elif args.cmd == "test-time":
+        test_time_main(args, cfg)
     else:
         if args.steps and not args.teacher:
             parser.error("--steps samples the teacher: give --teacher")
