@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("diffusers", reason="the paper extra (diffusers, pinned in pyproject.toml) is not installed")
+pytest.importorskip("diffusers", reason="diffusers (pinned in pyproject.toml and the lock) is not installed: rerun make setup")
 
 from softdimo.models import build_model  # noqa: E402
 from softdimo.models.meissonic import paper_kwargs  # noqa: E402

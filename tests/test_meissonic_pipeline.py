@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-pytest.importorskip("diffusers", reason="the paper extra (diffusers, pinned in pyproject.toml) is not installed")
+pytest.importorskip("diffusers", reason="diffusers (pinned in pyproject.toml and the lock) is not installed: rerun make setup")
 
 from softdimo.tracks.meissonic import pipeline  # noqa: E402
 from tests.test_meissonic_modules import SMALL, SMALL_VQ  # noqa: E402
