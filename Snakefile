@@ -57,7 +57,16 @@ include: "workflow/rules/evaluate.smk"
 if "t2i_paper" in config:
 
     include: "workflow/rules/t2i_paper_common.smk"
+
+    if "meissonic" in config:
+
+        include: "workflow/rules/meissonic_common.smk"
+
     include: "workflow/rules/t2i_paper.smk"
+
+    if "meissonic" in config:
+
+        include: "workflow/rules/meissonic.smk"
 
 
 include: "workflow/rules/maskgit_common.smk"

@@ -56,7 +56,7 @@ def build_table2(metric_files, reported_csv, preset: str) -> pd.DataFrame:
     table["_o"] = [order.index(m) if m in order else len(order) + ("+" in m) for m in table["method"]]
     table = table.sort_values(["_o", "steps", "method"]).drop(columns="_o").reset_index(drop=True)
     rep = pd.read_csv(reported_csv)
-    rep = rep[rep["table"] == "table2"]
+    rep = rep[(rep["table"] == "table2") & (rep["teacher"] == "MaskGen-L")]  # the rows this table mirrors
     if not rep.empty:
         wide = rep.pivot_table(index=["method", "steps", "teacher", "source"], columns="metric", values="value",
                                aggfunc="first").reset_index()

@@ -1,4 +1,4 @@
-"""Table 2 at paper scale (MaskGen-L rows): per-row metrics merged from the official GenEval summary, HPS v2.1
+"""Table 2 at paper scale (MaskGen-L rows, and Meissonic rows named meissonic_<row>): per-row metrics merged from the official GenEval summary, HPS v2.1
 and COCO FID-30k / CLIP score, then the table with the paper's numbers beside ours and two figures.
 
     python -m reports.table2_paper merge --method M --steps S --seed K --parts geneval=G hps=H coco=C \
@@ -27,6 +27,17 @@ from softdimo.errors import cli
 
 HPS_STYLES = ("anime", "concept-art", "paintings", "photo")
 GRID = re.compile(r"^(?P<student>.+)\+n(?P<n>\d+)_tteo(?P<k>\d+)$")
+# rows of another teacher carry its prefix in the method name (workflow/rules/meissonic_common.smk)
+TEACHERS = {"meissonic_": "Meissonic"}
+DEFAULT_TEACHER = "MaskGen-L"
+
+
+def split_teacher(method: str) -> tuple[str, str]:
+    """(teacher as in reported.csv, method without the teacher's prefix)."""
+    for prefix, name in TEACHERS.items():
+        if method.startswith(prefix):
+            return name, method[len(prefix):]
+    return DEFAULT_TEACHER, method
 
 
 def merge(method: str, steps: int, seed: int, parts: dict[str, Path]) -> dict:
@@ -58,13 +69,16 @@ def table_name(method: str, tt_student: str, table_n: int, table_tteo: int) -> s
 def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -> tuple[pd.DataFrame, pd.DataFrame]:
     records = [json.loads(Path(p).read_text()) for p in metric_files]
     flat = pd.DataFrame([{"method": r["method"], "steps": r["steps"], "seed": r["eval_seed"], **_flat(r)} for r in records])
-    grid = flat[flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)].copy()
+    metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
+    flat["teacher"], flat["method"] = zip(*[split_teacher(m) for m in flat["method"]])
+    on_grid = flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)
+    grid = flat[on_grid & (flat["teacher"] == DEFAULT_TEACHER)].drop(columns="teacher")  # the figure: MaskGen-L
     flat["method"] = [table_name(m, tt_student, table_n, table_tteo) for m in flat["method"]]
     flat = flat.dropna(subset=["method"])
-    metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
     rows = []
-    for (method, steps), part in flat.groupby(["method", "steps"], sort=False):
-        row = {"method": method, "steps": steps, "n_seeds": len(part), "seeds": " ".join(map(str, part["seed"]))}
+    for (teacher, method, steps), part in flat.groupby(["teacher", "method", "steps"], sort=False):
+        row = {"teacher": teacher, "method": method, "steps": steps, "n_seeds": len(part),
+               "seeds": " ".join(map(str, part["seed"]))}
         for m in metrics:
             v = part[m].to_numpy(float)
             row[f"{m}_mean"] = float(np.mean(v)) if np.isfinite(v).any() else np.nan
@@ -73,14 +87,16 @@ def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -
     order = {"teacher": 0}
     table = pd.DataFrame(rows)
     table["_o"] = [order.get(m, 1 + ("+" in m)) for m in table["method"]]
-    table = table.sort_values(["_o", "steps", "method"]).drop(columns="_o").reset_index(drop=True)
+    table["_t"] = [t != DEFAULT_TEACHER for t in table["teacher"]]
+    table = table.sort_values(["_t", "teacher", "_o", "steps", "method"]).drop(columns=["_o", "_t"])
+    table = table.reset_index(drop=True)
     rep = pd.read_csv(reported_csv)
-    rep = rep[(rep["table"] == "table2") & (rep["teacher"] == "MaskGen-L")]
+    rep = rep[(rep["table"] == "table2") & rep["teacher"].isin(set(table["teacher"]))]
     if not rep.empty:  # the paper's HPS v2.1 average sits under 'preference' in reported.csv
         rep = rep.assign(metric=rep["metric"].replace({"preference": "hps", "fid": "coco_fid"}))
-        wide = rep.pivot_table(index=["method", "steps"], columns="metric", values="value", aggfunc="first")
+        wide = rep.pivot_table(index=["teacher", "method", "steps"], columns="metric", values="value", aggfunc="first")
         wide = wide.rename(columns=lambda c: f"reported_{c}").reset_index()
-        table = table.merge(wide, on=["method", "steps"], how="left")
+        table = table.merge(wide, on=["teacher", "method", "steps"], how="left")
     table["preset"], table["git_commit"] = preset, git_commit()
     return table, grid
 
@@ -100,14 +116,15 @@ def to_markdown(table: pd.DataFrame) -> str:
             "| CLIP score (paper) | images/s |")
     lines = [head, "|" + "---|" * (len(TASKS) + 7)]
     for _, r in table.iterrows():
-        lines.append(f"| {r['method']} | {r['steps']} | {pm(r, 'geneval', 3)} ({paper(r, 'geneval', 2)}) | "
+        name = r["method"] if r["teacher"] == DEFAULT_TEACHER else f"{r['teacher']}: {r['method']}"
+        lines.append(f"| {name} | {r['steps']} | {pm(r, 'geneval', 3)} ({paper(r, 'geneval', 2)}) | "
                      + " | ".join("–" if pd.isna(r[f"geneval_{t}_mean"]) else f"{r[f'geneval_{t}_mean']:.2f}" for t in TASKS)
                      + f" | {pm(r, 'hps', 2)} ({paper(r, 'hps', 2)}) | {pm(r, 'coco_fid', 2)} ({paper(r, 'coco_fid', 2)})"
                      f" | {pm(r, 'clip_score', 3)} ({paper(r, 'clip_score', 3)}) | {pm(r, 'images_per_s', 1)} |")
     first = table.iloc[0]
     lines.append(f"\nGenEval: the official detector (Mask2Former) on 553 prompts x 4 images; HPS v2.1: average of its "
                  f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score (ViT-B/32) as in Di[M]O. "
-                 f"Mean ± std over seeds; in brackets the paper's MaskGen-L numbers. Preset {first['preset']}, "
+                 f"Mean ± std over seeds; in brackets the paper's numbers of the row's teacher. Preset {first['preset']}, "
                  f"commit {first['git_commit']}.")
     return "\n".join(lines) + "\n"
 

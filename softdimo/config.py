@@ -95,7 +95,7 @@ class TrainCfg(_Section):
     weight_decay: float = Field(ge=0, description="AdamW decoupled weight decay")
     beta1: float = Field(ge=0, lt=1, description="Adam beta1")
     beta2: float = Field(ge=0, lt=1, description="Adam beta2")
-    adam_eps: float = Field(gt=0, le=1e-3, description="Adam epsilon (the official Di[M]O scripts: 1e-6 under "
+    adam_eps: float = Field(gt=0, description="Adam epsilon (the official Di[M]O scripts: 1e-6 under "
                                                         "bf16, torch's 1e-8 otherwise)")
     grad_clip: float = Field(ge=0, description="max global grad norm; 0 disables clipping")
     ema_decay: float = Field(ge=0, lt=1, description="EMA decay of the weights, warmed up as min(decay, (1+s)/(10+s)); "
@@ -810,6 +810,105 @@ class MaskGitCfg(_Section):
         return self
 
 
+# ---- Meissonic rows of Table 2 (paper preset only; docs/meissonic.md) ----
+
+class HubFilesCfg(_Section):
+    """Files of one hub repository at one pinned revision: path -> expected sha256 (empty: UNVERIFIED, recorded at
+    download)."""
+
+    repo_id: str = Field(min_length=1, description="hub repository id")
+    revision: str = Field(min_length=1, description="hub commit the download rules fetch")
+    files: dict[str, Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]] = Field(
+        description="path inside the repository -> its sha256 (empty: not hashed yet, UNVERIFIED)")
+
+
+class MeissonicModuleCfg(_Section):
+    """A Meissonic module: arch and every constructor argument (checked against the constructor)."""
+
+    arch: Literal["meissonic", "meissonic_vq"] = Field(description="transformer or VQ tokenizer")
+    kwargs: dict[str, Any] = Field(description="constructor arguments of arch (all of them)")
+
+
+class MeissonicSamplingCfg(_Section):
+    """Meissonic's own pipeline sampler (softdimo/tracks/meissonic/sampler.py) for the teacher rows. The paper does
+    not publish its 32-step settings: the preset holds the upstream inference settings (docs/meissonic.md)."""
+
+    steps: _items(Annotated[int, Field(ge=1, le=256)]) = Field(description="step counts, one teacher row each (32)")
+    guidance_scale: float = Field(ge=0, description="CFG g in z_neg + g (z_c - z_neg) (upstream inference: 9)")
+    negative_prompt: str = Field(description="prompt of the unguided branch (upstream inference: its long negative "
+                                             "prompt; '' is the pipeline's own default)")
+    schedule: Literal["cosine", "linear"] = Field(description="re-masking schedule of the scheduler")
+    temperature_start: float = Field(ge=0, description="Gumbel scale of the re-masking confidence at the first step")
+    temperature_end: float = Field(ge=0, description="... at the last step (linear in between; upstream (2, 0))")
+    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    quantize: Literal["round", "truncate"] = Field(description="decoded float images -> uint8 (docs/metrics.md)")
+    coco_store_size: int = Field(ge=64, le=1024, description="side of the stored COCO-30k images (bicubic, "
+                                                             "antialiased, from 1024): 30k images at 1024 px are 94 GB "
+                                                             "in one file; FID and CLIP score resize to 299 / 224 anyway")
+
+
+class MeissonicRecipeCfg(_Section):
+    """What the official Di[M]O Meissonic run adds to distill (train_DIMO_Meissonic.py and its launch script); Adam
+    eps, generator-only clipping, counts >= 1 and the clamped ratio are distill keys, as on every track."""
+
+    accumulation_steps: int = Field(ge=1, description="micro-batches of distill.train.batch_size per optimiser step "
+                                                      "(official 8 x batch 2)")
+    gradient_checkpointing: bool = Field(description="recompute the transformer blocks in the backward pass")
+    negative_prompt_cfg: bool = Field(description="teacher CFG inside the loss against sampling.negative_prompt "
+                                                  "(official distil_neg_prompt) rather than ''")
+    timestep: float = Field(ge=0, description="timestep fed to teacher, student and auxiliary model (official code: "
+                                              "int(ratio) * 1000 = 0 for every ratio < 1)")
+
+
+class MeissonicReleasedCfg(_Section):
+    """Sampling of the released Di[M]O-Meissonic student (the dimo_released row)."""
+
+    files: HubFilesCfg = Field(description="the released transformer (diffusers format)")
+    subfolder: str = Field(description="folder of config.json and the weights inside that repository")
+    r_init: float = Field(ge=0, le=1, description="input mask fraction (sample_Meissonic.py default 0.6)")
+    sigma_init: float = Field(ge=0, le=1, description="embedding perturbation (sample_Meissonic.py default 0.1)")
+    temperature: float = Field(gt=0, description="token temperature (the official evaluate.sh passes 0.5)")
+
+
+class MeissonicCfg(_Section):
+    """Meissonic (1024 px) rows of Table 2: teacher at 32 steps with its own sampler, Di[M]O and Soft-Di[M]O students
+    by the official Di[M]O Meissonic recipe, the released Di[M]O student. Prompt sets, scorers, reward weights and
+    the evaluation protocol are t2i_paper's (the same Table 2 protocol)."""
+
+    hub: HubFilesCfg = Field(description="MeissonFlow/Meissonic (transformer, vqvae, text_encoder, tokenizer)")
+    teacher: MeissonicModuleCfg = Field(description="the masked transformer")
+    tokenizer: MeissonicModuleCfg = Field(description="the VQ model")
+    sampling: MeissonicSamplingCfg = Field(description="the teacher's own sampler")
+    distill: DistillCfg = Field(description="Di[M]O settings shared by the students (official recipe)")
+    recipe: MeissonicRecipeCfg = Field(description="the official recipe's training-loop settings")
+    students: dict[str, T2IStudentCfg] = Field(description=_T2I_STUDENTS)
+    test_time: TestTimeCfg = Field(description=_TEST_TIME)
+    released: MeissonicReleasedCfg = Field(description="the released Di[M]O-Meissonic student (dimo_released)")
+
+    @model_validator(mode="after")
+    def _check_meissonic(self):
+        import inspect
+
+        from softdimo.models import MODELS
+        from softdimo.tokenizers import TOKENIZERS
+
+        for part, registry, arch in (("teacher", MODELS, "meissonic"), ("tokenizer", TOKENIZERS, "meissonic_vq")):
+            section = getattr(self, part)
+            if section.arch != arch:
+                raise _rule(f"{part}.arch", f"must be {arch!r}")
+            params = inspect.signature(registry[arch]).parameters
+            wanted = {n for n, p in params.items() if p.default is inspect.Parameter.empty
+                      and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+            unknown, missing = set(section.kwargs) - set(params), wanted - set(section.kwargs)
+            if unknown or missing:
+                raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {arch}")
+        for key in ("grid", "codebook_size"):
+            if self.teacher.kwargs[key] != self.tokenizer.kwargs[key]:
+                raise _rule(f"teacher.kwargs.{key}", f"must equal the tokenizer's {key}")
+        _check_t2i(self)
+        return self
+
+
 class Config(_Section):
     """softdimo workflow configuration: every key is required and described; the preset YAML files hold every
     value (config/config.yaml: tiny, smoke.yaml, paper.yaml)."""
@@ -831,6 +930,8 @@ class Config(_Section):
     c2i_maskgit: MaskGitCfg = Field(default=None, description="paper-scale class-to-image with the MaskGIT-pytorch "
                                                               "teacher (Table 1's MaskGit rows); only the paper preset "
                                                               "has it")
+    meissonic: MeissonicCfg = Field(default=None, description="Meissonic rows of Table 2 (docs/meissonic.md); only "
+                                                              "the paper preset has it, beside t2i_paper")
 
     @model_validator(mode="after")
     def _check_c2i_scale(self):
@@ -961,7 +1062,7 @@ def as_dict(obj) -> dict:
 def to_dict(cfg: Config) -> dict:
     """The resolved config: the dict from_dict read, in field order; an absent optional section stays absent."""
     out = as_dict(cfg)
-    for optional in ("t2i_paper", "c2i_maskgit"):
+    for optional in ("t2i_paper", "c2i_maskgit", "meissonic"):
         if out.get(optional) is None:
             out.pop(optional, None)
     return out

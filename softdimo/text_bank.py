@@ -26,6 +26,8 @@ class TextBank(torch.nn.Module):
         self.on_host = bool(bank.get("on_host", False))
         self.tokens, self.mask, self.pooled = bank["tokens"], bank["mask"], bank["pooled"]
         self.final = bank.get("final")
+        # the unguided branch of CFG: '' unless the bank names another (Meissonic's negative prompt)
+        self.null_prompt = bank.get("null_prompt", "")
 
     def _apply(self, fn, recurse=True):  # .to(device) / .float(): moves the tensors unless the bank is on the host
         if not self.on_host:

@@ -4,7 +4,9 @@ A stage (protocol in softdimo/stages.py; stages in softdimo/tracks/<track>/stage
 its batches and one or more *phases*: a loss callable plus the module it updates. The loop owns everything
 else: AdamW with linear warm-up, gradient clipping (of the phases that ask for it), EMA, a progress bar, the
 curve CSV written as it goes, atomic resumable checkpoints, and a hard stop on a non-finite loss that leaves
-the last good checkpoint in place.
+the last good checkpoint in place. A stage may also set `accumulation_steps` (micro-batches of
+train.batch_size per optimiser step; their mean loss gives the gradient of the whole batch), as the official
+Meissonic recipe does.
 
 Resuming is exact: all randomness of step s is drawn after seeding with (seed, s), so a run killed and
 resumed ends with the same weights as one that never stopped. A checkpoint is resumed only when it belongs to
@@ -108,6 +110,7 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
     main = distributed.is_main()
     for module in stage.modules.values():
         distributed.broadcast_parameters(module)
+    accumulation = getattr(stage, "accumulation_steps", 1)
     optimizers = {
         name: torch.optim.AdamW([p for p in stage.modules[name].parameters() if p.requires_grad], lr=cfg.lr,
                                 betas=(cfg.beta1, cfg.beta2), eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
@@ -165,29 +168,33 @@ def train(stage, cfg: TrainCfg, workdir: Path, curve_path: Path, device: str = "
         torch.manual_seed(step_seed(cfg.seed + 1_000_003 * distributed.rank(), step))
         for m in stage.modules.values():
             m.train()
-        batch = stage.next_batch(step)
+        batches = [stage.next_batch(step) for _ in range(accumulation)]
         logs = {}
         for phase in stage.phases:
             opt = optimizers[phase.module]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, cfg) * phase.lr_scale
-            with autocast(precision, device):
-                loss, parts = phase.loss(batch, step)
-            if not distributed.all_finite(loss.item(), loss.device):
-                kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
-                raise TrainingDiverged(
-                    f"{stage.name}: loss '{phase.name}' is not finite at step {step} (on this process: "
-                    f"{loss.item()}); training stopped and "
-                    f"{kept}. Lower train.lr or raise train.warmup_steps, then rerun to resume from it.")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            means = {}
+            for batch in batches:
+                with autocast(precision, device):
+                    loss, parts = phase.loss(batch, step)
+                if not distributed.all_finite(loss.item(), loss.device):
+                    kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
+                    raise TrainingDiverged(
+                        f"{stage.name}: loss '{phase.name}' is not finite at step {step} (on this process: "
+                        f"{loss.item()}); training stopped and "
+                        f"{kept}. Lower train.lr or raise train.warmup_steps, then rerun to resume from it.")
+                (loss / accumulation if accumulation > 1 else loss).backward()
+                for k, v in parts.items():  # logged: the mean over the micro-batches
+                    value = float(v.detach()) if torch.is_tensor(v) else float(v)
+                    means[k] = means.get(k, 0.0) + (value / accumulation if accumulation > 1 else value)
             distributed.average_gradients(stage.modules[phase.module])
             if cfg.grad_clip > 0 and phase.clip:
                 logs[f"{phase.name}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(
                     stage.modules[phase.module].parameters(), cfg.grad_clip))
             opt.step()
-            logs.update({f"{phase.name}_{k}": float(v.detach()) if torch.is_tensor(v) else float(v)
-                         for k, v in parts.items()})
+            logs.update({f"{phase.name}_{k}": v for k, v in means.items()})
         for name, ema_model in ema.items():
             update_ema(ema_model, stage.modules[name], step, cfg.ema_decay)
         done = step + 1

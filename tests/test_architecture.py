@@ -121,7 +121,7 @@ def test_the_checks_catch_what_they_forbid():
 
 def test_every_track_is_a_folder():
     tracks = sorted(p.name for p in (ROOT / "softdimo" / "tracks").iterdir() if (p / "__init__.py").exists())
-    assert tracks == ["digits", "maskbit", "maskgen", "maskgit", "shapes"]
+    assert tracks == ["digits", "maskbit", "maskgen", "maskgit", "meissonic", "shapes"]
     flat = [p.name for p in (ROOT / "softdimo").glob("*.py") if p.stem.startswith(("t2i_", "c2i_", "paper_"))]
     assert not flat, f"track-prefixed modules in the library: {flat}"
 

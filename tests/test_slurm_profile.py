@@ -101,6 +101,8 @@ def test_paper_sbatch_lines(workdir, root, monkeypatch):
             assert option(call, "-C") == ["a100"], call
     assert {"train_student", "sample_teacher", "evaluate_samples", "tokenize_imagenet", "t2i_paper_train_student",
             "t2i_paper_geneval_detect", "t2i_paper_coco", "make_table2"} <= seen
+    assert {"meissonic_train_student", "meissonic_sample", "meissonic_text_bank", "meissonic_import",
+            "meissonic_test_time"} <= seen
     # every job that asks for GPUs is a listed GPU rule, and every listed rule of the DAG asked for them
     assert {n for n, _, _, c in calls.values() if option(c, "--gpus")} == set(gpu_rules) & seen
 

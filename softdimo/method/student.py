@@ -87,8 +87,8 @@ class StudentStage:
 
     def next_batch(self, step):
         b = self.train_cfg.batch_size
+        rows = torch.randint(0, len(self.real_tokens), (b,))  # before the labels: the order of the RNG stream
         labels = self.draw_labels(b)
-        rows = torch.randint(0, len(self.real_tokens), (b,))
         return {"labels": labels, "real_tokens": self.real_tokens[rows].long(), "real_labels": self.real_labels[rows]}
 
     def _student_logits(self, model, labels):

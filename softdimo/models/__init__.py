@@ -12,11 +12,13 @@ from softdimo.models.bit_transformer import MaskedBitTransformer
 from softdimo.models.maskbit import MaskBitGenerator
 from softdimo.models.maskgen import MaskGenVQ
 from softdimo.models.maskgit import MaskGitTransformer
+from softdimo.models.meissonic import MeissonicTransformer
 from softdimo.models.text_transformer import TextMaskedTransformer
 
 MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer,
           "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ,
-          "maskgit_transformer": MaskGitTransformer}
+          "maskgit_transformer": MaskGitTransformer,
+          "meissonic": MeissonicTransformer}
 
 
 def build_model(arch: str, **kwargs):

@@ -3,12 +3,13 @@
 The text-aware TA-TiTok also takes the caption's text features: decode(tokens, text), decode_soft(probs, text)."""
 from softdimo.tokenizers.lfq import LFQTokenizer
 from softdimo.tokenizers.maskbit import MaskBitTokenizer
+from softdimo.tokenizers.meissonic_vq import MeissonicVQ
 from softdimo.tokenizers.tatitok import TATiTokVQ
 from softdimo.tokenizers.vq import VQTokenizer
 from softdimo.tokenizers.vqgan import TamingVQGAN
 
 TOKENIZERS = {"tiny_lfq": LFQTokenizer, "tiny_vq": VQTokenizer, "maskbit_vqgan_plus": MaskBitTokenizer,
-              "tatitok_vq": TATiTokVQ, "taming_vqgan": TamingVQGAN}
+              "tatitok_vq": TATiTokVQ, "taming_vqgan": TamingVQGAN, "meissonic_vq": MeissonicVQ}
 
 
 def build_tokenizer(arch: str, **kwargs):

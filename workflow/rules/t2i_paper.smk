@@ -423,7 +423,7 @@ rule t2i_paper_metrics:
 
 rule make_table2_paper:
     input:
-        metrics=p_metric_files(),
+        metrics=p_metric_files() + T2I_EXTRA_METRICS,
         reported="config/reported.csv",
         curves=[f"{PT}/students/{name}/seed{s['seeds'][0]}/curve.csv" for name, s in P_STUDENTS.items()],
     output:

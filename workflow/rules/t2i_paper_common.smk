@@ -36,19 +36,25 @@ P_TT_ROWS = {"tteo": (1, P_TT["table_tteo_iters"]), "bon": (P_TT["table_n"], 0),
              "bon_tteo": (P_TT["table_n"], P_TT["table_tteo_iters"])}
 
 
+P_METHOD_RE = r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+"
+T2I_EXTRA_METRICS = []  # metric files of Table 2 rows of other teachers (meissonic_common.smk), same protocol
+
+
 wildcard_constraints:
     pset="geneval|hps|coco|train",
     bankset="train|geneval|hps|coco",
     tset="geneval|hps",
     pstudent="|".join(P_STUDENTS),
-    pmethod=r"teacher|" + "|".join(P_STUDENTS) + rf"|{P_TT_STUDENT}\+n\d+_tteo\d+",
+    pmethod=P_METHOD_RE,
 
 
 def p_samples(wildcards, pset=None):
     """The sample file of a row: a teacher step count, a one-step student, or one test-time setting."""
     pset = pset or wildcards.pset
     if "+" in wildcards.pmethod:
-        return f"{PT}/test_time/{pset}/seed{wildcards.seed}/{wildcards.pmethod.split('+')[1]}.npz"
+        student, setting = wildcards.pmethod.split("+")
+        folder = "test_time" if student == P_TT_STUDENT else f"test_time_{student}"  # another teacher's student
+        return f"{PT}/{folder}/{pset}/seed{wildcards.seed}/{setting}.npz"
     return f"{PT}/samples/{wildcards.pmethod}/steps{wildcards.steps}/{pset}/seed{wildcards.seed}.npz"
 
 
@@ -88,7 +94,7 @@ def p_row_parts(wildcards):
     base = f"{PT}/eval/{wildcards.pmethod}/steps{wildcards.steps}/seed{wildcards.seed}"
     parts = {"geneval": f"{base}/geneval.json"}
     grid_point = "+" in wildcards.pmethod
-    if not grid_point or wildcards.pmethod in [tt_name(*nk) for nk in P_TT_ROWS.values()]:
+    if not grid_point or wildcards.pmethod.split("+")[1] in [f"n{n}_tteo{k}" for n, k in P_TT_ROWS.values()]:
         parts["hps"] = f"{base}/hps.json"
     if not grid_point:
         parts["coco"] = f"{base}/coco.json"
