@@ -12,9 +12,11 @@ from softdimo.models.bit_transformer import MaskedBitTransformer
 from softdimo.models.maskbit import MaskBitGenerator
 from softdimo.models.maskgen import MaskGenVQ
 from softdimo.models.text_transformer import TextMaskedTransformer
+from softdimo.models.vq_transformer import MaskedVQTransformer
 
 MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer,
-          "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ}
+          "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ,
+          "tiny_vq_bert": MaskedVQTransformer}
 
 
 def build_model(arch: str, **kwargs):

@@ -1,6 +1,6 @@
 rule make_table1:
     input:
-        metrics=table1_metric_files(),
+        metrics=table1_metric_files() + family_metric_files(),
         reported="config/reported.csv",
         **component_summaries(),
         figures=[
