@@ -1,7 +1,9 @@
 """Metrics JSON files -> Table 1 (CSV + Markdown), with the paper's reported numbers side by side.
 
-Each row is one (method, steps) over the evaluation seeds: mean and sample std (ddof=1; 0 for one seed).
-The reported columns name the teacher the paper used, since our tiny teacher is not theirs. Against ADM's
+Each row is one (teacher family, method, steps) over the evaluation seeds: mean and sample std (ddof=1; 0 for one
+seed). The reported columns name the teacher the paper used, since our tiny teacher is not theirs: for the track's
+own teacher (teacher_family maskbit) the paper's row of either teacher, for a further family (c2i.families, e.g.
+the MaskGit-style one) only the rows of the paper's teacher it stands for. Against ADM's
 reference batch the table also carries the evaluator conventions its numbers were computed under
 (is_convention, prc_arithmetic, quantize; docs/metrics.md) and torch-fidelity's Inception Score beside ADM's.
 """
@@ -17,11 +19,14 @@ from softdimo.io import atomic_write_text, git_commit
 from softdimo.errors import cli
 
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
+# the teacher_family of the track's own teacher (c2i.teacher: the MaskBit-style bit teacher, or MaskBit itself);
+# rows of a further family (c2i.families) carry its name from their sampling sidecar
+TRACK_FAMILY = "maskbit"
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
 
-def _row(method: str, steps: int, records: list[dict]) -> dict:
-    row = {"method": method, "steps": steps, "nfe": records[0]["sampling"]["nfe"]}
+def _row(family: str, method: str, steps: int, records: list[dict]) -> dict:
+    row = {"method": method, "teacher_family": family, "steps": steps, "nfe": records[0]["sampling"]["nfe"]}
     for m in METRICS:
         values = np.array([r["sampling"][m] if m == "images_per_s" else r[m] for r in records], dtype=float)
         row[f"{m}_mean"] = values.mean()
@@ -43,6 +48,7 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
         for key in ("is_convention", "prc_arithmetic"):
             row[key] = " ".join(sorted({str(r.get(key, "unrecorded")) for r in records}))
         row["quantize"] = " ".join(sorted({str(r["sampling"].get("quantize", "unrecorded")) for r in records}))
+    row["paper_teacher"] = records[0]["sampling"].get("paper_teacher")
     return row
 
 
@@ -53,19 +59,32 @@ def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str
                            aggfunc="first").reset_index()
     wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
     wide = wide.rename(columns={"teacher": "reported_teacher", "source": "reported_source"})
-    wide = wide.groupby(["method", "steps"], as_index=False).first()
-    return table.merge(wide, on=["method", "steps"], how="left")
+    own = table["paper_teacher"].isna()
+    # the track's own teacher: the reported row of any teacher (its tiny teacher is neither of theirs)
+    first = wide.groupby(["method", "steps"], as_index=False).first()
+    out = table[own].drop(columns="paper_teacher").merge(first, on=["method", "steps"], how="left")
+    if own.all():
+        return out
+    # a further family: only the rows of the paper's teacher it stands for (c2i.families.<family>.paper_teacher)
+    named = wide.groupby(["method", "steps", "reported_teacher"], as_index=False).first()
+    family = table[~own].merge(named, left_on=["method", "steps", "paper_teacher"],
+                               right_on=["method", "steps", "reported_teacher"], how="left")
+    return pd.concat([out, family.drop(columns="paper_teacher")], ignore_index=True)
 
 
 def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
+    families = [TRACK_FAMILY]
     for path in metric_files:
         record = json.loads(Path(path).read_text())
-        key = (record["sampling"]["method"], record["sampling"]["steps"])
+        family = record["sampling"].get("family", TRACK_FAMILY)
+        families += [family] if family not in families else []
+        key = (family, record["sampling"]["method"], record["sampling"]["steps"])
         groups.setdefault(key, []).append(record)
     order = {"real_train_images": 0, "teacher": 1}
-    rows = [_row(method, steps, recs) for (method, steps), recs in
-            sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 2), kv[0][1] if kv[0][0] == "teacher" else 0))]
+    rows = [_row(family, method, steps, recs) for (family, method, steps), recs in
+            sorted(groups.items(), key=lambda kv: (families.index(kv[0][0]), order.get(kv[0][1], 2),
+                                                   kv[0][2] if kv[0][1] == "teacher" else 0))]
     table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
     if preset == "paper" and (table["n_samples"] != 50_000).any():
         bad = table.loc[table["n_samples"] != 50_000, ["method", "steps", "n_samples"]].to_dict("records")
@@ -82,15 +101,16 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
             return "–"
         return f"{mean:.{digits}f}" if row["n_seeds"] == 1 else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
-    lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | paper FID (teacher) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| teacher family | method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | "
+             "paper FID (teacher) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
         speed = "–" if pd.isna(r["speedup_mean"]) else \
             f"{r['speedup_mean']:.1f}x vs {r['teacher_steps_for_speedup']:.0f} steps ({r['speedup_flop_ceiling_mean']:.1f}x)"
-        lines.append(f"| {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
+        lines.append(f"| {r['teacher_family']} | {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
-    first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
+    teachers = (table["method"] == "teacher") & (table["teacher_family"] == TRACK_FAMILY)
+    first = table[teachers].iloc[0] if teachers.any() else table.iloc[0]
     against = (f"ADM's reference batch (FID against its stored ImageNet statistics, precision / recall against its "
                f"{first['n_reference']} images)" if first["reference"] == "adm_ref_batch"
                else f"{first['n_reference']} held-out real images")
