@@ -45,10 +45,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/families_common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/teachers.smk"
 include: "workflow/rules/distill.smk"
 include: "workflow/rules/sample.smk"
+include: "workflow/rules/families.smk"
 include: "workflow/rules/t2i_common.smk"
 include: "workflow/rules/t2i.smk"
 include: "workflow/rules/evaluate.smk"

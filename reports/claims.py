@@ -1,5 +1,6 @@
 """results/claims.csv: each claim of the paper (paper.md §7: 1-7 class-to-image, 2 t2i and 8-10 text-to-image),
-our numbers, and whether it holds at this preset. A claim whose rows are not configured is 'not tested', never dropped.
+our numbers, and whether it holds at this preset; claims 1, 3, 5 and 6 again for each further teacher family of
+Table 1 (c2i.families, rows '<n> (<family>)'). A claim whose rows are not configured is 'not tested', never dropped.
 
     python -m reports.claims --table results/table1.csv --table2 results/table2.csv --gap-from <sample .json> --out F
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports.stats import welch_summary
+from reports.table1 import TRACK_FAMILY
 from softdimo.io import atomic_write_text
 from softdimo.errors import cli
 
@@ -65,7 +67,15 @@ def _all(*verdicts):
     return True if all(v is True for v in verdicts) else None
 
 
+def _family_rows(table: pd.DataFrame, family: str) -> pd.DataFrame:
+    """One teacher family's rows (tables without the column hold the track's own teacher only)."""
+    if "teacher_family" not in table:
+        return table if family == TRACK_FAMILY else table.iloc[:0]
+    return table[table["teacher_family"] == family]
+
+
 def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
+    table = _family_rows(table, TRACK_FAMILY)
     teacher = table[table["method"] == "teacher"].sort_values("fid_mean")
     best = (float(teacher.iloc[0]["fid_mean"]), float(teacher.iloc[0]["fid_std"]), int(teacher.iloc[0]["n_seeds"]))
     best_steps = int(teacher.iloc[0]["steps"])
@@ -126,6 +136,54 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
     return claims
 
 
+def build_family_claims(table: pd.DataFrame, family: str, gap: dict | None) -> list[dict]:
+    """Claims 1, 3, 5 and 6 again on a further teacher family's rows (c2i.families, e.g. the MaskGit-style VQ
+    teacher with its embedding table: the soft embedding there is p @ E over the code rows), labelled
+    '<n> (<family>)'. Claim 6 compares soft_dimo with dimo only: a family has no ablation students."""
+    rows = _family_rows(table, family)
+    teacher = rows[rows["method"] == "teacher"].sort_values("fid_mean")
+    few = rows[rows["method"] == "teacher"].sort_values("steps")
+    out = []
+
+    def add(n, claim, paper, ours, holds, note):
+        verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
+        out.append({"claim": f"{n} ({family})", "statement": claim, "paper": paper, "ours": ours, "holds": verdict,
+                    "note": note})
+
+    noise = ("better/worse only when Welch's 95% interval of the difference in mean FID over training seeds "
+             "excludes 0, else inconclusive (always with a one-seed row)")
+    if gap:
+        ratio = gap["soft_hard_mse"] / max(gap["hard_hard_mse"], 1e-12)
+        add(1, "soft and hard embeddings decode alike when the student's logits are peaked (soft embedding p @ E)",
+            "decoded soft vs hard MSE 'very small'",
+            f"{gap['method']}: mean top probability {gap['mean_top_probability']:.3f}; pixel MSE soft vs sampled "
+            f"{gap['soft_hard_mse']:.4f}, between two samples {gap['hard_hard_mse']:.4f}", ratio < 0.5,
+            f"holds when the ratio of the two is < 0.5; ratio {ratio:.2f}")
+    else:
+        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", "untested", "no student")
+    dimo, soft = _fid(rows, "dimo"), _fid(rows, "soft_dimo")
+    fewest = int(few.iloc[0]["steps"]) if not few.empty else None
+    low = _fid(rows, "teacher", fewest) if fewest else None
+    if teacher.empty or dimo is None:
+        verdict = "untested"
+        ours = _fmt("dimo", dimo)
+    else:
+        best, best_steps = float(teacher.iloc[0]["fid_mean"]), int(teacher.iloc[0]["steps"])
+        verdict = _all(dimo[0] <= 1.5 * best, _verdict(dimo, low))
+        ours = f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best:.2f}; {_fmt(f'teacher {fewest} steps', low)}"
+    add(3, "a one-step Di[M]O student approaches the multi-step teacher and beats the few-step teacher",
+        "MaskGit: 1 step 6.91 vs 16 steps 6.60, 2 steps 91.35", ours, verdict,
+        "needs mean FID <= 1.5 x the teacher's best and below its FID at its fewest steps; " + noise +
+        f"; dimo - teacher {fewest} steps: {_gap(dimo, low)}")
+    add(5, "forward KL (beta = 0), the official default, distils a working one-step generator",
+        "the shipped default for MaskGit", f"{_fmt('dimo (FKL)', dimo)}; {_fmt(f'teacher {fewest} steps', low)}",
+        _verdict(dimo, low), "holds if the student beats the teacher at its fewest configured steps; " + noise)
+    add(6, "GAN refinement on top of Di[M]O improves FID", "MaskGit: 6.91 -> 6.40",
+        f"{_fmt('dimo', dimo)}; {_fmt('soft_dimo', soft)}", _verdict(soft, dimo),
+        f"soft_dimo must beat dimo; {noise}; soft_dimo - dimo: {_gap(soft, dimo)}")
+    return out
+
+
 def _t2i(table2: pd.DataFrame, method: str, metric: str):
     rows = table2[table2["method"] == method]
     if rows.empty:
@@ -182,12 +240,18 @@ def main(argv=None):
     parser.add_argument("--table2", default=None, help="results/table2.csv (claims 2 t2i, 8, 9, 10)")
     parser.add_argument("--t2i-student", default="soft_dimo", help="the reward fine-tuned student of Table 2")
     parser.add_argument("--gap-from", default=None, help="sample .json of the student whose soft/hard gap is reported")
+    parser.add_argument("--family", nargs="*", default=[], metavar="FAMILY[=GAP_JSON]",
+                        help="further teacher families of Table 1 (c2i.families) whose claims are reported too, each "
+                             "with the sample .json of the student whose soft/hard gap it reports")
     parser.add_argument("--preset", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     table = pd.read_csv(args.table)
     gap = json.loads(Path(args.gap_from).read_text()) if args.gap_from else None
     rows = build_claims(table, gap)
+    for item in args.family:
+        family, _, path = item.partition("=")
+        rows += build_family_claims(table, family, json.loads(Path(path).read_text()) if path else None)
     if args.table2:
         rows += build_t2i_claims(pd.read_csv(args.table2), args.t2i_student)
     claims = pd.DataFrame(rows)

@@ -26,27 +26,28 @@ def _save(fig, path) -> None:
 
 def plot_fid_vs_steps(table_csv, out_png) -> None:
     table = pd.read_csv(table_csv)
-    family = table["teacher_family"].fillna("") if "teacher_family" in table else pd.Series("", table.index)
-    second = table[family != ""]  # a second teacher's rows (MaskGit, paper preset): their own curve
-    table = table[family == ""]
-    teacher = table[table["method"] == "teacher"].sort_values("steps")
+    families = list(dict.fromkeys(table["teacher_family"])) if "teacher_family" in table else [None]
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.errorbar(teacher["steps"], teacher["fid_mean"], yerr=teacher["fid_std"], marker="o", capsize=3,
-                label=f"tiny teacher (mean ± std, {int(teacher['n_seeds'].iloc[0])} seeds)")
-    for name, rows in second.groupby(family[family != ""]):
-        t = rows[rows["method"] == "teacher"].sort_values("steps")
-        ax.errorbar(t["steps"], t["fid_mean"], yerr=t["fid_std"], marker="s", capsize=3, label=f"{name} teacher")
-        for _, r in rows[rows["method"] != "teacher"].iterrows():
-            ax.plot([r["steps"]], [r["fid_mean"]], marker="P", markersize=9, linestyle="none",
-                    label=f"{name} {r['method']} (1 step)")
+    ticks = set()
+    for i, family in enumerate(families):  # the track's own teacher first, then each further family
+        rows = table if family is None else table[table["teacher_family"] == family]
+        suffix = "" if i == 0 else f" [{family}]"
+        teacher = rows[rows["method"] == "teacher"].sort_values("steps")
+        if i == 0:
+            first = teacher
+        ticks |= set(teacher["steps"])
+        ax.errorbar(teacher["steps"], teacher["fid_mean"], yerr=teacher["fid_std"], marker="o" if i == 0 else "s",
+                    capsize=3, label=f"tiny teacher{suffix} (mean ± std, {int(teacher['n_seeds'].iloc[0])} seeds)")
+        students = rows[~rows["method"].isin(["teacher", "real_train_images"])]
+        for _, r in students.iterrows():
+            ax.errorbar([r["steps"]], [r["fid_mean"]], yerr=[r["fid_std"]], marker="*" if i == 0 else "P",
+                        markersize=12 if i == 0 else 9, capsize=3, linestyle="none",
+                        label=f"{r['method']}{suffix} (1 step)")
+    teacher = first
     for _, r in table[table["method"] == "real_train_images"].iterrows():
         ax.axhline(r["fid_mean"], color="gray", linestyle="--", label="real train images (FID floor)")
-    students = table[~table["method"].isin(["teacher", "real_train_images"])]
-    for _, r in students.iterrows():
-        ax.errorbar([r["steps"]], [r["fid_mean"]], yerr=[r["fid_std"]], marker="*", markersize=12, capsize=3,
-                    linestyle="none", label=f"{r['method']} (1 step)")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(teacher["steps"], [str(s) for s in teacher["steps"]])
+    ax.set_xticks(sorted(ticks), [str(s) for s in sorted(ticks)])
     ax.set_xlabel("sampling steps")
     ax.set_ylabel(f"FID ({teacher['evaluator'].iloc[0]}, {int(teacher['n_samples'].iloc[0])} samples)")
     ax.set_title(f"FID vs steps, preset {teacher['preset'].iloc[0]}")

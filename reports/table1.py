@@ -1,8 +1,11 @@
 """Metrics JSON files -> Table 1 (CSV + Markdown), with the paper's reported numbers side by side.
 
-Each row is one (method, steps) over the evaluation seeds: mean, sample std (ddof=1; 0 for one seed) and the
-half-width of the mean's 95% t interval (NaN for one seed; the Markdown marks one-seed rows).
-The reported columns name the teacher the paper used, since our tiny teacher is not theirs. Against ADM's
+Each row is one (teacher family, method, steps) over the evaluation seeds: mean, sample std (ddof=1; 0 for one
+seed) and the half-width of the mean's 95% t interval (NaN for one seed; the Markdown marks one-seed rows).
+The reported columns name the teacher the paper used, since our tiny teacher is not theirs: for the track's own
+teacher (teacher_family maskbit) the paper's row of either teacher; for a further family (a tiny family of
+c2i.families standing for a paper teacher, or the paper preset's MaskGit rows) only the rows of the paper's teacher
+it stands for (its `paper_teacher`, matched by `reported_as`, e.g. dimo_released beside Di[M]O's 6.91). Against ADM's
 reference batch the table also carries the evaluator conventions its numbers were computed under
 (is_convention, prc_arithmetic, quantize; docs/metrics.md) and torch-fidelity's Inception Score beside ADM's.
 """
@@ -21,11 +24,18 @@ from softdimo.errors import ArtefactError, cli
 
 METRICS_PATH = re.compile(r"metrics/(?:[^/]+/)?(?P<method>[^/]+)/steps(?P<steps>\d+)/seed(?P<seed>\d+)\.json$")  # evaluate_samples
 METRICS = ("fid", "is", "precision", "recall", "images_per_s")
+# the teacher_family of the track's own teacher (c2i.teacher: the MaskBit-style bit teacher, or MaskBit itself);
+# rows of a further family carry its name from their sampling sidecar (family, or teacher_family at paper scale)
+TRACK_FAMILY = "maskbit"
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
 
-def _row(method: str, steps: int, records: list[dict]) -> dict:
-    row = {"method": method, "steps": steps, "nfe": records[0]["sampling"]["nfe"]}
+def family_of(sampling: dict) -> str:
+    return sampling.get("family") or sampling.get("teacher_family") or TRACK_FAMILY
+
+
+def _row(family: str, method: str, steps: int, records: list[dict]) -> dict:
+    row = {"method": method, "teacher_family": family, "steps": steps, "nfe": records[0]["sampling"]["nfe"]}
     for m in METRICS:
         values = np.array([r["sampling"][m] if m == "images_per_s" else r[m] for r in records], dtype=float)
         row[f"{m}_mean"] = values.mean()
@@ -54,10 +64,12 @@ def _row(method: str, steps: int, records: list[dict]) -> dict:
             values = np.array([r.get(m, np.nan) for r in records], dtype=float)
             row[f"{m}_mean"] = values.mean()
             row[f"{m}_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
-    if records[0]["sampling"].get("teacher_family"):  # a second teacher's rows (MaskGit): kept apart, matched to its
-        row["teacher_family"] = records[0]["sampling"]["teacher_family"]  # own reported numbers
-        row["reported_as"] = records[0]["sampling"].get("reported_as", method)
-        row["sampler_setting"] = records[0]["sampling"].get("sampler_setting", "")
+    sampling = records[0]["sampling"]
+    # the paper teacher a further family stands for, and the paper row it is compared with
+    row["paper_teacher"] = sampling.get("paper_teacher") or sampling.get("teacher_family")
+    row["reported_as"] = sampling.get("reported_as", method)
+    if "sampler_setting" in sampling:
+        row["sampler_setting"] = sampling["sampler_setting"]
     return row
 
 
@@ -68,24 +80,28 @@ def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str
                            aggfunc="first").reset_index()
     wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
     wide = wide.rename(columns={"teacher": "reported_teacher", "source": "reported_source"})
-    # rows of a named teacher family (MaskGit) take that teacher's reported row; the others the first, as before
-    family = table["teacher_family"].fillna("") != "" if "teacher_family" in table else pd.Series(False, table.index)
-    plain = table[~family].merge(wide.groupby(["method", "steps"], as_index=False).first(), on=["method", "steps"],
-                                 how="left")
-    if not family.any():
-        return plain
-    by_teacher = wide.groupby(["method", "steps", "reported_teacher"], as_index=False).first()
-    by_teacher = by_teacher.rename(columns={"method": "reported_as", "reported_teacher": "teacher_family"})
-    named = table[family].merge(by_teacher, on=["reported_as", "steps", "teacher_family"], how="left")
-    named["reported_teacher"] = named["teacher_family"].where(named["reported_fid"].notna())
-    return pd.concat([plain, named], ignore_index=True)
+    own = table["paper_teacher"].isna()
+    # the track's own teacher: the reported row of any teacher (its tiny teacher is neither of theirs)
+    first = wide.groupby(["method", "steps"], as_index=False).first()
+    out = table[own].drop(columns="paper_teacher").merge(first, on=["method", "steps"], how="left")
+    if own.all():
+        return out
+    # a further family: only the rows of the paper's teacher it stands for
+    named = wide.groupby(["method", "steps", "reported_teacher"], as_index=False).first()
+    named = named.rename(columns={"method": "reported_as"})
+    family = table[~own].merge(named, left_on=["reported_as", "steps", "paper_teacher"],
+                               right_on=["reported_as", "steps", "reported_teacher"], how="left")
+    return pd.concat([out, family.drop(columns="paper_teacher")], ignore_index=True)
 
 
 def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
+    families = [TRACK_FAMILY]
     for path in metric_files:
         record = json.loads(Path(path).read_text())
-        key = (record["sampling"].get("teacher_family", ""), record["sampling"]["method"], record["sampling"]["steps"])
+        family = family_of(record["sampling"])
+        families += [family] if family not in families else []
+        key = (family, record["sampling"]["method"], record["sampling"]["steps"])
         made_for = METRICS_PATH.search(str(path))
         if made_for and (made_for["method"], int(made_for["steps"]), int(made_for["seed"])) != (
                 key[1], int(key[2]), int(record["sampling"]["eval_seed"])):
@@ -93,15 +109,15 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
                                 f"{record['sampling']['eval_seed']}: not what its name says (a copied or moved "
                                 "file); delete it and rerun the workflow")
         groups.setdefault(key, []).append(record)
-    for (_, method, steps), records in groups.items():
+    for (family, method, steps), records in groups.items():
         seeds = [r["sampling"]["eval_seed"] for r in records]
         if len(set(seeds)) != len(seeds):
-            raise ArtefactError(f"Table 1 row {method} at {steps} steps has the evaluation seed(s) "
+            raise ArtefactError(f"Table 1 row {family} {method} at {steps} steps has the evaluation seed(s) "
                                 f"{sorted({s for s in seeds if seeds.count(s) > 1})} more than once: the same "
                                 "samples scored twice would fake a spread of 0")
     order = {"real_train_images": 0, "teacher": 1}
-    rows = [_row(method, steps, recs) for (_, method, steps), recs in
-            sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 2),
+    rows = [_row(family, method, steps, recs) for (family, method, steps), recs in
+            sorted(groups.items(), key=lambda kv: (families.index(kv[0][0]), order.get(kv[0][1], 2),
                                                    kv[0][2] if kv[0][1] == "teacher" else 0))]
     table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
     if preset == "paper" and (table["n_samples"] != 50_000).any():
@@ -121,17 +137,16 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
             return f"{mean:.{digits}f}¹"
         return f"{mean:.{digits}f} ± {row[f'{m}_ci95']:.{digits}f}"
 
-    lines = ["| method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | paper FID (teacher) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| teacher family | method | steps | NFE | FID | IS | precision | recall | images/s | speed-up (ceiling) | "
+             "paper FID (teacher) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         paper = "–" if pd.isna(r.get("reported_fid")) else f"{r['reported_fid']:g} ({r['reported_teacher']})"
         speed = "–" if pd.isna(r["speedup_mean"]) else \
             f"{r['speedup_mean']:.1f}x vs {r['teacher_steps_for_speedup']:.0f} steps ({r['speedup_flop_ceiling_mean']:.1f}x)"
-        family = r.get("teacher_family")
-        name = f"{family} {r['method']}" if isinstance(family, str) and family else r["method"]
-        lines.append(f"| {name} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
+        lines.append(f"| {r['teacher_family']} | {r['method']} | {r['steps']} | {r['nfe']} | {pm(r, 'fid', 2)} | {pm(r, 'is', 2)} | "
                      f"{pm(r, 'precision', 3)} | {pm(r, 'recall', 3)} | {pm(r, 'images_per_s', 0)} | {speed} | {paper} |")
-    first = table[table["method"] == "teacher"].iloc[0] if (table["method"] == "teacher").any() else table.iloc[0]
+    teachers = (table["method"] == "teacher") & (table["teacher_family"] == TRACK_FAMILY)
+    first = table[teachers].iloc[0] if teachers.any() else table.iloc[0]
     against = (f"ADM's reference batch (FID against its stored ImageNet statistics, precision / recall against its "
                f"{first['n_reference']} images)" if first["reference"] == "adm_ref_batch"
                else f"{first['n_reference']} held-out real images")

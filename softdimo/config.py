@@ -369,6 +369,11 @@ class C2ICfg(_Section):
                                     "choices where the paper is silent)")
     students: dict[str, StudentCfg] = Field(
         description="one-step students, one Table 1 row each; the key is the method name used in paths and tables")
+    families: dict[str, "FamilyCfg"] = Field(
+        description="further teacher families of the digits track beside the bit teacher above (MaskBit style), each "
+                    "with its own tokenizer, teacher, sampler and students, rows of the same Table 1; the key labels "
+                    "the family in paths (results/c2i/<family>/) and tables; empty in the paper preset")
+
 
     @model_validator(mode="after")
     def _check_students(self):
@@ -379,6 +384,7 @@ class C2ICfg(_Section):
         if not self.students:
             raise _rule("students", "needs at least one student (Table 1, its figures and claims read them)")
         _check_c2i_data(self)
+        _check_families(self)
         return self
 
 
@@ -704,6 +710,84 @@ class T2IPaperCfg(_Section):
             raise _rule("rewards", "a student has w_reward > 0 but every reward weight is 0")
         _check_t2i(self)
         return self
+
+
+# ---- further teacher families of the digits track (tiny class-to-image) ----
+
+class FamilyTeacherCfg(_Section):
+    """Class-conditional masked transformer over VQ tokens with an embedding table whose code rows are the tied
+    output head and whose last row is the mask token (MaskGit style)."""
+
+    arch: Literal["tiny_vq_bert"] = Field(description="masked model architecture")
+    num_classes: int = Field(ge=1, description="number of class labels")
+    dim: int = Field(ge=8, description="transformer width")
+    depth: int = Field(ge=1, description="transformer blocks")
+    heads: int = Field(ge=1, description="attention heads (must divide dim)")
+    mlp_ratio: float = Field(ge=1, description="MLP hidden size / width")
+    dropout: float = Field(ge=0, le=0.9, description="dropout in attention and MLP")
+    label_dropout: float = Field(ge=0, le=1, description="probability of replacing the class by the null class in "
+                                                         "training (enables CFG)")
+    train: TrainCfg = Field(description="training of the teacher")
+
+    @model_validator(mode="after")
+    def _check_heads(self):
+        if self.dim % self.heads:
+            raise _rule("heads", f"{self.heads} does not divide dim={self.dim}")
+        return self
+
+
+class FamilyCfg(_Section):
+    """A teacher family of the digits track: its tokenizer, teacher, sampler, Di[M]O settings and students; data,
+    feature extractor and evaluation are the track's (c2i.data, c2i.classifier, c2i.eval)."""
+
+    paper_teacher: Literal["MaskBit", "MaskGit"] = Field(
+        description="the paper's teacher whose reported numbers stand beside this family's Table 1 rows")
+    tokenizer: VQTokenizerCfg = Field(description="VQ tokenizer with a codebook (MaskGit's VQGAN role)")
+    teacher: FamilyTeacherCfg = Field(description="embedding-table masked transformer with a tied head")
+    sampling: SamplingCfg = Field(description="the teacher's multi-step sampler, one Table 1 row per step count")
+    distill: DistillCfg = Field(description="Di[M]O distillation settings shared by this family's students")
+    gan: GanCfg = Field(description="discriminator of the GAN refinement on this family's teacher backbone")
+    students: dict[str, StudentCfg] = Field(description="this family's one-step students, one Table 1 row each")
+
+    @model_validator(mode="after")
+    def _check_family(self):
+        for layer in self.gan.layers:
+            if layer >= self.teacher.depth:
+                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
+        _check_init_chains(self.students)
+        if not self.students:
+            raise _rule("students", "needs at least one student")
+        return self
+
+
+# names a family may not take: folders of results/c2i/ and the row names of the track's own Table 1 rows
+_TAKEN_NAMES = {"data", "samples", "metrics", "students", "checkpoints", "curves", "eval", "configs", "teacher",
+                "real_train_images"}
+
+
+def _check_families(c2i) -> None:
+    if c2i.families and c2i.data.source != "sklearn_digits":
+        raise _rule("families", "further teacher families are trained on the digits only (data.source "
+                                "sklearn_digits); write families: {} here")
+    for name, family in c2i.families.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in _TAKEN_NAMES | set(c2i.students):
+            raise _rule(f"families.{name}", "a family name is lower-case letters, digits and _, and is neither a "
+                                            f"student of c2i nor one of {sorted(_TAKEN_NAMES)}")
+        if family.teacher.num_classes != DATA_CLASSES[c2i.data.source]:
+            raise _rule(f"families.{name}.teacher.num_classes", f"{c2i.data.source} has "
+                                                                f"{DATA_CLASSES[c2i.data.source]} classes")
+
+
+C2ICfg.model_rebuild()
+
+
+def family_config(cfg, family: str):
+    """The config as one teacher family's stages and sampler read it: the family's sampler, Di[M]O settings,
+    discriminator and students in place of the track's (data, classifier and evaluation stay the track's)."""
+    if family not in cfg.c2i.families:
+        raise ConfigError(f"config key 'c2i.families': no family {family!r}; configured: {sorted(cfg.c2i.families)}")
+    f = cfg.c2i.families[family]
+    return replace(cfg, c2i=replace(cfg.c2i, sampling=f.sampling, distill=f.distill, gan=f.gan, students=f.students))
 
 
 # ---- paper-scale MaskGit teacher (paper preset only; Table 1's MaskGit rows) ----

@@ -5,6 +5,8 @@ JSON sidecar with seeds, NFE, quantisation, wall time and images/s.
         --out results/c2i/samples/teacher/steps8/seed0.npz
     python -m softdimo.sample --config CFG --teacher teacher.pt --tokenizer tokenizer.pt --student generator.pt \
         --seed 0 --out results/c2i/samples/dimo/steps1/seed0.npz
+    python -m softdimo.sample --config CFG --family maskgit --teacher results/c2i/maskgit/teacher.pt \
+        --tokenizer results/c2i/maskgit/tokenizer.pt --steps 8 --seed 0 --out results/c2i/samples/maskgit/teacher/...
 
 Image i of evaluation seed k has class i mod num_classes and draws all its noise from generator seed
 k*1_000_000 + i, so the set of images does not depend on batch size. images/s is the wall-clock rate of
@@ -21,7 +23,7 @@ import torch
 
 from softdimo import distributed
 from softdimo.checkpoints import load_artefact
-from softdimo.config import load_config
+from softdimo.config import family_config, load_config
 from softdimo.generation import flops_per_image, generate, join_shares, soft_hard_gap, student_sampler, teacher_sampler, timed
 from softdimo.io import git_commit, write_samples
 from softdimo.runtime import autocast, setup_torch
@@ -39,10 +41,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=nonnegative_int, required=True, help="evaluation seed k")
     parser.add_argument("--out", required=True)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch_threads)")
+    parser.add_argument("--family", default=None,
+                        help="a further teacher family of the track (c2i.families): its sampler and Di[M]O settings")
     args = parser.parse_args(argv)
     if (args.student is None) == (args.steps is None):
         parser.error("give either --steps (teacher) or --student")
     cfg = load_config(args.config)
+    if args.family is not None:
+        cfg = family_config(cfg, args.family)
     setup_torch(args.threads or cfg.torch_threads)
     device = distributed.init(cfg.device)
     s_cfg = cfg.c2i.sampling
@@ -54,6 +60,8 @@ def main(argv=None):
     meta = {"eval_seed": args.seed, "image_seeds": f"{seeds[0]}..{seeds[-1]}", "n_samples": n, "batch_size": bs,
             "device": cfg.device, "precision": cfg.precision, "processes": distributed.world_size(), "torch_threads": torch.get_num_threads(),
             "quantize": s_cfg.quantize, "git_commit": git_commit()}
+    if args.family is not None:  # Table 1 labels the row by its family and the paper's teacher beside it
+        meta.update(family=args.family, paper_teacher=cfg.c2i.families[args.family].paper_teacher)
     if args.student is None:
         counted = ForwardCounter(teacher)
         sampler = teacher_sampler(counted, s_cfg, args.steps)

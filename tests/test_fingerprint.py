@@ -93,7 +93,8 @@ def check_smoke_fingerprint(results: Path, expected_path: Path = EXPECTED) -> st
 def test_expected_fingerprint_covers_the_smoke_run():
     expected = json.loads(EXPECTED.read_text())
     for name in ("c2i/data/train.npz", "c2i/classifier.pt", "c2i/teacher.pt", "table1.csv", "table2.csv",
-                 "claims.csv", "t2i/teacher.pt"):
+                 "claims.csv", "t2i/teacher.pt", "c2i/maskgit/teacher.pt",
+                 "c2i/metrics/maskgit/soft_dimo/steps1/seed0.json"):
         assert name in expected, name
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in expected.values())
     assert not any(name.endswith((".log", ".tsv", ".png", ".md")) for name in expected)

@@ -31,7 +31,14 @@ def test_lint(workdir, preset):
 def test_smoke_end_to_end(workdir):
     run = snakemake(["all", "--cores", "2", "--configfile", "config/smoke.yaml"], workdir, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    full = pd.read_csv(workdir / "results" / "table1.csv")
+    both = pd.read_csv(workdir / "results" / "table1.csv")
+    # the MaskGit-style family's rows (c2i.families.maskgit) follow the bit teacher's, labelled by family
+    family = both[both["teacher_family"] == "maskgit"]
+    assert list(zip(family["method"], family["steps"], family["n_seeds"])) == [("teacher", 2, 2), ("dimo", 1, 1),
+                                                                               ("soft_dimo", 1, 1)]
+    assert family["fid_mean"].notna().all() and (family["reported_teacher"] == "MaskGit").all()
+    full = both[both["teacher_family"] == "maskbit"]
+    assert list(both["teacher_family"]) == ["maskbit"] * len(full) + ["maskgit"] * len(family)
     assert list(full["method"]) == ["real_train_images", "teacher", "teacher", "dimo", "soft_dimo", "soft_dimo_gumbel"]
     table = full[full["method"] == "teacher"]
     assert list(table["steps"]) == [1, 4]
@@ -49,7 +56,8 @@ def test_smoke_end_to_end(workdir):
     assert t2["geneval_mean"].between(0, 1).all() and t2["clip_score_mean"].notna().all()
     assert t2[t2["method"] == "teacher"]["fid_mean"].notna().all() and (t2["preset"] == "smoke").all()
     claims = pd.read_csv(workdir / "results" / "claims.csv")
-    assert list(claims["claim"].astype(str)) == ["1", "2", "3", "4", "5", "6", "7", "2 (t2i)", "8", "9", "10"]
+    assert list(claims["claim"].astype(str)) == ["1", "2", "3", "4", "5", "6", "7", "1 (maskgit)", "3 (maskgit)",
+                                                 "5 (maskgit)", "6 (maskgit)", "2 (t2i)", "8", "9", "10"]
     assert set(claims["holds"]) <= {"holds", "does not hold", "inconclusive", "not tested"}
     curve = pd.read_csv(workdir / "results" / "c2i" / "students" / "soft_dimo" / "seed0" / "curve.csv")
     assert curve["eval_fid"].notna().sum() >= 2 and curve["total_step"].max() == 12  # continues dimo's 6 steps

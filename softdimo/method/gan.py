@@ -36,10 +36,13 @@ class Discriminator(nn.Module):
         return sum(head(hidden[i], r) for head, i in zip(self.heads, self.layers))
 
 
-def mask_positions(e: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Zero (= mask embedding of the bit model) round(L * r_b) random positions of row b."""
+def mask_positions(e: torch.Tensor, r: torch.Tensor, mask_embedding: torch.Tensor | None = None) -> torch.Tensor:
+    """Replace round(L * r_b) random positions of row b by the mask embedding: zeros for the bit model, the mask
+    row of the embedding table for an embedding-table model (its `mask_embedding()`)."""
     masked = random_positions((r * e.shape[1]).round().long(), e.shape[1])
-    return e * ~masked[..., None]
+    if mask_embedding is None:
+        return e * ~masked[..., None]
+    return torch.where(masked[..., None], mask_embedding.to(e.dtype), e)
 
 
 def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:

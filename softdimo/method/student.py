@@ -119,9 +119,14 @@ class StudentStage:
         labels = batch["labels"]
         fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
         r = torch.rand(len(labels), device=self.device) * self.s.gan_r_max
-        l_gan = generator_loss(self.modules["disc"](self.teacher, mask_positions(fake, r), labels, r))
+        masked_fake = mask_positions(fake, r, self.mask_embedding())
+        l_gan = generator_loss(self.modules["disc"](self.teacher, masked_fake, labels, r))
         batch["fake"] = fake.detach()
         return self.s.w_gan * l_gan, {"gan": l_gan.detach()}
+
+    def mask_embedding(self):
+        """The teacher's embedding of a masked position, or None for the bit model's zeros."""
+        return self.teacher.mask_embedding() if hasattr(self.teacher, "mask_embedding") else None
 
     def aux_loss(self, batch, step):
         labels = self.draw_labels(len(batch["labels"])) if self.d.aux_fresh_labels else batch["labels"]
@@ -138,8 +143,9 @@ class StudentStage:
         real = self.teacher.embed(batch["real_tokens"])
         r_real = torch.rand(b, device=self.device) * self.s.gan_r_max
         r_fake = torch.rand(b, device=self.device) * self.s.gan_r_max
-        d_real = disc(self.teacher, mask_positions(real, r_real), batch["real_labels"], r_real)
-        d_fake = disc(self.teacher, mask_positions(batch["fake"], r_fake), batch["labels"], r_fake)
+        mask = self.mask_embedding()
+        d_real = disc(self.teacher, mask_positions(real, r_real, mask), batch["real_labels"], r_real)
+        d_fake = disc(self.teacher, mask_positions(batch["fake"], r_fake, mask), batch["labels"], r_fake)
         loss = discriminator_loss(d_real, d_fake)
         return loss, {"bce": loss.detach(), "real_minus_fake": (d_real.mean() - d_fake.mean()).detach()}
 

@@ -14,11 +14,12 @@ from softdimo.models.maskgen import MaskGenVQ
 from softdimo.models.maskgit import MaskGitTransformer
 from softdimo.models.meissonic import MeissonicTransformer
 from softdimo.models.text_transformer import TextMaskedTransformer
+from softdimo.models.vq_transformer import MaskedVQTransformer
 
 MODELS = {"tiny_bit_bert": MaskedBitTransformer, "tiny_text_mdm": TextMaskedTransformer,
           "maskbit_lfqbert": MaskBitGenerator, "maskgen_vq": MaskGenVQ,
-          "maskgit_transformer": MaskGitTransformer,
-          "meissonic": MeissonicTransformer}
+          "maskgit_transformer": MaskGitTransformer, "meissonic": MeissonicTransformer,
+          "tiny_vq_bert": MaskedVQTransformer}
 
 
 def build_model(arch: str, **kwargs):

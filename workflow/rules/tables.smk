@@ -1,6 +1,6 @@
 rule make_table1:
     input:
-        metrics=table1_metric_files() + maskgit_metric_files(),
+        metrics=table1_metric_files() + maskgit_metric_files() + family_metric_files(),
         reported="config/reported.csv",
         **component_summaries(),
         figures=[
@@ -87,11 +87,13 @@ rule make_claims:
         table="results/table1.csv",
         table2=f"{T2I_TABLE}.csv",
         gap=gap_student_meta(),
+        family_gaps=list(family_gap_metas().values()),
     output:
         report("results/claims.csv", category="Claims", caption="../report/claims.rst"),
     params:
         preset=config["preset"],
         gap=lambda wildcards, input: f"--gap-from {input.gap}" if input.gap else "",
+        families=[f"{name}={path}" for name, path in family_gap_metas().items()],
         t2i_student=T2I_TT,
     resources:
         **job_resources("make_claims"),
@@ -100,7 +102,7 @@ rule make_claims:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m reports.claims --table {input.table} --table2 {input.table2} {params.gap} "
+        "python -m reports.claims --table {input.table} --table2 {input.table2} {params.gap} --family {params.families} "
         "--t2i-student {params.t2i_student} --preset {params.preset} --out {output} "
         "> {log} 2>&1"
 

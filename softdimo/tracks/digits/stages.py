@@ -2,7 +2,9 @@
 serves as feature extractor, the MaskBit-style bit teacher, and the one-step students.
 
 Stage names for `python -m softdimo.train --stage`: digits.tokenizer, digits.classifier, digits.teacher,
-digits.student:<method>:<seed>.
+digits.student:<method>:<seed>; for a further teacher family (c2i.families, e.g. the MaskGit-style VQ tokenizer
+and embedding-table teacher): digits.family_tokenizer:<family>, digits.family_teacher:<family>,
+digits.family_student:<family>:<method>:<seed>.
 """
 import math
 from pathlib import Path
@@ -11,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from softdimo.checkpoints import load_artefact
-from softdimo.config import Config
+from softdimo.config import Config, family_config
 from softdimo.io import load_split
 from softdimo.method.student import StudentStage
 from softdimo.method.teacher import MaskedTeacherStage
@@ -126,9 +128,13 @@ class TeacherStage(MaskedTeacherStage):
         self.holdout_tokens = tok.encode(torch.from_numpy(self.holdout).to(device))
         self.y = torch.from_numpy(self.labels).to(device)
         c = self.cfg
-        self._kwargs = dict(seq_len=tok.seq_len, bits=tok.bits, splits=tok.splits, num_classes=c.num_classes,
+        self._kwargs = dict(seq_len=tok.seq_len, **self.vocabulary(tok), num_classes=c.num_classes,
                             dim=c.dim, depth=c.depth, heads=c.heads, mlp_ratio=c.mlp_ratio, dropout=c.dropout)
         self.modules = {"teacher": build_model(c.arch, **self._kwargs).to(device)}
+
+    def vocabulary(self, tok) -> dict:
+        """The token vocabulary's constructor arguments: the bit tokenizer's bits and groups."""
+        return dict(bits=tok.bits, splits=tok.splits)
 
 
 class Student(StudentStage):
@@ -144,4 +150,72 @@ class Student(StudentStage):
                                is_convention=ev.is_convention, prc_arithmetic=ev.prc_arithmetic)
 
 
-STAGES = {"tokenizer": TokenizerStage, "classifier": ClassifierStage, "teacher": TeacherStage, "student": Student}
+# ---- further teacher families (c2i.families.<family>): data, feature extractor and evaluation are the track's;
+# the family's students are the Student stage above on the family's config view (softdimo.config.family_config)
+
+def _family(cfg: Config, family: str):
+    family_config(cfg, family)  # names the configured families when this one is not
+    return cfg.c2i.families[family]
+
+
+class FamilyTokenizerStage(TokenizerStage):
+    """The VQ tokenizer (softdimo/tokenizers/vq.py) on the digits: reconstruction, codebook and commitment terms,
+    unused codes restarted every restart_every steps."""
+    ARGS = ("family",)
+
+    def __init__(self, cfg: Config, inputs: dict[str, Path], family: str):
+        self.name = f"{family}/tokenizer"
+        self.cfg = _family(cfg, family).tokenizer
+        self.train_cfg = self.cfg.train
+        self.images, _ = load_split(inputs["train"])
+        self.holdout, _ = load_split(inputs["holdout"])
+        self.phases = [Phase("tokenizer", self.loss, "tokenizer")]
+
+    def kwargs(self):
+        c = self.cfg
+        return dict(image_size=self.images.shape[1], channels=self.images.shape[3], codebook_size=c.codebook_size,
+                    code_dim=c.code_dim, hidden_channels=c.hidden_channels, downsample=c.downsample)
+
+    def loss(self, x, step):
+        tok = self.modules["tokenizer"]
+        restarted = tok.restart_dead_codes(x) if step and step % self.cfg.restart_every == 0 else 0
+        t = tok.loss_terms(x)
+        return t["rec"] + t["codebook"] + self.cfg.commit_weight * t["commit"], {**t, "restarted": restarted}
+
+    @torch.no_grad()
+    def evaluate(self):
+        tok = self.modules["tokenizer"].eval()
+        real = torch.from_numpy(self.holdout).to(self.device)
+        tokens = tok.encode(real)
+        mse = ((to_uint8(tok.decode(tokens)).float() - real.float()) / 255).pow(2).mean().item()
+        return {"holdout_mse": mse, "holdout_psnr_db": 10 * math.log10(1 / max(mse, 1e-12)),
+                "codes_used": int(torch.unique(tokens).numel()), "codebook_size": tok.codebook_size,
+                "seq_len": tok.seq_len}
+
+
+class FamilyTeacherStage(TeacherStage):
+    """The masked-token objective (softdimo/method/teacher.py) for the family's embedding-table teacher."""
+    ARGS = ("family",)
+
+    def __init__(self, cfg: Config, inputs: dict[str, Path], family: str):
+        super().__init__(cfg, inputs)
+        self.name = f"{family}/teacher"
+        self.cfg, self.train_cfg = _family(cfg, family).teacher, _family(cfg, family).teacher.train
+        self.schedule = _family(cfg, family).sampling.schedule
+
+    def vocabulary(self, tok) -> dict:
+        return dict(codebook_size=tok.codebook_size)
+
+
+def family_student(cfg: Config, inputs: dict[str, Path], family: str, method: str, seed: str):
+    student = Student(family_config(cfg, family), inputs, method, seed)
+    student.name = f"{family}/{student.name}"
+    return student
+
+
+family_student.ARGS = ("family", "method", "seed")
+
+
+STAGES = {"tokenizer": TokenizerStage, "classifier": ClassifierStage, "teacher": TeacherStage, "student": Student,
+          "family_tokenizer": FamilyTokenizerStage, "family_teacher": FamilyTeacherStage,
+          "family_student": family_student}
