@@ -97,6 +97,14 @@ wildcard_constraints:
     student="|".join(STUDENTS) or "NO_STUDENT",
 
 
+def sample_expectations(wildcards) -> str:
+    """What a samples file's sidecar must record for evaluate_samples: method, steps and seed of its path, and the
+    teacher family for a family's rows (results/c2i/samples/<family>/<method>/...)."""
+    family, _, method = wildcards.method.rpartition("/")
+    out = f"--expect method={method} --expect steps={wildcards.steps} --expect eval_seed={wildcards.seed}"
+    return out + (f" --expect family={family}" if family else "")
+
+
 def table1_metric_files():
     """Every row of Table 1: real images, the teacher per step count and seed, every student per seed."""
     rows = expand("results/c2i/metrics/teacher/steps{steps}/seed{seed}.json", steps=TEACHER_STEPS, seed=EVAL_SEEDS)

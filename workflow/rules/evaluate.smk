@@ -72,6 +72,7 @@ if ADM_REFERENCE:
         params:
             numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             section=C2I["eval"],
+            expect=sample_expectations,
             crosscheck=lambda wildcards, input: f"--cleanfid-inception-dir resources/eval" if input.cleanfid else "",
         threads: 8
         resources:
@@ -86,8 +87,7 @@ if ADM_REFERENCE:
             "python -m evaluation.adm calc --samples {input.samples} --ref {input.reference} "
             "--extractor {input.extractor} --num {params.section[n_samples]} "
             "--prc-neighborhood {params.section[prc_neighborhood]} --batch-size {params.section[batch_size]} "
-            "{params.crosscheck} --expect method={wildcards.method} --expect steps={wildcards.steps} "
-            "--expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"
+            "{params.crosscheck} {params.expect} --out {output} > {log} 2>&1"
 
 else:
 
@@ -101,6 +101,7 @@ else:
         params:
             numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
             section=C2I["eval"],
+            expect=sample_expectations,
         threads: 1
         resources:
             **job_resources("evaluate_samples"),
@@ -113,8 +114,7 @@ else:
         shell:
             "python -m evaluation.fid calc --samples {input.samples} --ref {input.reference} "
             "--num {params.section[n_samples]} --prc-neighborhood {params.section[prc_neighborhood]} "
-            f"{EVAL_ARGS} --expect method={{wildcards.method}} --expect steps={{wildcards.steps}} "
-            "--expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"
+            f"{EVAL_ARGS} {{params.expect}} --out {{output}} > {{log}} 2>&1"
 
 
 rule evaluate_tokenizer:
