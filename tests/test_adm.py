@@ -9,6 +9,7 @@ import torch
 from evaluation import adm
 from evaluation.frechet import feature_stats, frechet_distance
 from softdimo.errors import ArtefactError
+from softdimo.io import write_samples
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,8 @@ def test_calc_cli_writes_metrics_and_refuses_fewer_samples(ref_batch, inception_
     adm.main(["reference", "--ref-batch", str(ref_batch), "--extractor", str(inception_weights), "--batch-size", "6",
               "--out", str(tmp_path / "ref.npz")])
     samples = tmp_path / "s.npz"
-    np.savez(samples, arr_0=images(2), labels=np.arange(12))
-    samples.with_suffix(".json").write_text(json.dumps({"method": "teacher", "steps": 64, "nfe": 128, "eval_seed": 0,
-                                                        "images_per_s": 1.0}))
+    write_samples(samples, {"method": "teacher", "steps": 64, "nfe": 128, "eval_seed": 0, "images_per_s": 1.0},
+                  arr_0=images(2), labels=np.arange(12))
     args = ["calc", "--samples", str(samples), "--ref", str(tmp_path / "ref.npz"), "--extractor", str(inception_weights),
             "--prc-neighborhood", "3", "--batch-size", "6", "--out", str(tmp_path / "m.json")]
     adm.main(args + ["--num", "12"])

@@ -170,7 +170,7 @@ def test_test_time_grid_is_batch_independent_and_tteo_moves_the_images():
                      beta2=0.9, adam_eps=1e-8, grad_clip=0, ema_decay=0, seed=0, log_every=1, ckpt_every=1)
     d = DistillCfg(r_init=0.6, sigma_init=0.1, temperature=1.0, teacher_cfg=1.0, divergence_beta=0.0,
                    schedule="arccos", aux_label_smoothing=0.1, aux_lr_scale=1.0, gumbel_tau=1.0,
-                   teacher_dropout=False, freeze_output=True, clip="generator", min_masked=1,
+                   teacher_dropout=False, freeze_output=True, clip="generator", ratio_range=(0.0, 1.0), min_masked=1,
                    aux_fresh_labels=True, mask_unit="position", monitor_temperature=1.0, eval_every=1,
                    eval_samples=2, train=train)
     tt = TestTimeCfg("s", (1, 4), (0, 2), 1e4, 4, 2)  # a large step: the untrained toy has tiny gradients

@@ -11,6 +11,7 @@ rule family_train_tokenizer:
         summary="results/c2i/{family}/tokenizer.json",
         curve="results/c2i/{family}/curves/tokenizer.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=lambda wildcards: FAMILIES[wildcards.family]["tokenizer"],
@@ -38,6 +39,7 @@ rule family_train_teacher:
         summary="results/c2i/{family}/teacher.json",
         curve="results/c2i/{family}/curves/teacher.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=lambda wildcards: FAMILIES[wildcards.family]["teacher"],
@@ -69,6 +71,7 @@ rule family_train_student:
         summary="results/c2i/{family}/students/{fstudent}/seed{seed}/generator.json",
         curve="results/c2i/{family}/students/{fstudent}/seed{seed}/curve.csv",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         train_threads=1,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         student=lambda wildcards: FAMILIES[wildcards.family]["students"][wildcards.fstudent],
@@ -102,6 +105,7 @@ rule family_sample_teacher:
         samples="results/c2i/samples/{family}/teacher/steps{steps}/seed{seed}.npz",
         meta="results/c2i/samples/{family}/teacher/steps{steps}/seed{seed}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         sampling=lambda wildcards: FAMILIES[wildcards.family]["sampling"],
         n_samples=C2I["eval"]["n_samples"],
@@ -129,6 +133,7 @@ rule family_sample_student:
         samples="results/c2i/samples/{family}/{fstudent}/steps1/seed{seed}.npz",
         meta="results/c2i/samples/{family}/{fstudent}/steps1/seed{seed}.json",
     params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         sampling=lambda wildcards: FAMILIES[wildcards.family]["sampling"],
         distill=lambda wildcards: FAMILIES[wildcards.family]["distill"],
