@@ -5,6 +5,7 @@
 #   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
 #                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
 #   make test     set up, then run the test suite
+#   make profile  per-rule time profile of the newest workflow run here (PROFILE_ROOT=.smoke for the smoke run)
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
 #                 GPUs, run the smoke tables through profiles/slurm and compare with a local run, tear it down
 #   make lock     re-resolve requirements-lock.txt (after a dependency change in pyproject.toml)
@@ -19,7 +20,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup python-version lock table1 table2 all report smoke test test-cluster clean
+.PHONY: setup python-version lock table1 table2 all report smoke test test-cluster profile clean
 
 setup: python-version $(VENV)/.installed
 
@@ -68,6 +69,10 @@ smoke: setup
 
 test: setup
 	python -m pytest
+
+PROFILE_ROOT ?= .
+profile: setup
+	python -m reports.profile --root $(PROFILE_ROOT)
 
 test-cluster: setup
 	workflow/cluster/local_slurm.sh up

@@ -1,0 +1,55 @@
+"""reports.profile reads Snakemake's run log and benchmark files into a per-rule table."""
+from pathlib import Path
+
+from reports.profile import main, parse_log, profile
+
+LOG = """Select jobs to execute...
+[Tue Dec  1 11:35:00 2026]
+localrule prepare_data:
+    output: a
+    jobid: 1
+    benchmark: benchmarks/prepare_data.tsv
+[Tue Dec  1 11:35:00 2026]
+rule train:
+    output: b
+    jobid: 2
+    threads: 2
+[Tue Dec  1 11:35:10 2026]
+Finished jobid: 1 (Rule: prepare_data)
+[Tue Dec  1 11:35:30 2026]
+Finished jobid: 2 (Rule: train)
+[Tue Dec  1 11:35:30 2026]
+rule train:
+    jobid: 3
+[Tue Dec  1 11:36:00 2026]
+Finished jobid: 3 (Rule: train)
+"""
+
+
+def test_rules_times_overlap_and_cpu(tmp_path: Path):
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "prepare_data.tsv").write_text(
+        "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+        "10.0\t0:00:10\t512.5\t1\t1\t1\t0\t0\t1\t7.5\n")
+    jobs = parse_log(LOG)
+    assert [(j["rule"], j["threads"]) for j in jobs] == [("prepare_data", 1), ("train", 2), ("train", 1)]
+    rows, totals = profile(jobs, tmp_path)
+    by_rule = {r["rule"]: r for r in rows}
+    assert rows[0]["rule"] == "train" and by_rule["train"]["wall_s"] == 60 and by_rule["train"]["jobs"] == 2
+    assert by_rule["prepare_data"]["cpu_s"] == 7.5 and by_rule["prepare_data"]["max_rss_mb"] == 512.5
+    assert by_rule["train"]["cpu_s"] is None
+    # prepare_data ran entirely beside the first train job; train jobs overlapped it for 10 of 60 s
+    assert by_rule["prepare_data"]["parallel"] == 2.0
+    assert abs(by_rule["train"]["parallel"] - 70 / 60) < 1e-9
+    assert totals["elapsed_s"] == 60 and totals["job_wall_s"] == 70
+    assert abs(sum(r["share"] for r in rows) - 1) < 1e-9
+
+
+def test_cli_writes_markdown(tmp_path: Path, capsys):
+    log = tmp_path / ".snakemake" / "log" / "2026-12-01T000000.snakemake.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(LOG)
+    main(["--root", str(tmp_path), "--out", str(tmp_path / "profile.md")])
+    text = (tmp_path / "profile.md").read_text()
+    assert "| train | 2 | 1:00 |" in text and "| prepare_data | 1 | 0:10 |" in text
+    assert text == capsys.readouterr().out
