@@ -4,7 +4,9 @@
 #   make all      both tables, claims.csv, every figure
 #   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
 #                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
-#   make test     set up, then run the test suite
+#   make test     set up, then run the quick test suite (everything but the end-to-end smoke run; ~5 min on 2 cores)
+#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check (~8 min)
+#   make readme-figure  docs/figures/tiny-table1.png, the README's figure, from the tiny Table 1 and its samples
 #   make profile  per-rule time profile of the newest workflow run here (PROFILE_ROOT=.smoke for the smoke run)
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
 #                 GPUs, run the smoke tables through profiles/slurm and compare with a local run, tear it down
@@ -20,7 +22,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup python-version lock table1 table2 all report smoke test test-cluster profile clean
+.PHONY: setup python-version lock table1 table2 all report smoke test test-slow test-cluster profile readme-figure clean
 
 setup: python-version $(VENV)/.installed
 
@@ -67,8 +69,22 @@ smoke: setup
 	cd $(SMOKE) && snakemake --cores all --configfile=config/smoke.yaml all
 	python -m reports.fingerprint make $(SMOKE)/results --out $(SMOKE)/fingerprint.json
 
+# the quick suite, on up to 4 processes (pytest-xdist); the end-to-end smoke run is marked slow and runs in
+# test-slow (CI runs both)
 test: setup
-	python -m pytest
+	python -m pytest -n auto --maxprocesses 4 -m "not slow and not cluster"
+
+test-slow: setup
+	python -m pytest -m "slow and not cluster"
+
+# the README's figure from the tiny Table 1 (builds it first if needed): FID vs steps beside sample strips
+README_SAMPLES := results/c2i/samples/teacher/steps16/seed0.npz $(foreach s,dimo soft_dimo soft_dimo_long,results/c2i/samples/$(s)/steps1/seed0.npz)
+readme-figure: setup
+	snakemake --cores all results/table1.csv $(README_SAMPLES)
+	mkdir -p docs/figures
+	python -m reports.figures readme --table results/table1.csv --samples $(README_SAMPLES) \
+		--titles "teacher, 16 steps" "Di[M]O, 1 step" "Soft-Di[M]O, 1 step" "Soft-Di[M]O longer, 1 step" \
+		--out docs/figures/tiny-table1.png
 
 PROFILE_ROOT ?= .
 profile: setup

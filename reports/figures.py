@@ -28,6 +28,11 @@ def plot_fid_vs_steps(table_csv, out_png) -> None:
     table = pd.read_csv(table_csv)
     families = list(dict.fromkeys(table["teacher_family"])) if "teacher_family" in table else [None]
     fig, ax = plt.subplots(figsize=(5, 3.4))
+    _fid_panel(ax, table, families)
+    _save(fig, out_png)
+
+
+def _fid_panel(ax, table, families) -> None:
     ticks = set()
     for i, family in enumerate(families):  # the track's own teacher first, then each further family
         rows = table if family is None else table[table["teacher_family"] == family]
@@ -53,7 +58,6 @@ def plot_fid_vs_steps(table_csv, out_png) -> None:
     ax.set_title(f"FID vs steps, preset {teacher['preset'].iloc[0]}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    _save(fig, out_png)
 
 
 def plot_sample_grid(npz_files: list[Path], titles: list[str], out_png, per_row: int = 20) -> None:
@@ -61,15 +65,34 @@ def plot_sample_grid(npz_files: list[Path], titles: list[str], out_png, per_row:
     fig, axes = plt.subplots(len(npz_files), 1, figsize=(per_row * 0.45, 0.62 * len(npz_files) + 0.3),
                              squeeze=False)
     for ax, path, title in zip(axes[:, 0], npz_files, titles):
-        with np.load(path) as f:
-            images = f["arr_0"][:per_row]
-        strip = np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=96) for im in images], axis=1)
-        ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip, cmap="gray", interpolation="nearest",
-                  vmin=0, vmax=255)
-        ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _strip(ax, path, title, per_row)
     _save(fig, out_png)
+
+
+def _strip(ax, path, title, per_row) -> None:
+    with np.load(path) as f:
+        images = f["arr_0"][:per_row]
+    strip = np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=96) for im in images], axis=1)
+    ax.imshow(strip.squeeze(-1) if strip.shape[-1] == 1 else strip, cmap="gray", interpolation="nearest",
+              vmin=0, vmax=255)
+    ax.set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_readme(table_csv, npz_files: list[Path], titles: list[str], out_png, per_row: int = 10) -> None:
+    """The README's figure: FID vs steps of the track's own teacher and its one-step students (left), and the
+    first `per_row` samples (one per class) of each listed sample file (right)."""
+    table = pd.read_csv(table_csv)
+    own = [table["teacher_family"].iloc[0]] if "teacher_family" in table else [None]
+    fig = plt.figure(figsize=(10, 3.6))
+    grid = fig.add_gridspec(len(npz_files), 2, width_ratios=[1.0, 1.0], wspace=0.35)
+    _fid_panel(fig.add_subplot(grid[:, 0]), table, own)
+    for i, (path, title) in enumerate(zip(npz_files, titles)):
+        _strip(fig.add_subplot(grid[i, 1]), path, title, per_row)
+    fig.savefig(Path(out_png).with_suffix(".tmp.png"), format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    Path(out_png).with_suffix(".tmp.png").replace(out_png)
 
 
 def main(argv=None):
@@ -79,12 +102,21 @@ def main(argv=None):
     grid.add_argument("--samples", nargs="+", required=True)
     grid.add_argument("--titles", nargs="+", required=True)
     grid.add_argument("--out", required=True)
+    readme = sub.add_parser("readme", help="the README's figure: FID vs steps beside sample strips")
+    readme.add_argument("--table", required=True, help="results/table1.csv")
+    readme.add_argument("--samples", nargs="+", required=True)
+    readme.add_argument("--titles", nargs="+", required=True)
+    readme.add_argument("--out", required=True)
     curves = sub.add_parser("curves")
     curves.add_argument("--curves", nargs="+", required=True, metavar="NAME=CSV")
     curves.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if len(getattr(args, "samples", [])) != len(getattr(args, "titles", [])):
+        parser.error(f"{len(args.samples)} --samples but {len(args.titles)} --titles: one title per file")
     if args.cmd == "grid":
         plot_sample_grid([Path(p) for p in args.samples], args.titles, args.out)
+    elif args.cmd == "readme":
+        plot_readme(args.table, [Path(p) for p in args.samples], args.titles, args.out)
     else:
         plot_training_curves({k: Path(v) for k, v in (c.split("=", 1) for c in args.curves)}, args.out)
 

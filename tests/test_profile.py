@@ -53,3 +53,29 @@ def test_cli_writes_markdown(tmp_path: Path, capsys):
     text = (tmp_path / "profile.md").read_text()
     assert "| train | 2 | 1:00 |" in text and "| prepare_data | 1 | 0:10 |" in text
     assert text == capsys.readouterr().out
+
+
+def test_readme_figure_draws_the_table_and_the_strips(tmp_path: Path):
+    """The README's figure (make readme-figure) from a Table 1 with two families and two sample files."""
+    import numpy as np
+    import pandas as pd
+
+    from reports.figures import main as figures
+
+    rows = [dict(method=m, steps=s, fid_mean=f, fid_std=1.0, n_seeds=3, n_samples=100, evaluator="digits_cnn",
+                 preset="tiny", teacher_family=fam)
+            for fam in ("maskbit", "maskgit")
+            for m, s, f in (("real_train_images", 0, 30.0), ("teacher", 4, 90.0), ("teacher", 16, 70.0),
+                            ("soft_dimo", 1, 80.0))]
+    pd.DataFrame(rows).to_csv(tmp_path / "table1.csv", index=False)
+    for name in ("a", "b"):
+        np.savez(tmp_path / f"{name}.npz", arr_0=np.random.default_rng(0).integers(0, 256, (12, 8, 8, 1), np.uint8))
+    out = tmp_path / "figure.png"
+    figures(["readme", "--table", str(tmp_path / "table1.csv"), "--samples", str(tmp_path / "a.npz"),
+             str(tmp_path / "b.npz"), "--titles", "teacher", "student", "--out", str(out)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    import pytest
+
+    with pytest.raises(SystemExit):
+        figures(["readme", "--table", str(tmp_path / "table1.csv"), "--samples", str(tmp_path / "a.npz"),
+                 "--titles", "one", "two", "--out", str(out)])
