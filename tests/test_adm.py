@@ -29,16 +29,18 @@ def inception_weights(tmp_path_factory):
     return path
 
 
+pytestmark = pytest.mark.usefixtures("fast_frechet")
+
 CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16"}  # the paper preset's
 
 
-def images(seed, n=12, side=64):
+def images(seed, n=8, side=64):  # 8 images: Inception-v3 at 299 px costs ~0.3 s per image on 2 cores
     return np.random.default_rng(seed).integers(0, 256, (n, side, side, 3), dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")
 def ref_batch(tmp_path_factory, inception_weights):
-    """An ADM-format reference batch: 12 images, and mu / sigma of *other* images (as ADM's describe the whole
+    """An ADM-format reference batch: 8 images, and mu / sigma of *other* images (as ADM's describe the whole
     training set, not the 10,000 images stored with them)."""
     stats_of = adm.inception_features(images(5), inception_weights, batch_size=6)["2048"]
     mu, sigma = feature_stats(stats_of)
@@ -47,24 +49,27 @@ def ref_batch(tmp_path_factory, inception_weights):
     return path
 
 
-def test_fid_against_stored_statistics_precision_recall_against_images(ref_batch, inception_weights):
-    ref = adm.reference(ref_batch, inception_weights, batch_size=6, device="cpu")
+@pytest.fixture(scope="module")
+def ref(ref_batch, inception_weights):
+    return adm.reference(ref_batch, inception_weights, batch_size=6, device="cpu")
+
+
+def test_fid_against_stored_statistics_precision_recall_against_images(ref_batch, ref, inception_weights):
     real = np.load(ref_batch)["arr_0"]
     m = adm.adm_metrics(real, ref, inception_weights, batch_size=4, k=3, device="cpu", **CONVENTIONS)
-    assert m["precision"] == 1.0 and m["recall"] == 1.0 and m["is"] >= 1.0  # the 12 images against themselves
+    assert m["precision"] == 1.0 and m["recall"] == 1.0 and m["is"] >= 1.0  # the 8 images against themselves
     mu, sigma = feature_stats(adm.inception_features(real, inception_weights, batch_size=5)["2048"])
     assert m["fid"] > 1e-3  # not recomputed from the stored images
     assert m["fid"] == pytest.approx(frechet_distance(mu, sigma, ref["mu"], ref["sigma"]), rel=1e-6)
 
 
-def test_precision_recall_direction(ref_batch, inception_weights):
+def test_precision_recall_direction(ref_batch, ref, inception_weights):
     """Copies of a few real images: every sample lies on the real manifold (precision 1), most of the real
-    images are not covered (recall 3/12); the two would swap if generated and real were confused. In float32:
+    images are not covered (recall 2/8); the two would swap if generated and real were confused. In float32:
     random-weight Inception features of noise images sit close together far from the origin, where ADM's float16
     squared distances cancel to rounding noise (tests/test_conventions.py checks that arithmetic itself)."""
-    ref = adm.reference(ref_batch, inception_weights, batch_size=6, device="cpu")
     real = np.load(ref_batch)["arr_0"]
-    m = adm.adm_metrics(np.concatenate([real[:3]] * 4), ref, inception_weights, batch_size=6, k=3, device="cpu",
+    m = adm.adm_metrics(np.concatenate([real[:2]] * 4), ref, inception_weights, batch_size=6, k=3, device="cpu",
                        **{**CONVENTIONS, "prc_arithmetic": "fp32"})
     assert m["precision"] == 1.0 and m["recall"] == pytest.approx(0.25)
 
@@ -74,7 +79,7 @@ def test_calc_cli_writes_metrics_and_refuses_fewer_samples(ref_batch, inception_
               "--out", str(tmp_path / "ref.npz")])
     samples = tmp_path / "s.npz"
     write_samples(samples, {"method": "teacher", "steps": 64, "nfe": 128, "eval_seed": 0, "images_per_s": 1.0},
-                  arr_0=images(2), labels=np.arange(12))
+                  arr_0=images(2, n=12), labels=np.arange(12))  # torch-fidelity's IS needs >= 10 (its splits)
     args = ["calc", "--samples", str(samples), "--ref", str(tmp_path / "ref.npz"), "--extractor", str(inception_weights),
             "--prc-neighborhood", "3", "--batch-size", "6", "--out", str(tmp_path / "m.json")]
     adm.main(args + ["--num", "12"])
@@ -104,8 +109,15 @@ class StandInInception(torch.nn.Module):
         return self.proj(torch.nn.functional.adaptive_avg_pool2d(x / 255, 4).flatten(1))
 
 
-def test_cleanfid_crosscheck_plumbing(tmp_path):
-    """clean-fid's legacy_tensorflow path: features of [0, 255] NCHW floats, Frechet distance to the reference."""
+def test_cleanfid_crosscheck_plumbing(tmp_path, monkeypatch):
+    """clean-fid's legacy_tensorflow path: features of [0, 255] NCHW floats, Frechet distance to the reference.
+    clean-fid's own 2048-d sqrtm (40 s here) is swapped for the trace-exact one of `fast_frechet`: what is tested
+    is what reaches it."""
+    import cleanfid.fid
+
+    from evaluation import frechet
+
+    monkeypatch.setattr(cleanfid.fid, "frechet_distance", lambda *stats: frechet.frechet_distance(*stats))
     torch.manual_seed(0)
     net = torch.jit.script(StandInInception())
     net.save(str(tmp_path / "inception-2015-12-05.pt"))
