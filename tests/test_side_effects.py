@@ -23,14 +23,8 @@ def snapshot(folder):
     return out
 
 
-def test_dry_run_and_lint_write_nothing(workdir):
-    before = snapshot(workdir)
-    for args in (["-n", "results/table1.csv", "--configfile", "config/smoke.yaml"],
-                 ["-n", "results/table1.csv", "results/table2.csv", "--configfile", "config/paper.yaml"],
-                 ["--lint", "--configfile", "config/smoke.yaml"]):
-        run = snakemake(args, workdir)
-        assert run.returncode == 0, run.stderr[-2000:]
-    assert snapshot(workdir) == before
+# that a dry run and lint of every preset write nothing is checked by tests/test_workflow.py's test_dry_run and
+# test_lint (one Snakemake call each instead of two)
 
 
 def test_resolved_config_is_per_config(workdir):

@@ -6,6 +6,8 @@ import warnings
 import pandas as pd
 import pytest
 
+from tests.test_side_effects import snapshot
+
 
 def snakemake(args, cwd, timeout=120):
     return subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, cwd=cwd,
@@ -14,17 +16,22 @@ def snakemake(args, cwd, timeout=120):
 
 @pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
 def test_dry_run(workdir, preset):
+    """Every preset's DAG builds, and parsing the workflow writes nothing (tests/test_side_effects.py)."""
+    before = snapshot(workdir)
     run = snakemake(["-n", "results/table1.csv", "results/table2.csv", "results/claims.csv",
                      "--configfile", f"config/{preset}.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     for rule in ("make_table1", "make_table2", "make_claims", "t2i_test_time", "t2i_train_judge"):
         assert rule in run.stdout
+    assert snapshot(workdir) == before
 
 
 @pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
 def test_lint(workdir, preset):
+    before = snapshot(workdir)
     run = snakemake(["--lint", "--configfile", f"config/{preset}.yaml"], workdir)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert snapshot(workdir) == before
 
 
 @pytest.mark.slow
