@@ -66,3 +66,26 @@ def test_table1_refuses_the_same_seed_twice(tmp_path, root):
     b = metrics_file(tmp_path / "b", "dimo", 1, 0)
     with pytest.raises(ArtefactError, match=r"evaluation seed\(s\) \[0\] more than once"):
         build_table1([a, b], root / "config/reported.csv", "smoke")
+
+
+def test_text_to_image_evaluation_checks_its_samples(tmp_path):
+    """The shapes track's evaluator (t2i rules pass --expect) refuses another row's, seed's or prompt set's file."""
+    import numpy as np
+    import pytest
+
+    from softdimo.errors import ArtefactError
+    from softdimo.io import write_samples
+    from softdimo.tracks.shapes.metrics import load_samples
+
+    images, ids = np.zeros((4, 8, 8, 3), np.uint8), np.arange(4)
+    for role in ("eval", "fid"):
+        write_samples(tmp_path / f"{role}.npz", {"method": "dimo", "steps": 1, "eval_seed": 0, "set": role},
+                      arr_0=images, prompt_ids=ids)
+    expect = {"method": "dimo", "steps": "1", "eval_seed": "0"}
+    assert load_samples(tmp_path / "eval.npz", expect, role="eval")[0].shape == (4, 8, 8, 3)
+    with pytest.raises(ArtefactError, match="'fid' prompt set"):
+        load_samples(tmp_path / "fid.npz", expect, role="eval")
+    with pytest.raises(ArtefactError, match="eval_seed"):
+        load_samples(tmp_path / "eval.npz", {**expect, "eval_seed": "1"}, role="eval")
+    with pytest.raises(ArtefactError, match="method"):
+        load_samples(tmp_path / "eval.npz", {**expect, "method": "soft_dimo"}, role="eval")

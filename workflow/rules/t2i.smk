@@ -265,7 +265,8 @@ rule t2i_evaluate:
     shell:
         "python -m softdimo.tracks.shapes.metrics --config {params.resolved} --samples {input.samples} "
         f"--fid-samples {{input.fid_samples}} {T2I_EVAL_ARGS} --method {{wildcards.method}} --steps {{wildcards.steps}} "
-        "--seed {wildcards.seed} --out {output} > {log} 2>&1"
+        "--seed {wildcards.seed} --expect method={wildcards.method} --expect steps={wildcards.steps} "
+        "--expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule t2i_evaluate_test_time:
@@ -288,6 +289,7 @@ rule t2i_evaluate_test_time:
     shell:
         "python -m softdimo.tracks.shapes.metrics --config {params.resolved} --samples {input.samples} "
         f"{T2I_EVAL_ARGS} --method {T2I_TT}+{{wildcards.tt}} --steps 1 --seed {{wildcards.seed}} "
+        f"--expect method={T2I_TT}+{{wildcards.tt}} --expect steps=1 --expect eval_seed={{wildcards.seed}} "
         "--out {output} > {log} 2>&1"
 
 

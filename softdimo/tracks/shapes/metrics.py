@@ -16,15 +16,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.fid import compute_metrics, sha256
+from evaluation.fid import compute_metrics, expectations, sha256
 from evaluation.geneval import score_image, summarize
 from softdimo.tracks.shapes.judges import uint8_to_unit
 from softdimo.tracks.shapes.detector import ShapesDetector
 from softdimo.checkpoints import load_artefact
-from softdimo.io import git_commit, write_json
+from softdimo.io import check_samples, git_commit, write_json
 from softdimo.tracks.shapes.world import load_prompts
 from softdimo.text_bank import load_bank
-from softdimo.errors import cli, nonnegative_int
+from softdimo.errors import ArtefactError, cli, nonnegative_int
 
 
 class Judges:
@@ -79,7 +79,14 @@ class Judges:
         return {**m, "fid_clip_score": self._judge(self.clip, images, prompt_ids)}
 
 
-def load_samples(path):
+def load_samples(path, expect: dict | None = None, role: str | None = None):
+    """Images and prompt ids of a samples file; with `expect`, first its sidecar is checked (sha256 and each
+    expected key, softdimo.io.check_samples), and a sidecar that records a prompt set must record `role`."""
+    if expect is not None:
+        meta = check_samples(path, expect)
+        if role is not None and "set" in meta and meta["set"] != role:
+            raise ArtefactError(f"{path} holds the {meta['set']!r} prompt set's samples where the {role!r} set's are "
+                                f"expected: a file copied from another output; delete it and rerun the workflow")
     with np.load(path) as f:
         return f["arr_0"], f["prompt_ids"]
 
@@ -95,21 +102,25 @@ def main(argv=None):
     parser.add_argument("--method", required=True, help="row name written into the record")
     parser.add_argument("--steps", type=int, required=True, help="sampling steps of the row (0 for real renders)")
     parser.add_argument("--seed", type=nonnegative_int, required=True, help="evaluation seed of the samples")
+    parser.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
+                        help="what the samples' sidecars must record (e.g. method=dimo, steps=1, eval_seed=0), checked "
+                             "with their sha256 before scoring; omitted for files without a sidecar (real renders)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
+    expect = expectations(args.expect) if args.expect else None
     torch.set_num_threads(1)
     inputs = dict(item.split("=", 1) for item in args.input)
     judges = Judges.load(cfg, inputs, need_fid=args.fid_samples is not None)
     t0 = time.time()
-    images, ids = load_samples(args.samples)
+    images, ids = load_samples(args.samples, expect, role="eval")
     want = len(judges.metadata) * cfg.t2i.world.images_per_prompt
     if len(images) != want or np.bincount(ids, minlength=len(judges.metadata)).min() != cfg.t2i.world.images_per_prompt:
         raise ValueError(f"{args.samples}: {len(images)} images; the evaluation set is every caption x "
                          f"{cfg.t2i.world.images_per_prompt} = {want} images")
     metrics = judges.score_prompts(images, ids)
     if args.fid_samples:
-        metrics.update(judges.score_fid_set(*load_samples(args.fid_samples)))
+        metrics.update(judges.score_fid_set(*load_samples(args.fid_samples, expect, role="fid")))
         metrics["fid_samples_sha256"] = sha256(args.fid_samples)
     meta_path = Path(args.samples).with_suffix(".json")
     metrics.update({"method": args.method, "steps": args.steps, "eval_seed": args.seed, "n_eval_images": int(len(images)), "evaluator": "geneval-shapes detector, clip/preference judges, shapes-cnn FID",
