@@ -527,6 +527,16 @@ class T2IStudentCfg(_Section):
     seeds: Seeds = Field(description="training seeds; seed k is also the evaluation seed of its samples")
 
 
+class ShapesStudentCfg(T2IStudentCfg):
+    """A tiny text-to-image student, which may add GAN refinement (the paper-scale text-to-image tracks have no
+    real image tokens to train a discriminator on)."""
+
+    w_gan: float = Field(ge=0, description="weight of the GAN generator term (0 = no GAN); the discriminator is the "
+                                           "frozen text teacher with t2i.gan heads, real = tokens of training renders "
+                                           "with their captions")
+    gan_r_max: float = Field(ge=0, le=1, description="discriminator input masking range r ~ U[0, gan_r_max]")
+
+
 class TestTimeCfg(_Section):
     """Best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; paper.md
     §2.5)."""
@@ -578,12 +588,16 @@ class T2ICfg(_Section):
     eval: T2IEvalCfg = Field(description="GenEval-shapes, CLIP score, preference score and FID of the "
                                          "text-to-image rows")
     distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
-    students: dict[str, T2IStudentCfg] = Field(description=_T2I_STUDENTS)
+    gan: GanCfg = Field(description="discriminator of the students with w_gan > 0 (as c2i.gan, on the text teacher)")
+    students: dict[str, ShapesStudentCfg] = Field(description=_T2I_STUDENTS)
     test_time: TestTimeCfg = Field(description=_TEST_TIME)
 
     @model_validator(mode="after")
     def _check_track(self):
         _check_t2i(self)
+        for layer in self.gan.layers:
+            if layer >= self.teacher.depth:
+                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
         return self
 
 

@@ -40,3 +40,23 @@ def test_claims_table_has_every_claim_and_marks_missing_rows_untested():
     assert claims[3] == "holds"          # 50 <= 1.5 * 40 and 50 below 60 beyond Welch's interval
     assert claims[5] == "holds"          # beats the teacher's own one-step FID
     assert claims[6] == "not tested"     # no Di[M]O-only continuation row
+
+
+def t2i_row(method, fid, recall, n=3, sd=1.0):
+    return {"method": method, "steps": 1, "n_seeds": n, "fid_mean": fid, "fid_std": sd, "recall_mean": recall,
+            "recall_std": sd / 100, "geneval_mean": 0.5, "geneval_std": 0.01, "preference_mean": 1.0,
+            "preference_std": 0.1}
+
+
+def test_claim_10_reads_gan_only_against_its_dimo_init():
+    from reports.claims import build_t2i_claims
+
+    def claim10(rows):
+        claims = pd.DataFrame(build_t2i_claims(pd.DataFrame(rows), "soft_dimo")).set_index("claim")
+        return claims.loc[10, "holds"], claims.loc[10, "ours"]
+
+    collapsed = [t2i_row("dimo", 40.0, 0.60), t2i_row("gan_only", 90.0, 0.20)]
+    assert claim10(collapsed)[0] == "holds" and "gan_only 90.00" in claim10(collapsed)[1]
+    assert claim10([t2i_row("dimo", 40.0, 0.60), t2i_row("gan_only", 30.0, 0.70)])[0] == "does not hold"
+    assert claim10([t2i_row("dimo", 40.0, 0.60), t2i_row("gan_only", 90.0, 0.20, n=1)])[0] == "inconclusive"
+    assert claim10([t2i_row("dimo", 40.0, 0.60)])[0] == "not tested"

@@ -215,3 +215,44 @@ def test_official_geneval_results_summary(tmp_path):
     assert sorted(p.name for p in (tmp_path / "00000" / "samples").iterdir()) == ["00000.png", "00001.png", "00002.png"]
     with pytest.raises(ValueError, match="6 images for 1 prompts"):
         write_layout(images, [{"tag": "colors"}], 3, tmp_path / "bad")
+
+
+def test_text_student_gan_phase_on_the_text_teacher(smoke_cfg):
+    """A tiny text-to-image student with w_gan > 0 (t2i.students.gan_only): the generator loss has a GAN term whose
+    gradient reaches the student's logits, masked positions take the text teacher's mask row, the disc phase trains
+    only the heads; a student without GAN draws no real batch (its RNG stream is that of earlier versions)."""
+    from softdimo.method.gan import Discriminator, mask_positions
+    from softdimo.sampling import GlobalRngs
+    from softdimo.tracks.shapes.stages import Student
+
+    stage = object.__new__(Student)  # the stage's losses on hand-built parts, without files
+    teacher = text_model(fake_bank())
+    stage.cfg, stage.d, stage.gan = smoke_cfg, smoke_cfg.t2i.distill, smoke_cfg.t2i.gan
+    stage.s, stage.w_gan, stage.device, stage.teacher = smoke_cfg.t2i.students["gan_only"], 50.0, "cpu", teacher
+    stage.train_cfg = smoke_cfg.t2i.distill.train
+    stage.modules = {"disc": Discriminator(16, (1,), 8)}
+    stage.train_prompts = torch.arange(5)
+    stage.real_tokens, stage.real_labels = torch.randint(0, 32, (20, 16, 1)), torch.randint(0, 5, (20,))
+    assert [p.name for p in Student(smoke_cfg, {}, "gan_only", 0).phases] == ["generator", "aux", "disc"]
+    assert [p.name for p in Student(smoke_cfg, {}, "soft_dimo", 0).phases] == ["generator", "aux"]
+
+    batch = stage.next_batch(0)
+    assert set(batch) == {"labels", "real_tokens", "real_labels"} and batch["real_tokens"].shape[1:] == (16, 1)
+    z = torch.randn(len(batch["labels"]), 16, 1, 32, requires_grad=True)
+    loss, parts = stage.refinement_loss(z, GlobalRngs(len(z), "cpu"), batch)
+    assert set(parts) == {"gan"} and "fake" in batch
+    loss.backward()
+    assert z.grad.abs().sum() > 0
+    masked = mask_positions(batch["fake"], torch.ones(len(z)), stage.mask_embedding())
+    assert torch.equal(masked[0, 0], teacher.tok_emb.weight[32].detach())  # r = 1: every position is the mask row
+    d_loss, d_parts = stage.disc_loss(batch, 0)
+    d_loss.backward()
+    assert all(p.grad is not None for p in stage.modules["disc"].parameters()) and "real_minus_fake" in d_parts
+    disc_phase = Student(smoke_cfg, {}, "gan_only", 0).phases[-1]
+    assert disc_phase.module == "disc" and disc_phase.lr_scale == smoke_cfg.t2i.gan.lr_scale  # the heads only
+
+    stage.w_gan = 0.0
+    torch.manual_seed(3)
+    plain = stage.next_batch(0)
+    torch.manual_seed(3)
+    assert set(plain) == {"labels"} and torch.equal(plain["labels"], stage.draw_labels(stage.train_cfg.batch_size))

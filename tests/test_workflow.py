@@ -58,7 +58,8 @@ def test_smoke_end_to_end(workdir):
     assert (students["speedup_mean"] > 0).all() and (students["speedup_flop_ceiling_mean"] > 1).all()
     t2 = pd.read_csv(workdir / "results" / "table2.csv")
     assert list(t2["method"]) == ["real_renders", "teacher_caption_blind", "teacher", "teacher", "dimo", "dimo_continued",
-                                  "soft_dimo", "soft_dimo_gumbel", "soft_dimo+bon", "soft_dimo+bon_tteo", "soft_dimo+tteo"]
+                                  "gan_only", "soft_dimo", "soft_dimo_gan", "soft_dimo_gumbel", "soft_dimo+bon",
+                                  "soft_dimo+bon_tteo", "soft_dimo+tteo"]
     assert t2.loc[0, "geneval_mean"] == 1.0  # the detector reads clean renders perfectly
     assert t2["geneval_mean"].between(0, 1).all() and t2["clip_score_mean"].notna().all()
     assert t2[t2["method"] == "teacher"]["fid_mean"].notna().all() and (t2["preset"] == "smoke").all()

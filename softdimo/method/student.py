@@ -116,13 +116,17 @@ class StudentStage:
         """w_gan * L_GAN through soft embeddings (or Gumbel-ST) into the teacher-backbone discriminator."""
         if self.s.w_gan <= 0:
             return 0.0, {}
+        return self.gan_generator_loss(z, rngs, batch, self.s.w_gan, self.s.gan_r_max)
+
+    def gan_generator_loss(self, z, rngs, batch, w_gan: float, r_max: float):
+        """w_gan * L_GAN of the student's relaxed tokens; keeps the fake embeddings for the disc phase."""
         labels = batch["labels"]
         fake = self.teacher.soft_embed(relaxed_probs(z, self.s.estimator, rngs, self.d.gumbel_tau))
-        r = torch.rand(len(labels), device=self.device) * self.s.gan_r_max
+        r = torch.rand(len(labels), device=self.device) * r_max
         masked_fake = mask_positions(fake, r, self.mask_embedding())
         l_gan = generator_loss(self.modules["disc"](self.teacher, masked_fake, labels, r))
         batch["fake"] = fake.detach()
-        return self.s.w_gan * l_gan, {"gan": l_gan.detach()}
+        return w_gan * l_gan, {"gan": l_gan.detach()}
 
     def mask_embedding(self):
         """The teacher's embedding of a masked position, or None for the bit model's zeros."""

@@ -215,6 +215,10 @@ class Student(TextStudentStage):
         self.reward, _ = load_artefact(self.inputs["reward"], "judge", device)
         with np.load(self.inputs["train"]) as f:  # captions drawn with the training distribution's frequencies
             self.train_prompts = torch.from_numpy(f["prompt_ids"]).to(device)
+        if self.w_gan > 0:  # the discriminator's real data: every training render, tokenised, with its caption
+            images, prompt_ids, _ = load_scenes(self.inputs["train"])
+            self.real_tokens = self.tokenizer.encode(torch.from_numpy(images).to(device))
+            self.real_labels = torch.from_numpy(prompt_ids).to(device)
         self.judges = Judges.load(self.cfg, self.inputs, device, need_fid=False)
 
     def reward_of_soft_tokens(self, probs, prompt_ids):
