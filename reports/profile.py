@@ -2,7 +2,7 @@
 finished, hence how many ran side by side) and the rules' `benchmark:` files (CPU time, peak memory).
 
     python -m reports.profile                      # newest log in .snakemake/log, benchmarks/ beside it
-    python -m reports.profile --log .smoke/.snakemake/log/X.snakemake.log --benchmarks .smoke/benchmarks
+    python -m reports.profile --root .smoke                 # the smoke run of make smoke
     python -m reports.profile --out docs/profile.md
 
 Wall time is the sum of a rule's job durations (one-second resolution, as Snakemake logs them); "in parallel"
@@ -103,8 +103,10 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{s:02d}"
 
 
-def render(rows: list[dict], totals: dict, log: Path) -> str:
-    lines = [f"Run log `{log.name}`: {totals['jobs']} jobs, {_clock(totals['elapsed_s'])} elapsed (m:s), "
+def render(rows: list[dict], totals: dict, logs: list[Path]) -> str:
+    names = ", ".join(f"`{log.name}`" for log in logs)
+    lines = [f"Run log{'s' if len(logs) > 1 else ''} {names}: {totals['jobs']} jobs, "
+             f"{_clock(totals['elapsed_s'])} from first start to last finish (m:s), "
              f"{_clock(totals['job_wall_s'])} of job wall time, {_clock(totals['cpu_s'])} of benchmarked CPU time.",
              "",
              "| rule | jobs | wall (m:s) | share | CPU (m:s) | CPU / wall | in parallel | threads | peak RSS (MB) |",
@@ -131,14 +133,15 @@ def main(argv=None):
                                      "share of the total, jobs running side by side, peak memory.")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="the workflow's working folder (holds .snakemake/ and benchmarks/); default: here")
-    parser.add_argument("--log", type=Path, help="one Snakemake run log; default: the newest under ROOT")
+    parser.add_argument("--log", type=Path, nargs="+", help="Snakemake run logs (several: a run resumed after an "
+                        "interruption, profiled as one); default: the newest under ROOT")
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     args = parser.parse_args(argv)
-    log = args.log or newest_log(args.root)
-    jobs = parse_log(log.read_text())
+    logs = args.log or [newest_log(args.root)]
+    jobs = [job for log in logs for job in parse_log(log.read_text())]
     if not jobs:
-        raise SystemExit(f"{log} records no finished job")
-    text = render(*profile(jobs, args.root), log)
+        raise SystemExit(f"{', '.join(map(str, logs))}: no finished job recorded")
+    text = render(*profile(jobs, args.root), logs)
     print(text, end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
