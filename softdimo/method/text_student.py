@@ -102,9 +102,6 @@ class TextStudentStage(StudentStage):
             loss, parts = loss + l_gan, {**parts, **gan_parts}
         return loss, parts
 
-    def mask_embedding(self):
-        return self.teacher.tok_emb.weight[self.teacher.mask_id]  # the text teacher's mask row
-
     def export(self):
         return {"kind": "student", "arch": self._arch, "kwargs": self._kwargs,
                 "state_dict": self.modules["student"].state_dict(),

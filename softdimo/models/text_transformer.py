@@ -45,6 +45,10 @@ class TextMaskedTransformer(nn.Module):
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.tok_emb(tokens[..., 0])
 
+    def mask_embedding(self) -> torch.Tensor:
+        """The embedding of a masked position (the table's last row), for inputs masked outside the model."""
+        return self.tok_emb.weight[self.mask_id]
+
     def soft_embed(self, probs: torch.Tensor) -> torch.Tensor:
         return probs[..., 0, :].to(self.tok_emb.weight.dtype) @ self.tok_emb.weight[:self.classes_per_split]
 
