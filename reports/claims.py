@@ -231,11 +231,12 @@ def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
         _higher(bon_tteo, bon), noise)
     gan_only = {m: _t2i(table2, "gan_only", m) for m in ("fid", "recall")}
     base = {m: _t2i(table2, "dimo", m) for m in ("fid", "recall")}
+    collapse = "GAN-only with a high initial mask ratio (0.95) mode-collapses (MaskGen)"
     if gan_only["fid"] is None or base["fid"] is None:
-        add(10, "GAN-only with a high initial mask ratio (0.95) mode-collapses (MaskGen)", "qualitative (NOTE-ZH)",
-            "gan_only: not run", "untested", "needs the t2i students dimo and gan_only (t2i.students)")
+        add(10, collapse, "qualitative (NOTE-ZH)", "gan_only: not run", "untested",
+            "needs the t2i students dimo and gan_only (t2i.students)")
     else:
-        add(10, "GAN-only with a high initial mask ratio (0.95) mode-collapses (MaskGen)", "qualitative (NOTE-ZH)",
+        add(10, collapse, "qualitative (NOTE-ZH)",
             f"FID {fmt('dimo', base['fid'], 2)}, {fmt('gan_only', gan_only['fid'], 2)}; recall "
             f"{fmt('dimo', base['recall'], 3)}, {fmt('gan_only', gan_only['recall'], 3)}",
             _all(_verdict(base["fid"], gan_only["fid"]), _higher(base["recall"], gan_only["recall"])),

@@ -13,11 +13,11 @@ from softdimo.errors import cli
 
 
 
-def _save(fig, path) -> None:
+def _save(fig, path, dpi: int = 130) -> None:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     tmp = Path(path).with_suffix(".tmp.png")
     tmp.write_bytes(buf.getvalue())
@@ -90,9 +90,7 @@ def plot_readme(table_csv, npz_files: list[Path], titles: list[str], out_png, pe
     _fid_panel(fig.add_subplot(grid[:, 0]), table, own)
     for i, (path, title) in enumerate(zip(npz_files, titles)):
         _strip(fig.add_subplot(grid[i, 1]), path, title, per_row)
-    fig.savefig(Path(out_png).with_suffix(".tmp.png"), format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    Path(out_png).with_suffix(".tmp.png").replace(out_png)
+    _save(fig, out_png, dpi=90)
 
 
 def main(argv=None):

@@ -340,6 +340,13 @@ class StudentCfg(_Section):
     seeds: Seeds = Field(description="training seeds; seed k is also the evaluation seed of its samples")
 
 
+def _check_gan_layers(gan, depth: int) -> None:
+    """The discriminator's heads tap existing teacher blocks."""
+    for layer in gan.layers:
+        if layer >= depth:
+            raise _rule("gan.layers", f"block {layer} does not exist (depth {depth})")
+
+
 def _check_init_chains(students: dict) -> None:
     """A student continues 'teacher' or another student, whose weights exist for each of its seeds."""
     for name, student in students.items():
@@ -377,9 +384,7 @@ class C2ICfg(_Section):
 
     @model_validator(mode="after")
     def _check_students(self):
-        for layer in self.gan.layers:
-            if layer >= self.teacher.depth:
-                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
+        _check_gan_layers(self.gan, self.teacher.depth)
         _check_init_chains(self.students)
         if not self.students:
             raise _rule("students", "needs at least one student (Table 1, its figures and claims read them)")
@@ -595,9 +600,7 @@ class T2ICfg(_Section):
     @model_validator(mode="after")
     def _check_track(self):
         _check_t2i(self)
-        for layer in self.gan.layers:
-            if layer >= self.teacher.depth:
-                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
+        _check_gan_layers(self.gan, self.teacher.depth)
         return self
 
 
@@ -765,9 +768,7 @@ class FamilyCfg(_Section):
 
     @model_validator(mode="after")
     def _check_family(self):
-        for layer in self.gan.layers:
-            if layer >= self.teacher.depth:
-                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.depth})")
+        _check_gan_layers(self.gan, self.teacher.depth)
         _check_init_chains(self.students)
         if not self.students:
             raise _rule("students", "needs at least one student")
@@ -899,9 +900,7 @@ class MaskGitCfg(_Section):
             unknown, missing = set(section.kwargs) - set(params), set(params) - set(section.kwargs)
             if unknown or missing:
                 raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {section.arch}")
-        for layer in self.gan.layers:
-            if layer >= self.teacher.kwargs["depth"]:
-                raise _rule("gan.layers", f"block {layer} does not exist (depth {self.teacher.kwargs['depth']})")
+        _check_gan_layers(self.gan, self.teacher.kwargs["depth"])
         if "dimo_released" in self.students:
             raise _rule("students.dimo_released", "the name of the released student's row; choose another")
         _check_init_chains(self.students)
