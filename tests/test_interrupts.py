@@ -1,0 +1,103 @@
+"""Issue 17, classes 1 and 6, at the level of Snakemake itself (the function-level cases are in test_faults.py):
+another preset's dry run and a run the lock refuses, both while a run of this preset holds its lock, change
+nothing its jobs read; and when Snakemake dies while a training job runs on, the rerun reuses the job's finished
+checkpoint instead of training again. Real Snakemake processes and a real training job of the smoke preset. The
+processes are paused (SIGSTOP) at the points that matter, so the interleaving does not depend on timing."""
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+TARGET = "results/c2i/tokenizer.pt"
+SMOKE = ["--configfile", "config/smoke.yaml"]
+
+
+def snakemake(args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+def weights(path):
+    """The tensors only: the file's summary records, by design, how this run got them (steps trained, seconds)."""
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def wait_for(predicate, what, timeout=240):
+    end = time.time() + timeout
+    while not predicate():
+        if time.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def signal_all(procs, sig):
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def test_concurrent_runs_and_interrupted_snakemake(workdir):
+    # an undisturbed run: the reference weights
+    first = snakemake(["--cores", "1", TARGET, *SMOKE], workdir)
+    assert first.returncode == 0, first.stderr[-3000:]
+    tokenizer, log = workdir / TARGET, workdir / "logs/train_tokenizer.log"
+    undisturbed = weights(tokenizer)
+    for path in (tokenizer, workdir / "results/c2i/tokenizer.json", workdir / "results/c2i/curves/tokenizer.csv",
+                 log):
+        path.unlink()
+    shutil.rmtree(workdir / "results/c2i/checkpoints")  # train again from step 0
+
+    run = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", TARGET, *SMOKE], cwd=workdir,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    snake = psutil.Process(run.pid)
+    try:
+        # class 1: the run holds its lock; paused there, another preset's dry run and real run come in between
+        wait_for(lambda: any((workdir / ".snakemake/locks").glob("*")), "the smoke run to take its lock")
+        signal_all([snake, *snake.children(recursive=True)], signal.SIGSTOP)
+        resolved = {p: p.read_text() for p in (workdir / "results/configs").glob("*.yaml")}
+        assert len(resolved) == 1  # the smoke preset's, from the first run
+        dry = snakemake(["-n", "results/table1.csv"], workdir)
+        assert dry.returncode == 0, dry.stderr[-3000:]
+        refused = snakemake(["--cores", "1", TARGET], workdir)
+        assert refused.returncode != 0 and "cannot be locked" in refused.stdout + refused.stderr, refused.stderr[-3000:]
+        assert {p: p.read_text() for p in resolved} == resolved  # nothing the smoke jobs read has changed
+        signal_all([snake, *snake.children(recursive=True)], signal.SIGCONT)
+
+        # class 6: Snakemake dies (SIGKILL, as on a lost login node) while its training job runs on and finishes
+        wait_for(log.exists, "the training job to start")
+        job = snake.children(recursive=True)
+        signal_all([snake, *job], signal.SIGSTOP)
+        snake.kill()
+        run.wait()
+        signal_all(job, signal.SIGCONT)
+        psutil.wait_procs(job, timeout=240)
+    finally:
+        for proc in [snake, *(snake.children(recursive=True) if snake.is_running() else [])]:
+            signal_all([proc], signal.SIGKILL)
+    assert tokenizer.exists() and "reusing it" not in log.read_text(), log.read_text()[-2000:]
+
+    # Snakemake knows the job did not finish under its watch: it does not trust the outputs ... (the killed run
+    # also left its lock, which --unlock removes, as Snakemake's message says)
+    plain = snakemake(["--cores", "1", TARGET, *SMOKE], workdir)
+    assert plain.returncode != 0 and "--rerun-incomplete" in plain.stdout + plain.stderr, plain.stderr[-3000:]
+    assert snakemake(["--unlock", TARGET, *SMOKE], workdir).returncode == 0
+    # ... and the rerun it asks for reuses the finished checkpoint: no step trained again, the same weights
+    again = snakemake(["--cores", "1", "--rerun-incomplete", TARGET, *SMOKE], workdir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "reusing it" in log.read_text(), log.read_text()[-2000:]
+    assert same(weights(tokenizer), undisturbed)
+    done = snakemake(["-n", TARGET, *SMOKE], workdir)
+    assert "Nothing to be done" in done.stdout + done.stderr, done.stdout[-2000:]
