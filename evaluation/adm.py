@@ -26,9 +26,9 @@ import torch
 from tqdm import tqdm
 
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
-from evaluation.fid import ImageArray, expectations, load_images, sha256
+from evaluation.fid import ImageArray, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
-from softdimo.io import atomic_savez, check_samples, git_commit, write_json
+from softdimo.io import atomic_savez, check_samples, expectations, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli, positive_int
 

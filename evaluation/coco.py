@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from evaluation.fid_inception import FIDInceptionV3, to_network_input
 from evaluation.frechet import feature_stats, frechet_distance
-from softdimo.io import git_commit, write_json
+from softdimo.io import add_expect_argument, check_samples, expectations, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli
 
@@ -87,7 +87,10 @@ def main(argv=None):
     parser.add_argument("--clip", required=True)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--out", required=True)
+    add_expect_argument(parser)
     args = parser.parse_args(argv)
+    if args.expect:
+        check_samples(args.samples, expectations(args.expect))
     from softdimo.runtime import setup_torch
 
     setup_torch(torch.get_num_threads())

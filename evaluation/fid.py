@@ -24,8 +24,8 @@ import torch_fidelity
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.extractors import EVALUATORS, register_all
 from evaluation.frechet import feature_stats
-from softdimo.io import atomic_savez, check_samples, git_commit, write_json
-from softdimo.errors import ArtefactError, SoftdimoError, cli, positive_int, read_npz
+from softdimo.io import atomic_savez, check_samples, expectations, git_commit, write_json
+from softdimo.errors import ArtefactError, cli, positive_int, read_npz
 
 
 class ImageArray(torch.utils.data.Dataset):
@@ -43,14 +43,6 @@ class ImageArray(torch.utils.data.Dataset):
 
 # what a table needs to know about a row of real images scored like samples
 REAL_ROW = {"method": "real_train_images", "steps": 0, "nfe": 0, "eval_seed": 0, "images_per_s": float("nan")}
-
-
-def expectations(items: list[str]) -> dict:
-    """--expect KEY=VALUE items as a dict."""
-    bad = [item for item in items if "=" not in item or not item.split("=", 1)[0]]
-    if bad:
-        raise SoftdimoError(f"--expect takes KEY=VALUE, got {bad[0]!r}")
-    return dict(item.split("=", 1) for item in items)
 
 
 def load_images(path, num: int | None = None) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from evaluation.geneval import summarize
-from softdimo.io import write_json
+from softdimo.io import add_expect_argument, check_samples, expectations, write_json
 from softdimo.errors import cli
 
 OFFICIAL_COMMIT = "af4902f24d3ca90ebbb446dd9891a59e0f82725f"  # djghosh13/geneval, 2025-03-03
@@ -60,11 +60,14 @@ def main(argv=None):
     lay.add_argument("--metadata", required=True, help="GenEval's evaluation_metadata.jsonl (one prompt per line)")
     lay.add_argument("--images-per-prompt", type=int, required=True)
     lay.add_argument("--out", required=True)
+    add_expect_argument(lay)
     summ = sub.add_parser("summary")
     summ.add_argument("--results", required=True)
     summ.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.cmd == "layout":
+        if args.expect:
+            check_samples(args.samples, expectations(args.expect))
         with np.load(args.samples) as f:
             images = f["arr_0"]
         metadata = [json.loads(line) for line in Path(args.metadata).read_text().splitlines() if line.strip()]

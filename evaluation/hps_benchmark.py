@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from evaluation.clip_scorers import HPS_VERSION, hps_model
-from softdimo.io import git_commit, write_json
+from softdimo.io import add_expect_argument, check_samples, expectations, git_commit, write_json
 from softdimo.errors import cli
 
 CHUNKS = 10
@@ -49,7 +49,10 @@ def main(argv=None):
     parser.add_argument("--weights", required=True)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--out", required=True)
+    add_expect_argument(parser)
     args = parser.parse_args(argv)
+    if args.expect:
+        check_samples(args.samples, expectations(args.expect))
     setup_torch(torch.get_num_threads())
     device = "cuda" if torch.cuda.is_available() else "cpu"
     pset = load_prompt_set(args.prompts)

@@ -96,6 +96,21 @@ def check_samples(path, expect: dict) -> dict:
     return meta
 
 
+def expectations(items: list[str]) -> dict:
+    """--expect KEY=VALUE items as a dict."""
+    from softdimo.errors import SoftdimoError
+
+    bad = [item for item in items if "=" not in item or not item.split("=", 1)[0]]
+    if bad:
+        raise SoftdimoError(f"--expect takes KEY=VALUE, got {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items)
+
+
+def add_expect_argument(parser) -> None:
+    parser.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
+                        help="check the samples file's sidecar: its sha256, and that it records KEY=VALUE (repeatable)")
+
+
 def atomic_write_text(path, text: str) -> None:
     _atomic_write_bytes(path, text.encode())
 

@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 
 def test_paper_dag_has_the_maskgit_rows(workdir):

@@ -143,15 +143,20 @@ def test_bank_conversion_and_sampling(files):
         pipeline.main(convert)
     common = ["sample", "--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--text-bank",
               str(f["bank"]), "--prompts", str(f["geneval"]), "--per-prompt", "2", "--seed", "1"]
-    pipeline.main(common + ["--teacher", str(f["teacher"]), "--steps", "3", "--batch-size", "4", "--out", str(tmp / "t.npz")])
-    pipeline.main(common + ["--teacher", str(f["teacher"]), "--steps", "3", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
-    pipeline.main(common + ["--student", str(f["released"]), "--out", str(tmp / "r.npz")])
+    teacher = ["--teacher", str(f["teacher"]), "--steps", "3", "--method", "meissonic_teacher"]
+    pipeline.main(common + teacher + ["--batch-size", "4", "--out", str(tmp / "t.npz")])
+    pipeline.main(common + teacher + ["--batch-size", "1", "--out", str(tmp / "t1.npz")])
+    pipeline.main(common + ["--student", str(f["released"]), "--method", "meissonic_dimo_released",
+                            "--out", str(tmp / "r.npz")])
     with np.load(tmp / "t.npz") as a, np.load(tmp / "t1.npz") as b, np.load(tmp / "r.npz") as r:
         assert a["arr_0"].shape == (4, 8, 8, 3) and a["arr_0"].dtype == np.uint8
         assert np.array_equal(a["arr_0"], b["arr_0"]) and r["arr_0"].shape == (4, 8, 8, 3)
     meta = json.loads((tmp / "t.json").read_text())
     assert meta["nfe"] == 3 * 2  # per image: 3 steps x (prompt, negative prompt)
     assert json.loads((tmp / "r.json").read_text())["what"] == "dimo_released"
+    from softdimo.io import check_samples  # the sidecar names the row, checked by the evaluators
+
+    assert check_samples(tmp / "r.npz", {"method": "meissonic_dimo_released", "seed": 1, "steps": 1})
 
 
 def test_student_stage_runs_the_official_recipe(files, tiny_scorers):
@@ -181,8 +186,10 @@ def test_test_time_grid_cli(files, tiny_scorers):
     out = tmp / "tt"
     pipeline.main(["test-time", "--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--text-bank",
                    str(f["bank"]), "--prompts", str(f["geneval"]), "--student", str(f["released"]), "--clip",
-                   str(f["clip"]), "--hps", str(f["hps"]), "--per-prompt", "1", "--seed", "0", "--out-dir", str(out)])
+                   str(f["clip"]), "--hps", str(f["hps"]), "--per-prompt", "1", "--seed", "0", "--method",
+                   "meissonic_soft_dimo", "--out-dir", str(out)])
     grid = json.loads((out / "grid.json").read_text())
     assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]] and grid["student"] == "dimo_released"
+    assert json.loads((out / "n2_tteo1.json").read_text())["method"] == "meissonic_soft_dimo+n2_tteo1"
     with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo1.npz") as two:
         assert one["arr_0"].shape == (2, 8, 8, 3) and two["arr_0"].shape == (2, 8, 8, 3)

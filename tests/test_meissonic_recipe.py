@@ -7,8 +7,6 @@ import pytest
 import torch
 
 from softdimo.config import load_config
-from softdimo.sampling import mask_ratio
-
 from softdimo.tracks.meissonic.sampler import remask_count, sample_meissonic
 
 # the modules need diffusers (pinned in pyproject.toml and the lock); the rest of this file does not

@@ -158,9 +158,10 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
     common = ["sample", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
               str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
               "--per-prompt", "2", "--seed", "3"]
-    pipeline.main(common + ["--steps", "2", "--batch-size", "4", "--out", str(tmp / "t.npz")])
-    pipeline.main(common + ["--steps", "2", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
-    pipeline.main(common + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
+    teacher_row, student_row = ["--method", "teacher"], ["--method", "dimo"]
+    pipeline.main(common + teacher_row + ["--steps", "2", "--batch-size", "4", "--out", str(tmp / "t.npz")])
+    pipeline.main(common + teacher_row + ["--steps", "2", "--batch-size", "1", "--out", str(tmp / "t1.npz")])
+    pipeline.main(common + student_row + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
     with np.load(tmp / "t.npz") as a, np.load(tmp / "t1.npz") as b, np.load(tmp / "s.npz") as s:
         assert a["arr_0"].shape == (4, 32, 32, 3) and a["arr_0"].dtype == np.uint8
         assert np.array_equal(a["arr_0"], b["arr_0"])  # batch size never changes a sample
@@ -168,6 +169,32 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
         assert not np.array_equal(a["arr_0"][0], a["arr_0"][1])  # same prompt, own seed
     meta = json.loads((tmp / "s.json").read_text())
     assert meta["what"] == "student" and meta["n_images"] == 4 and meta["images_per_s"] > 0
+    assert meta["method"] == "dimo" and meta["prompt_set"] == "geneval" and meta["seed"] == 3 and meta["steps"] == 1
+
+
+def test_paper_evaluators_refuse_samples_of_another_row(tmp_path):
+    """Issue 17 class 3 on the paper text-to-image track: the GenEval layout, HPS and COCO evaluators check the
+    samples' sidecar (sha256 and what the rule's path names) before loading anything else."""
+    from evaluation import coco, geneval_official, hps_benchmark
+    from softdimo.errors import ArtefactError
+    from softdimo.io import write_samples
+
+    path = tmp_path / "seed0.npz"
+    write_samples(path, {"method": "dimo", "prompt_set": "hps", "seed": 0, "steps": 1},
+                  arr_0=np.zeros((2, 8, 8, 3), np.uint8))
+    missing = ["--prompts", "absent.json", "--weights", "absent.pt", "--out", str(tmp_path / "o.json")]
+    with pytest.raises(ArtefactError, match=r"made for method='dimo', but this job expects method='soft_dimo'"):
+        hps_benchmark.main(["--samples", str(path), *missing, "--expect", "method=soft_dimo"])
+    with pytest.raises(ArtefactError, match=r"made for seed=0, but this job expects seed='1'"):
+        coco.main(["--samples", str(path), "--captions", "c", "--stats", "s", "--inception", "i", "--clip", "c",
+                   "--out", str(tmp_path / "o.json"), "--expect", "method=dimo", "--expect", "seed=1"])
+    with pytest.raises(ArtefactError, match="made for prompt_set='hps'"):
+        geneval_official.main(["layout", "--samples", str(path), "--metadata", "m", "--images-per-prompt", "1",
+                               "--out", str(tmp_path / "g"), "--expect", "prompt_set=geneval"])
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])  # changed after it was written
+    with pytest.raises(ArtefactError, match="but its sidecar"):
+        hps_benchmark.main(["--samples", str(path), *missing, "--expect", "method=dimo"])
 
 
 def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
@@ -193,9 +220,13 @@ def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
     pipeline.main(["test-time", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
                     str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),
                     "--student", str(tmp / "soft_dimo.pt"), "--clip", str(f["clip"]), "--hps", str(f["hps"]),
-                    "--per-prompt", "1", "--seed", "0", "--out-dir", str(out)])
+                    "--per-prompt", "1", "--seed", "0", "--method", "soft_dimo", "--out-dir", str(out)])
     grid = json.loads((out / "grid.json").read_text())
     assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]] and grid["rewards"] == {"clip": 1.0, "hps": 0.0}
+    from softdimo.io import check_samples  # each file's sidecar names the row the tables give it
+
+    assert check_samples(out / "n2_tteo1.npz", {"method": "soft_dimo+n2_tteo1", "seed": 0, "steps": 1,
+                                                 "prompt_set": "geneval"})["best_of_n"] == 2
     with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo0.npz") as two:
         assert one["arr_0"].shape == (2, 32, 32, 3) and two["arr_0"].shape == (2, 32, 32, 3)
 

@@ -67,3 +67,10 @@ def test_time_grid(student, scoring, prompt_ids, seeds, tt, *, r_init, distill_c
             for n in tt.best_of_n:
                 images[(n, k)].append(pictures[np.arange(b), r[:, :n].argmax(1).cpu().numpy()])
     return {key: np.concatenate(v) for key, v in images.items()}
+
+
+def setting_sidecar(student_row: str, n: int, k: int, **what) -> dict:
+    """What made one samples file of a test-time grid, for its sidecar: the row name the tables give it
+    (`<student row>+n<N>_tteo<K>`, checked by the evaluators' --expect method=...), N, K and whatever else the
+    caller records (prompt set, seed, ...)."""
+    return {"method": f"{student_row}+n{n}_tteo{k}", "best_of_n": n, "tteo_iters": k, "steps": 1, **what}

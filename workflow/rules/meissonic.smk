@@ -161,7 +161,8 @@ rule meissonic_sample:
     shell:
         "python -m softdimo.tracks.meissonic.pipeline sample --config {params.resolved} --tokenizer {input.tokenizer} "
         "--text-bank {input.text_bank} --prompts {input.prompts} --seed {wildcards.seed} {params.how} "
-        "--per-prompt {params.per_prompt} {params.store} --out {output.samples} > {log} 2>&1"
+        "--per-prompt {params.per_prompt} {params.store} --method {wildcards.pmethod} --out {output.samples} "
+        "> {log} 2>&1"
 
 
 rule meissonic_test_time:
@@ -177,6 +178,8 @@ rule meissonic_test_time:
         grid=f"{PT}/test_time_{M_TT_STUDENT}/{{tset}}/seed{{seed}}/grid.json",
         samples=expand(f"{PT}/test_time_{M_TT_STUDENT}/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz",
                        n=M_TT["best_of_n"], k=M_TT["tteo_iters"]),
+        sidecars=expand(f"{PT}/test_time_{M_TT_STUDENT}/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.json",
+                        n=M_TT["best_of_n"], k=M_TT["tteo_iters"]),
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
@@ -194,5 +197,5 @@ rule meissonic_test_time:
     shell:
         "python -m softdimo.tracks.meissonic.pipeline test-time --config {params.resolved} --tokenizer {input.tokenizer} "
         "--text-bank {input.text_bank} --prompts {input.prompts} --student {input.student} --clip {input.clip} "
-        "--hps {input.hps} --per-prompt {params.per_prompt} --seed {wildcards.seed} "
+        f"--hps {{input.hps}} --per-prompt {{params.per_prompt}} --seed {{wildcards.seed}} --method {M_TT_STUDENT} "
         f"--out-dir {PT}/test_time_{M_TT_STUDENT}/{{wildcards.tset}}/seed{{wildcards.seed}} > {{log}} 2>&1"

@@ -254,7 +254,7 @@ rule t2i_paper_sample:
         "../envs/torch.yaml"
     shell:
         f"python -m softdimo.tracks.maskgen.pipeline sample {P_SAMPLE_ARGS} {{params.how}} --per-prompt {{params.per_prompt}} "
-        "--out {output.samples} > {log} 2>&1"
+        "--method {wildcards.pmethod} --out {output.samples} > {log} 2>&1"
 
 
 rule t2i_paper_test_time:
@@ -270,6 +270,8 @@ rule t2i_paper_test_time:
         grid=f"{PT}/test_time/{{tset}}/seed{{seed}}/grid.json",
         samples=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.npz", n=P_TT["best_of_n"],
                        k=P_TT["tteo_iters"]),
+        sidecars=expand(f"{PT}/test_time/{{{{tset}}}}/seed{{{{seed}}}}/n{{n}}_tteo{{k}}.json", n=P_TT["best_of_n"],
+                        k=P_TT["tteo_iters"]),
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
@@ -286,7 +288,8 @@ rule t2i_paper_test_time:
         "../envs/torch.yaml"
     shell:
         f"python -m softdimo.tracks.maskgen.pipeline test-time {P_SAMPLE_ARGS} --student {{input.student}} --clip {{input.clip}} "
-        f"--hps {{input.hps}} --per-prompt {{params.per_prompt}} --out-dir {PT}/test_time/{{wildcards.tset}}/seed{{wildcards.seed}} "
+        f"--hps {{input.hps}} --per-prompt {{params.per_prompt}} --method {P_TT_STUDENT} "
+        f"--out-dir {PT}/test_time/{{wildcards.tset}}/seed{{wildcards.seed}} "
         "> {log} 2>&1"
 
 
@@ -307,7 +310,7 @@ rule t2i_paper_geneval_layout:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.geneval_official layout --samples {input.samples} --metadata {input.metadata} "
-        "--images-per-prompt {params.per_prompt} --out {output} > {log} 2>&1"
+        f"--images-per-prompt {{params.per_prompt}} {P_EXPECT.format(pset='geneval')} --out {{output}} > {{log}} 2>&1"
 
 
 rule t2i_paper_geneval_detect:
@@ -375,7 +378,8 @@ rule t2i_paper_hps:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.hps_benchmark --samples {input.samples} --prompts {input.prompts} "
-        "--weights {input.weights} --batch-size {params.batch_size} --out {output} > {log} 2>&1"
+        f"--weights {{input.weights}} --batch-size {{params.batch_size}} {P_EXPECT.format(pset='hps')} "
+        "--out {output} > {log} 2>&1"
 
 
 rule t2i_paper_coco:
@@ -400,8 +404,8 @@ rule t2i_paper_coco:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.coco --samples {input.samples} --captions {input.captions} --stats {input.stats} "
-        "--inception {input.inception} --clip {input.clip} --batch-size {params.batch_size} --out {output} "
-        "> {log} 2>&1"
+        "--inception {input.inception} --clip {input.clip} --batch-size {params.batch_size} "
+        f"{P_EXPECT.format(pset='coco')} --out {{output}} > {{log}} 2>&1"
 
 
 rule t2i_paper_metrics:

@@ -83,6 +83,11 @@ def p_student_init(wildcards):
     return [] if init == "teacher" else [f"{PT}/students/{init}/seed{wildcards.seed}/generator.pt"]
 
 
+# What each evaluator checks in the samples' sidecar (issue 17): the row, prompt set, seed and steps its path
+# names, so a file copied from another row or seed is refused instead of scored ({pset} filled per rule)
+P_EXPECT = ("--expect method={{wildcards.pmethod}} --expect prompt_set={pset} --expect seed={{wildcards.seed}} "
+            "--expect steps={{wildcards.steps}}")
+
 P_SAMPLE_ARGS = (
     "--config {params.resolved} --teacher {input.teacher} --tokenizer {input.tokenizer} "
     "--text-bank {input.text_bank} --prompts {input.prompts} --seed {wildcards.seed}"

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from evaluation.prompt_sets import load_prompt_set, prompt_set
-from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json, write_samples
+from softdimo.io import atomic_torch_save, git_commit, write_json, write_samples
 from softdimo.method.reward import CompositeReward
 from softdimo.errors import cli, positive_int, nonnegative_int
 
@@ -164,7 +164,7 @@ def sample_main(args, cfg):
                       cfg.precision, desc=what, quantize=cfg.t2i_paper.sampling.quantize)
     seconds = time.perf_counter() - t0
     write_samples(args.out, {
-        "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
+        "method": args.method, "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
         "steps": 1 if args.student else args.steps, "nfe": counted.nfe(len(images)),
         "quantize": cfg.t2i_paper.sampling.quantize,
         "seed": args.seed, "images_per_s": len(images) / seconds, "seconds": seconds, "device": str(device),
@@ -179,7 +179,7 @@ def test_time_main(args, cfg):
     from softdimo.config import as_dict
     from softdimo.runtime import autocast, setup_torch
     from softdimo.sampling import image_seeds
-    from softdimo.method.test_time import test_time_grid
+    from softdimo.method.test_time import setting_sidecar, test_time_grid
 
     setup_torch(cfg.torch_threads)
     device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
@@ -203,7 +203,9 @@ def test_time_main(args, cfg):
     out = Path(args.out_dir)
     rows = np.arange(len(pset["prompts"])).repeat(args.per_prompt)
     for (n, k), images in sorted(grid.items()):
-        atomic_savez(out / f"n{n}_tteo{k}.npz", arr_0=images, prompt_rows=rows)
+        meta = setting_sidecar(args.method, n, k, prompt_set=pset["set"], per_prompt=args.per_prompt, seed=args.seed,
+                               git_commit=git_commit())
+        write_samples(out / f"n{n}_tteo{k}.npz", meta, arr_0=images, prompt_rows=rows)
     write_json(out / "grid.json", {"student": payload["method"], "prompt_set": pset["set"], "seed": args.seed,
                                    "grid": [[n, k] for n, k in sorted(grid)], "rewards": as_dict(paper.rewards),
                                    "tteo_lr": paper.test_time.tteo_lr, "seconds": seconds, "n_images": len(ids),
@@ -237,6 +239,8 @@ def main(argv=None):
     for name in ("--teacher", "--tokenizer", "--text-bank", "--prompts", "--student", "--clip", "--hps", "--out-dir"):
         t.add_argument(name, required=True)
     for q in (s, t):
+        q.add_argument("--method", required=True, help="the row's name in the tables (recorded in the samples' "
+                       "sidecar, checked by the evaluators); test-time: the student's, the setting is appended")
         q.add_argument("--per-prompt", type=positive_int, required=True)
         q.add_argument("--seed", type=nonnegative_int, required=True)
         q.add_argument("--batch-size", type=int, default=None)

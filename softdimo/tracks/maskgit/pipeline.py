@@ -19,7 +19,7 @@ import torch
 from softdimo import distributed
 from softdimo.config import Config, load_config, replace
 from softdimo.errors import cli, nonnegative_int, positive_int
-from softdimo.io import git_commit, write_json, write_samples
+from softdimo.io import git_commit, write_samples
 from softdimo.sampling import ForwardCounter, image_seeds
 
 FAMILY = "MaskGit"

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from evaluation.prompt_sets import load_prompt_set
 from softdimo.errors import cli, nonnegative_int, positive_int
-from softdimo.io import atomic_savez, atomic_torch_save, git_commit, write_json
+from softdimo.io import atomic_torch_save, git_commit, write_json, write_samples
 
 
 def bank_ids(bank, prompts: list[str]) -> torch.Tensor:
@@ -180,12 +180,12 @@ def sample_main(args, cfg):
     images = generate(sampler, tokenizer, ids, seeds, args.batch_size or m.sampling.batch_size, cfg.precision,
                       m.sampling.quantize, desc=what, store_size=args.store_size)
     seconds = time.perf_counter() - t0
-    atomic_savez(args.out, arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
-    write_json(Path(args.out).with_suffix(".json"), {
-        "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
+    write_samples(args.out, {
+        "method": args.method, "what": what, "prompt_set": pset["set"], "n_images": len(images), "per_prompt": args.per_prompt,
         "steps": 1 if args.student else args.steps, "nfe": counted.nfe(len(images)), "resolution": images.shape[1],
         "quantize": m.sampling.quantize, "seed": args.seed, "images_per_s": len(images) / seconds,
-        "seconds": seconds, "device": str(device), "precision": cfg.precision, "git_commit": git_commit()})
+        "seconds": seconds, "device": str(device), "precision": cfg.precision, "git_commit": git_commit()},
+        arr_0=images, prompt_rows=np.arange(len(pset["prompts"])).repeat(args.per_prompt))
     print(f"{what}: {len(images)} images, {len(images) / seconds:.2f} images/s")
 
 
@@ -213,7 +213,7 @@ def test_time_main(args, cfg):
     from softdimo.checkpoints import load_artefact
     from softdimo.config import as_dict
     from softdimo.method.reward import CompositeReward
-    from softdimo.method.test_time import test_time_grid
+    from softdimo.method.test_time import setting_sidecar, test_time_grid
     from softdimo.runtime import autocast, setup_torch
     from softdimo.sampling import image_seeds
     from softdimo.text_bank import load_bank
@@ -240,7 +240,9 @@ def test_time_main(args, cfg):
     out = Path(args.out_dir)
     rows = np.arange(len(pset["prompts"])).repeat(args.per_prompt)
     for (n, k), images in sorted(grid.items()):
-        atomic_savez(out / f"n{n}_tteo{k}.npz", arr_0=images, prompt_rows=rows)
+        meta = setting_sidecar(args.method, n, k, prompt_set=pset["set"], per_prompt=args.per_prompt, seed=args.seed,
+                               git_commit=git_commit())
+        write_samples(out / f"n{n}_tteo{k}.npz", meta, arr_0=images, prompt_rows=rows)
     write_json(out / "grid.json", {"student": payload["method"], "prompt_set": pset["set"], "seed": args.seed,
                                    "grid": [[n, k] for n, k in sorted(grid)], "rewards": weights,
                                    "tteo_lr": m.test_time.tteo_lr, "seconds": seconds, "n_images": len(ids),
@@ -268,6 +270,8 @@ def main(argv=None):
     s.add_argument("--teacher", help="teacher artefact (with --steps)")
     s.add_argument("--per-prompt", type=positive_int, required=True)
     s.add_argument("--seed", type=nonnegative_int, required=True)
+    s.add_argument("--method", required=True, help="the row's name in the tables (recorded in the samples' sidecar, "
+                   "checked by the evaluators)")
     s.add_argument("--batch-size", type=int, default=None)
     s.add_argument("--store-size", type=positive_int, default=None, help="side of the stored images (default: as decoded)")
     t = sub.add_parser("test-time")
@@ -275,6 +279,8 @@ def main(argv=None):
         t.add_argument(name, required=True)
     t.add_argument("--per-prompt", type=positive_int, required=True)
     t.add_argument("--seed", type=nonnegative_int, required=True)
+    t.add_argument("--method", required=True, help="the student row's name in the tables; each samples file's "
+                   "sidecar records it with the setting appended (+nN_tteoK)")
     t.add_argument("--batch-size", type=positive_int, default=None, help="prompts per batch (default 1)")
     for q in (b, c, s):
         q.add_argument("--config", required=True)

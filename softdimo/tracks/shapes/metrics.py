@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.fid import compute_metrics, expectations, sha256
+from evaluation.fid import compute_metrics, sha256
 from evaluation.geneval import score_image, summarize
 from softdimo.tracks.shapes.judges import uint8_to_unit
 from softdimo.tracks.shapes.detector import ShapesDetector
 from softdimo.checkpoints import load_artefact
-from softdimo.io import check_samples, git_commit, write_json
+from softdimo.io import check_samples, expectations, git_commit, write_json
 from softdimo.tracks.shapes.world import load_prompts
 from softdimo.text_bank import load_bank
 from softdimo.errors import ArtefactError, cli, nonnegative_int
