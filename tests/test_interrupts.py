@@ -2,7 +2,10 @@
 another preset's dry run and a run the lock refuses, both while a run of this preset holds its lock, change
 nothing its jobs read; and when Snakemake dies while a training job runs on, the rerun reuses the job's finished
 checkpoint instead of training again. Real Snakemake processes and a real training job of the smoke preset. The
-processes are paused (SIGSTOP) at the points that matter, so the interleaving does not depend on timing."""
+processes are paused (SIGSTOP) at the points that matter; the one timing assumption left is that the training
+process is paused before it has trained its 20 steps (polled every 50 ms; its import of torch alone takes
+seconds). Were it to finish first, the test fails (Snakemake would see a complete job), it does not pass."""
+import hashlib
 import shutil
 import signal
 import subprocess
@@ -60,33 +63,55 @@ def test_concurrent_runs_and_interrupted_snakemake(workdir):
         path.unlink()
     shutil.rmtree(workdir / "results/c2i/checkpoints")  # train again from step 0
 
+    def files_the_jobs_read():
+        """Every resolved config and data file, with its content hash and mtime: the names too, so a new file
+        (another preset's config) counts as a change."""
+        paths = sorted((workdir / "results/configs").glob("*")) + sorted((workdir / "results/c2i/data").glob("*"))
+        return {p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in paths}
+
+    def training_job():
+        found = []
+        for proc in snake.children(recursive=True):
+            try:
+                if "softdimo.train" in " ".join(proc.cmdline()):
+                    found.append(proc)
+            except psutil.Error:  # a child that ended meanwhile
+                pass
+        return found
+
     run = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1", TARGET, *SMOKE], cwd=workdir,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    snake = psutil.Process(run.pid)
+    snake, job = psutil.Process(run.pid), []
     try:
         # class 1: the run holds its lock; paused there, another preset's dry run and real run come in between
         wait_for(lambda: any((workdir / ".snakemake/locks").glob("*")), "the smoke run to take its lock")
         signal_all([snake, *snake.children(recursive=True)], signal.SIGSTOP)
-        resolved = {p: p.read_text() for p in (workdir / "results/configs").glob("*.yaml")}
-        assert len(resolved) == 1  # the smoke preset's, from the first run
+        before = files_the_jobs_read()
+        assert len([p for p in before if p.parent.name == "configs"]) == 1  # the smoke preset's, from the first run
         dry = snakemake(["-n", "results/table1.csv"], workdir)
         assert dry.returncode == 0, dry.stderr[-3000:]
+        assert files_the_jobs_read() == before  # a dry run writes nothing
         refused = snakemake(["--cores", "1", TARGET], workdir)
         assert refused.returncode != 0 and "cannot be locked" in refused.stdout + refused.stderr, refused.stderr[-3000:]
-        assert {p: p.read_text() for p in resolved} == resolved  # nothing the smoke jobs read has changed
+        assert files_the_jobs_read() == before  # nor does a run the lock refuses
         signal_all([snake, *snake.children(recursive=True)], signal.SIGCONT)
 
-        # class 6: Snakemake dies (SIGKILL, as on a lost login node) while its training job runs on and finishes
-        wait_for(log.exists, "the training job to start")
-        job = snake.children(recursive=True)
-        signal_all([snake, *job], signal.SIGSTOP)
+        # class 6: Snakemake dies (SIGKILL, as on a lost login node) while its training job runs on and finishes.
+        # The training process is paused first, the moment it exists (its import of torch alone takes seconds)
+        wait_for(training_job, "the training job to start", timeout=120)
+        job = training_job()
+        signal_all(job, signal.SIGSTOP)
+        job = snake.children(recursive=True)  # the job's shell too
+        signal_all(job, signal.SIGSTOP)
         snake.kill()
         run.wait()
         signal_all(job, signal.SIGCONT)
-        psutil.wait_procs(job, timeout=240)
+        _, alive = psutil.wait_procs(job, timeout=240)
+        assert not alive, "the orphaned training job did not finish"
     finally:
-        for proc in [snake, *(snake.children(recursive=True) if snake.is_running() else [])]:
+        for proc in [*job, *(snake.children(recursive=True) if snake.is_running() else []), snake]:
             signal_all([proc], signal.SIGKILL)
+        run.wait()
     assert tokenizer.exists() and "reusing it" not in log.read_text(), log.read_text()[-2000:]
 
     # Snakemake knows the job did not finish under its watch: it does not trust the outputs ... (the killed run
