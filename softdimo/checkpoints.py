@@ -62,3 +62,13 @@ def load_artefact(path, kind: str, device="cpu"):
     module = builder(kind)(payload["arch"], **payload["kwargs"])
     module.load_state_dict(payload["state_dict"])
     return module.to(device).eval().requires_grad_(False), payload
+
+
+def check_row(row: str, payload: dict | None, prefix: str = "", student_path=None) -> None:
+    """A sampling command's --method (the row name its samples' sidecar records, which the evaluators check)
+    must be the row of the model it samples: `<prefix>teacher` without a student, `<prefix><the student's own
+    method>` with one. Otherwise a sidecar could vouch for the wrong model."""
+    want = prefix + (payload["method"] if payload is not None else "teacher")
+    if row != want:
+        what = f"the student {payload['method']!r} ({student_path})" if payload is not None else "the teacher"
+        raise ArtefactError(f"--method {row!r} does not name the row of {what}: expected {want!r}")

@@ -157,6 +157,13 @@ def test_bank_conversion_and_sampling(files):
     from softdimo.io import check_samples  # the sidecar names the row, checked by the evaluators
 
     assert check_samples(tmp / "r.npz", {"method": "meissonic_dimo_released", "seed": 1, "steps": 1})
+    from softdimo.errors import ArtefactError  # a row name that is not the sampled model's is refused
+
+    with pytest.raises(ArtefactError, match="expected 'meissonic_dimo_released'"):
+        pipeline.main(common + ["--student", str(f["released"]), "--method", "meissonic_soft_dimo",
+                                "--out", str(tmp / "x.npz")])
+    with pytest.raises(ArtefactError, match="expected 'meissonic_teacher'"):
+        pipeline.main(common + teacher[:-1] + ["meissonic_dimo", "--out", str(tmp / "x.npz")])
 
 
 def test_student_stage_runs_the_official_recipe(files, tiny_scorers):
@@ -187,9 +194,9 @@ def test_test_time_grid_cli(files, tiny_scorers):
     pipeline.main(["test-time", "--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--text-bank",
                    str(f["bank"]), "--prompts", str(f["geneval"]), "--student", str(f["released"]), "--clip",
                    str(f["clip"]), "--hps", str(f["hps"]), "--per-prompt", "1", "--seed", "0", "--method",
-                   "meissonic_soft_dimo", "--out-dir", str(out)])
+                   "meissonic_dimo_released", "--out-dir", str(out)])
     grid = json.loads((out / "grid.json").read_text())
     assert grid["grid"] == [[1, 0], [1, 1], [2, 0], [2, 1]] and grid["student"] == "dimo_released"
-    assert json.loads((out / "n2_tteo1.json").read_text())["method"] == "meissonic_soft_dimo+n2_tteo1"
+    assert json.loads((out / "n2_tteo1.json").read_text())["method"] == "meissonic_dimo_released+n2_tteo1"
     with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo1.npz") as two:
         assert one["arr_0"].shape == (2, 8, 8, 3) and two["arr_0"].shape == (2, 8, 8, 3)

@@ -153,7 +153,8 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
     assert torch.equal(scoring.decode(codes, ids), tokenizer.decode(codes, bank.final_tokens(ids)))
     with pytest.raises(ValueError, match="not in the text bank"):
         pipeline.bank_ids(bank, ["a horse"])
-    student = dict(torch.load(f["teacher"], weights_only=False), kind="student", student={"r_init": 0.5})
+    student = dict(torch.load(f["teacher"], weights_only=False), kind="student", student={"r_init": 0.5},
+                   method="dimo")
     torch.save(student, tmp / "student.pt")
     common = ["sample", "--config", str(f["config"]), "--teacher", str(f["teacher"]), "--tokenizer",
               str(f["tokenizer"]), "--text-bank", str(f["bank"]), "--prompts", str(f["geneval"]),

@@ -9,9 +9,9 @@ the composite reward (CLIP score and HPS v2.1) used for fine-tuning, best-of-N a
     python -m softdimo.tracks.maskgen.pipeline text-bank --config CFG --prompts P --encoder W --out bank.pt
     python -m softdimo.tracks.maskgen.pipeline convert --kind teacher|tokenizer --config CFG --official F --out A
     python -m softdimo.tracks.maskgen.pipeline sample --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
-        (--steps 16 | --student W) --per-prompt 4 --seed 0 --out S.npz
+        (--steps 16 --method teacher | --student W --method NAME) --per-prompt 4 --seed 0 --out S.npz
     python -m softdimo.tracks.maskgen.pipeline test-time --config CFG --teacher T --tokenizer TOK --text-bank B --prompts P \
-        --student W --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
+        --student W --method NAME --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
 
 A prompt set is a JSON file {"set", "prompts", ...}: GenEval adds each prompt's metadata line, HPS the style
 of each prompt, COCO the image ids. Image i of a sample file belongs to prompt i // per_prompt and draws its
@@ -141,18 +141,21 @@ def _load_models(args, cfg, device):
 
 
 def sample_main(args, cfg):
-    from softdimo.checkpoints import load_artefact
+    from softdimo.checkpoints import check_row, load_artefact
     from softdimo.runtime import setup_torch
     from softdimo.sampling import ForwardCounter, image_seeds
 
     setup_torch(cfg.torch_threads)
     device = cfg.device if cfg.device == "cpu" or torch.cuda.is_available() else "cpu"
+    if not args.student:
+        check_row(args.method, None)
     bank, teacher, tokenizer, _ = _load_models(args, cfg, device)
     pset = load_prompt_set(args.prompts)
     ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
     seeds = image_seeds(args.seed, len(ids))
     if args.student:
         student, payload = load_artefact(args.student, "student", device)
+        check_row(args.method, payload, student_path=args.student)
         student.attach_text(bank)
         counted = ForwardCounter(student)
         sampler, what = student_tokens(counted, payload["student"]["r_init"], cfg.t2i_paper.distill), "student"
@@ -175,7 +178,7 @@ def sample_main(args, cfg):
 
 def test_time_main(args, cfg):
     """Best-of-N x TTEO grid of a student on one prompt set: one sample file per (N, iterations)."""
-    from softdimo.checkpoints import load_artefact
+    from softdimo.checkpoints import check_row, load_artefact
     from softdimo.config import as_dict
     from softdimo.runtime import autocast, setup_torch
     from softdimo.sampling import image_seeds
@@ -186,6 +189,7 @@ def test_time_main(args, cfg):
     paper = cfg.t2i_paper
     bank, _, tokenizer, _ = _load_models(args, cfg, device)
     student, payload = load_artefact(args.student, "student", device)
+    check_row(args.method, payload, student_path=args.student)
     student.attach_text(bank)
     reward = load_reward(as_dict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device)
     pset = load_prompt_set(args.prompts)

@@ -5,9 +5,10 @@ and of one-step students. Prompt sets, scorers and the evaluation are t2i_paper'
     python -m softdimo.tracks.meissonic.pipeline text-bank --config CFG --hub resources/meissonic/hub --prompts P.. --out B
     python -m softdimo.tracks.meissonic.pipeline convert --kind teacher|tokenizer|released --config CFG --official F --out A
     python -m softdimo.tracks.meissonic.pipeline sample --config CFG --teacher T --tokenizer TOK --text-bank B \
-        --prompts P (--steps 32 | --student W) --per-prompt 4 --seed 0 --out S.npz
+        --prompts P (--steps 32 --method meissonic_teacher | --student W --method meissonic_NAME) --per-prompt 4 \
+        --seed 0 --out S.npz
     python -m softdimo.tracks.meissonic.pipeline test-time --config CFG --tokenizer TOK --text-bank B --prompts P \
-        --student W --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
+        --student W --method meissonic_NAME --clip CLIP --hps HPS --per-prompt 4 --seed 0 --out-dir DIR
 
 Image i of a sample file belongs to prompt i // per_prompt and draws its noise from seed k*1_000_000 + i.
 """
@@ -22,6 +23,9 @@ from tqdm import tqdm
 from evaluation.prompt_sets import load_prompt_set
 from softdimo.errors import cli, nonnegative_int, positive_int
 from softdimo.io import atomic_torch_save, git_commit, write_json, write_samples
+
+
+ROW_PREFIX = "meissonic_"  # Table 2 names the Meissonic rows meissonic_<method> beside MaskGen-L's
 
 
 def bank_ids(bank, prompts: list[str]) -> torch.Tensor:
@@ -150,7 +154,7 @@ def generate(sample_tokens, tokenizer, ids: torch.Tensor, seeds: list[int], batc
 
 
 def sample_main(args, cfg):
-    from softdimo.checkpoints import load_artefact
+    from softdimo.checkpoints import check_row, load_artefact
     from softdimo.runtime import setup_torch
     from softdimo.sampling import ForwardCounter, image_seeds
     from softdimo.text_bank import load_bank
@@ -165,12 +169,14 @@ def sample_main(args, cfg):
     seeds = image_seeds(args.seed, len(ids))
     if args.student:
         model, payload = load_artefact(args.student, "student", device)
+        check_row(args.method, payload, ROW_PREFIX, args.student)
         s = payload["student"]
         sigma, temperature = s.get("sigma_init", m.distill.sigma_init), s.get("temperature", m.distill.temperature)
         counted = ForwardCounter(model.attach_text(bank))
         sampler = student_tokens(counted, s["r_init"], sigma, temperature, m.distill.min_masked)
         what = payload["method"]
     else:
+        check_row(args.method, None, ROW_PREFIX)
         model, _ = load_artefact(args.teacher, "teacher", device)
         model.attach_text(bank)
         model.null_class = bank.prompts.index(m.sampling.negative_prompt)
@@ -210,7 +216,7 @@ class Scoring:
 def test_time_main(args, cfg):
     """Best-of-N x TTEO grid of a Meissonic student on one prompt set: one sample file per (N, iterations)."""
     from evaluation.clip_scorers import clip_score_model, hps_model
-    from softdimo.checkpoints import load_artefact
+    from softdimo.checkpoints import check_row, load_artefact
     from softdimo.config import as_dict
     from softdimo.method.reward import CompositeReward
     from softdimo.method.test_time import setting_sidecar, test_time_grid
@@ -224,6 +230,7 @@ def test_time_main(args, cfg):
     bank = load_bank(args.text_bank).to(device)
     tokenizer, _ = load_artefact(args.tokenizer, "tokenizer", device)
     student, payload = load_artefact(args.student, "student", device)
+    check_row(args.method, payload, ROW_PREFIX, args.student)
     student.attach_text(bank)
     build = {"clip": lambda: clip_score_model(args.clip), "hps": lambda: hps_model(args.hps)}
     reward = CompositeReward({k: build[k]().to(device) for k, w in weights.items() if w > 0}, weights, bank.prompts)
