@@ -150,3 +150,39 @@ def test_ratio_range_clamps_the_remask_ratio():
     assert clamped.min() == round(256 * 0.02) and clamped.max() == round(256 * 0.98)
     inside = (free >= 6) & (free <= 250)
     assert torch.equal(free[inside], clamped[inside])
+
+
+def test_recipe_table_and_figure(tmp_path):
+    """reports.recipe: the final eval_fid of each curve, per variant and student over seeds, the difference to the
+    official students with scipy's Welch test, the changed keys named; and the figure drawn from it."""
+    import numpy as np
+    from scipy import stats
+
+    from reports import recipe
+
+    fids = {("official", "dimo"): [120.0, 130.0, 110.0], ("worse", "dimo"): [200.0, 220.0, 215.0],
+            ("official", "soft_dimo"): [100.0, 105.0, 98.0], ("worse", "soft_dimo"): [101.0, 99.0, 104.0]}
+    args = []
+    for (variant, student), values in fids.items():
+        for seed, fid in enumerate(values):
+            path = tmp_path / f"{variant}_{student}_{seed}.csv"
+            # the last row with an eval_fid counts, not a later row without one
+            path.write_text(f"step,eval_fid,loss\n10,999,1\n20,{fid},1\n25,,1\n")
+            args.append(f"{variant}/{student}/{seed}={path}")
+    variants = tmp_path / "ablation.yaml"
+    variants.write_text("students: [dimo, soft_dimo]\nvariants:\n  worse:\n    c2i.distill.mask_unit: group\n")
+    out, figure = tmp_path / "recipe.csv", tmp_path / "recipe.png"
+    recipe.main(["--curves", *args, "--variants", str(variants), "--out", str(out), "--figure", str(figure)])
+    import pandas as pd
+
+    table = pd.read_csv(out)
+    assert list(zip(table["variant"], table["student"])) == [("official", "dimo"), ("worse", "dimo"),
+                                                              ("official", "soft_dimo"), ("worse", "soft_dimo")]
+    for _, row in table[table["variant"] == "worse"].iterrows():
+        a, b = fids[("worse", row["student"])], fids[("official", row["student"])]
+        assert row["fid_mean"] == pytest.approx(np.mean(a), rel=1e-3)
+        assert row["diff_vs_official"] == pytest.approx(np.mean(a) - np.mean(b), rel=1e-3)
+        assert row["welch_p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-3)
+        assert row["changed"] == "c2i.distill.mask_unit=group"
+    assert table["welch_p"].iloc[1] < 0.05 < table["welch_p"].iloc[3]
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -60,7 +60,8 @@ rule recipe_table:
         curves=list(recipe_curves().values()),
         variants="config/recipe_ablation.yaml",
     output:
-        "results/recipe.csv",
+        csv="results/recipe.csv",
+        figure="results/figures/recipe.png",
     params:
         curves=" ".join(f"{label}={path}" for label, path in recipe_curves().items()),
     localrule: True
@@ -69,4 +70,5 @@ rule recipe_table:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m reports.recipe --curves {params.curves} --variants {input.variants} --out {output} > {log} 2>&1"
+        "python -m reports.recipe --curves {params.curves} --variants {input.variants} --out {output.csv} "
+        "--figure {output.figure} > {log} 2>&1"
