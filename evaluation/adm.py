@@ -28,7 +28,7 @@ from tqdm import tqdm
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.fid import ImageArray, load_images, sha256
 from evaluation.frechet import feature_stats, frechet_distance
-from softdimo.io import atomic_savez, check_samples, expectations, git_commit, write_json
+from softdimo.io import add_expect_argument, atomic_savez, check_samples, expectations, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli, positive_int
 
@@ -142,9 +142,7 @@ def main(argv=None):
     c.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="adm_fp16",
                    help="c2i.eval.prc_arithmetic (default: the paper preset's adm_fp16)")
     c.add_argument("--cleanfid-inception-dir", default=None, help="folder of inception-2015-12-05.pt (cross-check)")
-    c.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
-                   help="what the samples' sidecar must record (e.g. method=dimo, eval_seed=1, steps=1); the "
-                        "sidecar's sha256 of the file is checked as well")
+    add_expect_argument(c)
     c.add_argument("--dimo-stats", default=None, help="Di[M]O's reference mu / sigma (.npz): writes fid_dimo")
     c.add_argument("--out", required=True)
     for p in (r, c):

@@ -24,7 +24,7 @@ import torch_fidelity
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.extractors import EVALUATORS, register_all
 from evaluation.frechet import feature_stats
-from softdimo.io import atomic_savez, check_samples, expectations, git_commit, write_json
+from softdimo.io import add_expect_argument, atomic_savez, check_samples, expectations, git_commit, write_json
 from softdimo.errors import ArtefactError, cli, positive_int, read_npz
 
 
@@ -125,9 +125,7 @@ def main(argv=None):
                       help="c2i.eval.is_convention (default: the tiny presets' torch_fidelity)")
     calc.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="fp32",
                       help="c2i.eval.prc_arithmetic (default: the tiny presets' fp32)")
-    calc.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
-                      help="what the samples' sidecar must record (e.g. method=dimo, eval_seed=1, steps=1); the "
-                           "sidecar's sha256 of the file is checked as well")
+    add_expect_argument(calc)
     calc.add_argument("--real", action="store_true",
                       help="the 'samples' are real images (the FID floor row of the table), not generated ones")
     for p in (ref, calc):

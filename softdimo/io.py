@@ -107,8 +107,10 @@ def expectations(items: list[str]) -> dict:
 
 
 def add_expect_argument(parser) -> None:
+    """Every evaluator's --expect (read with expectations(), checked with check_samples())."""
     parser.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
-                        help="check the samples file's sidecar: its sha256, and that it records KEY=VALUE (repeatable)")
+                        help="what the samples' sidecar must record (e.g. method=dimo, seed=1, steps=1; repeatable); "
+                             "the sidecar's sha256 of the file is checked as well")
 
 
 def atomic_write_text(path, text: str) -> None:

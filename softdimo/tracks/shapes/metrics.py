@@ -21,7 +21,7 @@ from evaluation.geneval import score_image, summarize
 from softdimo.tracks.shapes.judges import uint8_to_unit
 from softdimo.tracks.shapes.detector import ShapesDetector
 from softdimo.checkpoints import load_artefact
-from softdimo.io import check_samples, expectations, git_commit, write_json
+from softdimo.io import add_expect_argument, check_samples, expectations, git_commit, write_json
 from softdimo.tracks.shapes.world import load_prompts
 from softdimo.text_bank import load_bank
 from softdimo.errors import ArtefactError, cli, nonnegative_int
@@ -102,9 +102,7 @@ def main(argv=None):
     parser.add_argument("--method", required=True, help="row name written into the record")
     parser.add_argument("--steps", type=int, required=True, help="sampling steps of the row (0 for real renders)")
     parser.add_argument("--seed", type=nonnegative_int, required=True, help="evaluation seed of the samples")
-    parser.add_argument("--expect", action="append", default=[], metavar="KEY=VALUE",
-                        help="what the samples' sidecars must record (e.g. method=dimo, steps=1, eval_seed=0), checked "
-                             "with their sha256 before scoring; omitted for files without a sidecar (real renders)")
+    add_expect_argument(parser)  # omitted for files without a sidecar (real images / renders)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     cfg = load_config(args.config)
