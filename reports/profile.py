@@ -138,6 +138,9 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
     args = parser.parse_args(argv)
     logs = args.log or [newest_log(args.root)]
+    missing = [str(log) for log in logs if not log.is_file()]
+    if missing:
+        raise SystemExit(f"--log: no such file {', '.join(missing)} (run logs are under ROOT/.snakemake/log/)")
     jobs = [job for log in logs for job in parse_log(log.read_text())]
     if not jobs:
         raise SystemExit(f"{', '.join(map(str, logs))}: no finished job recorded")
