@@ -4,8 +4,10 @@
 #   make all      both tables, claims.csv, every figure
 #   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
 #                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
+#   make paper-smoke  set up, then run the paper preset's Table 1 DAG (MaskBit and MaskGit) on seeded stand-ins of
+#                 the official files at small sizes, offline on the CPU, in .paper-smoke/ (~20 min on 2 cores)
 #   make test     set up, then run the quick test suite (everything but the end-to-end smoke run; ~5 min on 2 cores)
-#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check (~8 min)
+#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check and the paper_smoke run (~30 min)
 #   make readme-figure  docs/figures/tiny-table1.png, the README's figure, from the tiny Table 1 and its samples
 #   make profile  per-rule time profile of the newest workflow run here (PROFILE_ROOT=.smoke for the smoke run)
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
@@ -22,7 +24,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup python-version lock table1 table2 all report smoke test test-slow test-cluster profile readme-figure clean
+.PHONY: setup python-version lock table1 table2 all report smoke paper-smoke test test-slow test-cluster profile readme-figure clean
 
 setup: python-version $(VENV)/.installed
 
@@ -68,6 +70,14 @@ smoke: setup
 	cp -r Snakefile config workflow profiles $(SMOKE)/
 	cd $(SMOKE) && snakemake --cores all --configfile=config/smoke.yaml all
 	python -m reports.fingerprint make $(SMOKE)/results --out $(SMOKE)/fingerprint.json
+
+# the paper DAG on stand-ins (config/paper_smoke.yaml; docs/paper-scale.md), in its own folder as well
+PAPER_SMOKE := .paper-smoke
+paper-smoke: setup
+	mkdir -p $(PAPER_SMOKE)
+	rm -rf $(PAPER_SMOKE)/workflow $(PAPER_SMOKE)/config $(PAPER_SMOKE)/profiles
+	cp -r Snakefile config workflow profiles $(PAPER_SMOKE)/
+	cd $(PAPER_SMOKE) && snakemake --cores all --configfile=config/paper_smoke.yaml results/table1.csv
 
 # the quick suite, on up to 4 processes (pytest-xdist); the end-to-end smoke run is marked slow and runs in
 # test-slow (CI runs both)

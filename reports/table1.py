@@ -27,6 +27,10 @@ METRICS = ("fid", "is", "precision", "recall", "images_per_s")
 # the teacher_family of the track's own teacher (c2i.teacher: the MaskBit-style bit teacher, or MaskBit itself);
 # rows of a further family carry its name from their sampling sidecar (family, or teacher_family at paper scale)
 TRACK_FAMILY = "maskbit"
+PAPER_PRESETS = ("paper", "paper_smoke")  # the track's own teacher is the official MaskBit
+STAND_IN_NOTE = ("paper_smoke preset: every official file (weights, Inception networks, reference statistics, "
+                 "ImageNet) is a seeded random stand-in at small sizes (softdimo/stand_ins.py); these numbers only "
+                 "show that the paper's code paths ran, and mean nothing about the method.")
 STUDENT_SPEED = ("teacher_images_per_s", "speedup", "speedup_flop_ceiling")  # sampling meta of one-step students
 
 
@@ -73,7 +77,8 @@ def _row(family: str, method: str, steps: int, records: list[dict]) -> dict:
     return row
 
 
-def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str) -> pd.DataFrame:
+def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str,
+                    own_teacher: str | None = None) -> pd.DataFrame:
     # only the four columns both papers share; Di[M]O's density / coverage stay in reported.csv as a record
     rep = reported[(reported["table"] == table_name) & reported["metric"].isin(["fid", "is", "precision", "recall"])]
     wide = rep.pivot_table(index=["method", "steps", "teacher", "source"], columns="metric", values="value",
@@ -81,8 +86,10 @@ def attach_reported(table: pd.DataFrame, reported: pd.DataFrame, table_name: str
     wide = wide.rename(columns={m: f"reported_{m}" for m in ("fid", "is", "precision", "recall")})
     wide = wide.rename(columns={"teacher": "reported_teacher", "source": "reported_source"})
     own = table["paper_teacher"].isna()
-    # the track's own teacher: the reported row of any teacher (its tiny teacher is neither of theirs)
-    first = wide.groupby(["method", "steps"], as_index=False).first()
+    # the track's own teacher: at paper scale MaskBit's rows only; a tiny teacher (neither of theirs) takes the
+    # reported row of any teacher
+    mine = wide if own_teacher is None else wide[wide["reported_teacher"] == own_teacher]
+    first = mine.groupby(["method", "steps"], as_index=False).first()
     out = table[own].drop(columns="paper_teacher").merge(first, on=["method", "steps"], how="left")
     if own.all():
         return out
@@ -119,7 +126,8 @@ def build_table1(metric_files: list[Path], reported_csv: Path, preset: str) -> p
     rows = [_row(family, method, steps, recs) for (family, method, steps), recs in
             sorted(groups.items(), key=lambda kv: (families.index(kv[0][0]), order.get(kv[0][1], 2),
                                                    kv[0][2] if kv[0][1] == "teacher" else 0))]
-    table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1")
+    own_teacher = "MaskBit" if preset in PAPER_PRESETS else None
+    table = attach_reported(pd.DataFrame(rows), pd.read_csv(reported_csv), "table1", own_teacher)
     if preset == "paper" and (table["n_samples"] != 50_000).any():
         bad = table.loc[table["n_samples"] != 50_000, ["method", "steps", "n_samples"]].to_dict("records")
         raise SystemExit(f"paper preset: every row must be FID-50k; these are not: {bad}")
@@ -165,6 +173,8 @@ def to_markdown(table: pd.DataFrame, notes: list[str] = ()) -> str:
         lines.append(f"\nMaskGit rows: FID by Di[M]O's protocol (clean-fid legacy_tensorflow against "
                      f"fid_stats_imagenet256_guided_diffusion.npz) in the CSV's fid_dimo columns; teacher sampler "
                      f"setting {settings or 'unrecorded'} (docs/maskgit.md).")
+    if first["preset"] == "paper_smoke":
+        lines.append(f"\n{STAND_IN_NOTE}")
     lines += [f"\n{note}" for note in notes]
     return "\n".join(lines) + "\n"
 

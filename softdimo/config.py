@@ -1,7 +1,7 @@
 """Validated, frozen configuration: every config key is declared once, here.
 
-The YAML presets (config/config.yaml, smoke.yaml, paper.yaml) hold every value; no field below has a default.
-The pydantic models give each key its type, range, choices and description, and their validators hold the
+The YAML presets (config/config.yaml, smoke.yaml, paper.yaml, paper_smoke.yaml) hold every value; no field below
+has a default. The pydantic models give each key its type, range, choices and description, and their validators hold the
 cross-field rules next to the fields they relate. `from_dict` rejects an unknown, missing, mistyped or
 out-of-range key, or a broken rule, with a ConfigError that starts with the key's dotted path, before any job
 runs; library code then reads frozen models, never a raw dict.
@@ -900,6 +900,17 @@ class MaskGitCfg(_Section):
             unknown, missing = set(section.kwargs) - set(params), set(params) - set(section.kwargs)
             if unknown or missing:
                 raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {section.arch}")
+        if self.tokenizer.arch == "taming_vqgan":  # GroupNorm(32) on every level's channels
+            widths = [self.tokenizer.kwargs["ch"] * m for m in (1, *self.tokenizer.kwargs["ch_mult"])]
+            if any(w % 32 for w in widths):
+                raise _rule("tokenizer.kwargs.ch", f"GroupNorm(32) needs multiples of 32; ch x ch_mult gives {widths}")
+        from softdimo.sampling import token_budget
+
+        for steps in self.sampling.steps:  # a step count whose last step would commit no token fails before any job
+            try:
+                token_budget(self.sampling.schedule, steps, self.teacher.kwargs["image_tokens"])
+            except ValueError as error:
+                raise _rule("sampling.steps", str(error)) from None
         _check_gan_layers(self.gan, self.teacher.kwargs["depth"])
         if "dimo_released" in self.students:
             raise _rule("students.dimo_released", "the name of the released student's row; choose another")
@@ -1008,9 +1019,16 @@ class MeissonicCfg(_Section):
 
 class Config(_Section):
     """softdimo workflow configuration: every key is required and described; the preset YAML files hold every
-    value (config/config.yaml: tiny, smoke.yaml, paper.yaml)."""
+    value (config/config.yaml: tiny, smoke.yaml, paper.yaml, paper_smoke.yaml)."""
 
-    preset: Literal["tiny", "smoke", "paper"] = Field(description="name of the preset; written into every table row")
+    preset: Literal["tiny", "smoke", "paper", "paper_smoke"] = Field(
+        description="name of the preset; written into every table row (paper_smoke: the paper DAG on small "
+                    "random-weight modules, config/paper_smoke.yaml)")
+    downloads: Literal["hub", "stand_in"] = Field(
+        description="what the download rules write: hub = the official files (paper preset); stand_in = seeded "
+                    "random weights in the official files' layouts at this preset's sizes, and stand-in reference "
+                    "files, so the paper DAG runs offline on a CPU (paper_smoke; numbers meaningless). The tiny and "
+                    "smoke presets schedule no download job")
     device: Literal["cpu", "cuda"] = Field(description="torch device of every job")
     precision: Literal["fp32", "bf16"] = Field(
         description="fp32 (TF32 matmuls on CUDA), or bf16 autocast of the models' forwards in training and sampling "
@@ -1034,7 +1052,19 @@ class Config(_Section):
     def _check_c2i_scale(self):
         if self.preset == "paper" and self.c2i.eval.n_samples != PAPER_N_SAMPLES:
             raise _rule("c2i.eval.n_samples", f"the paper preset reports FID-50k; got {self.c2i.eval.n_samples}")
-        if self.c2i_maskgit is not None and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
+        if (self.downloads == "stand_in") != (self.preset == "paper_smoke"):
+            raise _rule("downloads", f"{self.downloads!r} with preset {self.preset!r}: stand-in files belong to the "
+                                     "paper_smoke preset only, which never uses the hub")
+        if self.c2i_maskgit is not None and self.c2i_maskgit.tokenizer.arch == "taming_vqgan":
+            vq, tokens = self.c2i_maskgit.tokenizer.kwargs, self.c2i_maskgit.teacher.kwargs["image_tokens"]
+            if vq["image_size"] != self.c2i.data.resolution:  # the track tokenises c2i.data's ImageNet crops
+                raise _rule("c2i_maskgit.tokenizer.kwargs.image_size", f"must equal c2i.data.resolution "
+                                                                       f"({self.c2i.data.resolution}), got {vq['image_size']}")
+            side = vq["image_size"] // 2 ** (len(vq["ch_mult"]) - 1)
+            if side * side != tokens:
+                raise _rule("c2i_maskgit.teacher.kwargs.image_tokens", f"the VQGAN gives {side} x {side} = "
+                                                                       f"{side * side} tokens, got {tokens}")
+        if self.preset == "paper" and self.c2i_maskgit is not None and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
             raise _rule("c2i_maskgit.eval.n_samples", f"Table 1 reports FID-50k; got "
                                                       f"{self.c2i_maskgit.eval.n_samples}")
         return self

@@ -22,7 +22,7 @@ def _umask() -> int:
         return mask
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -43,13 +43,13 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_torch_save(obj, path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def atomic_savez(path, **arrays) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def sha256_file(path) -> str:
@@ -66,7 +66,7 @@ def write_samples(path, meta: dict, **arrays) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     data = buf.getvalue()
-    _atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)
     write_json(Path(path).with_suffix(".json"), {**meta, "sha256": hashlib.sha256(data).hexdigest()})
 
 
@@ -114,7 +114,7 @@ def add_expect_argument(parser) -> None:
 
 
 def atomic_write_text(path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode())
+    atomic_write_bytes(path, text.encode())
 
 
 def write_json(path, obj) -> None:

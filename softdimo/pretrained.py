@@ -38,7 +38,7 @@ PROVIDERS = {
     "resources/eval/pt_inception-2015-12-05-6726825d.pth": "download_fid_inception",
     "resources/c2i_maskgit/MaskGIT_ImageNet_256.pth": "download_maskgit_teacher",
     "resources/c2i_maskgit/vqgan_last.ckpt": "download_maskgit_tokenizer",
-    "resources/c2i_maskgit/dimo_released_maskgit.bin": "download_maskgit_dimo_released",
+    "resources/c2i_maskgit/dimo_released_maskgit.bin": "download_maskgit_released",
     "resources/eval/fid_stats_imagenet256_guided_diffusion.npz": "download_dimo_fid_stats",
 }
 # the official generator files may name the input projection token_emb; MaskBit's own loader renames it
@@ -57,7 +57,7 @@ def record_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".sha256.json")
 
 
-def _record(dest: Path, source: str) -> None:
+def record_download(dest: Path, source: str) -> None:
     digest = sha256_of(dest)
     write_json(record_path(dest), {"source": source, "sha256": digest})
     print(f"{dest}: sha256 {digest}")
@@ -97,7 +97,7 @@ def download_hub(repo_id: str, filename: str, dest: Path, repo_type: str = "mode
     partial = dest.with_name(dest.name + ".partial")  # never a half-copied file under the output's name
     shutil.copyfile(cached, partial)
     os.replace(partial, dest)
-    _record(dest, f"hub:{repo_type}:{repo_id}/{filename}@{revision}")
+    record_download(dest, f"hub:{repo_type}:{repo_id}/{filename}@{revision}")
 
 
 def fetch_git(url: str, commit: str, dest: Path) -> None:
@@ -117,7 +117,7 @@ def fetch_git(url: str, commit: str, dest: Path) -> None:
 def download_url(url: str, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     torch.hub.download_url_to_file(url, str(dest))
-    _record(dest, url)
+    record_download(dest, url)
 
 
 def download_inception(dest: Path) -> None:
@@ -133,7 +133,7 @@ def download_cleanfid_inception(dest: Path) -> None:
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     check_download_inception(fpath=str(dest.parent))
-    _record(dest, "clean-fid check_download_inception")
+    record_download(dest, "clean-fid check_download_inception")
 
 
 def paper_module(kind: str, cfg: Config):
@@ -152,6 +152,17 @@ def paper_module(kind: str, cfg: Config):
     kwargs = dict(seq_len=side * side, bits=tok.bits, splits=tok.splits, num_classes=t.num_classes, dim=t.dim,
                   depth=t.depth, heads=t.heads, mlp_ratio=t.mlp_ratio, dropout=t.dropout)
     return t.arch, kwargs, build_model(t.arch, **kwargs)
+
+
+def section_module(part):
+    """(arch, kwargs, randomly initialised module) of a config section holding `arch` and all its constructor
+    `kwargs` (lists as tuples), e.g. c2i_maskgit.teacher / .tokenizer."""
+    from softdimo.models import MODELS
+    from softdimo.tokenizers import TOKENIZERS
+
+    registry = MODELS if part.arch in MODELS else TOKENIZERS
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in part.kwargs.items()}
+    return part.arch, kwargs, registry[part.arch](**kwargs)
 
 
 def load_official_state(path: Path) -> dict:

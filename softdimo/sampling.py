@@ -46,6 +46,28 @@ def mask_ratio(schedule: str, progress: float) -> float:
     raise ValueError(f"unknown mask schedule {schedule!r}")
 
 
+# The fixed per-step token budget of MaskGIT-pytorch's sampler (softdimo/tracks/maskgit/sampler.py); here
+# because the config checks it before any job runs.
+def schedule_values(mode: str, steps: int) -> torch.Tensor:
+    r = torch.linspace(1, 0, steps)
+    values = {"root": lambda: 1 - r**0.5, "linear": lambda: 1 - r, "square": lambda: 1 - r**2,
+              "cosine": lambda: torch.cos(r * math.pi / 2), "arccos": lambda: torch.arccos(r) / (math.pi / 2)}
+    if mode not in values:
+        raise ValueError(f"unknown schedule {mode!r}")
+    return values[mode]()
+
+
+def token_budget(mode: str, steps: int, n_tokens: int) -> list[int]:
+    """Tokens committed at each step: round(v / sum(v) * n), at least 1, the last step takes the remainder."""
+    v = schedule_values(mode, steps)
+    budget = (v / v.sum() * n_tokens).round()
+    budget[budget == 0] = 1
+    budget[-1] += n_tokens - budget.sum()
+    if budget[-1] < 1:  # MaskGIT-pytorch would ask top-k for a negative count here
+        raise ValueError(f"{steps} steps of {mode} over {n_tokens} tokens leave the last step {int(budget[-1])} tokens")
+    return [int(b) for b in budget]
+
+
 def random_ratios(b: int, schedule: str, device="cpu") -> torch.Tensor:
     """Mask ratios gamma(u), u ~ U(0, 1), one per row (training masks; global RNG)."""
     return torch.tensor([mask_ratio(schedule, u) for u in torch.rand(b).tolist()], device=device)

@@ -120,6 +120,7 @@ def small_cfg():
     raw["c2i_maskgit"]["tokenizer"]["kwargs"] = SMALL_V
     raw["c2i_maskgit"]["gan"]["layers"] = [0, 1]
     raw["c2i_maskgit"]["sampling"]["steps"] = [4, 8]  # 16 steps cannot share out 16 tokens by arccos
+    raw["c2i"]["data"]["resolution"] = SMALL_V["image_size"]  # the VQGAN tokenises c2i.data's crops
     return from_dict(raw)
 
 

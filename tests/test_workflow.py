@@ -26,7 +26,7 @@ def test_dry_run(workdir, preset):
     assert snapshot(workdir) == before
 
 
-@pytest.mark.parametrize("preset", ["config", "smoke", "paper"])
+@pytest.mark.parametrize("preset", ["config", "smoke", "paper", "paper_smoke"])
 def test_lint(workdir, preset):
     before = snapshot(workdir)
     run = snakemake(["--lint", "--configfile", f"config/{preset}.yaml"], workdir)

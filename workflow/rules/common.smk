@@ -71,6 +71,20 @@ GPUS = config["gpus_per_job"]
 LAUNCH = f"torchrun --standalone --nproc_per_node {GPUS}" if GPUS > 1 else "python"
 
 
+STAND_IN = config["downloads"] == "stand_in"  # paper_smoke: download rules write seeded stand-ins
+STAND_IN_IMAGENET = "results/c2i/data/stand_in_imagenet.json"
+
+
+def fetch_shell(hub_shell):
+    """A download rule's command: the official file, or (downloads: stand_in, the paper_smoke preset) its seeded
+    stand-in in the same layout at the preset's sizes, known from the output's name (softdimo/stand_ins.py).
+    Snakemake evaluates a shell expression when the job runs, so nothing here may depend on a loop variable. The
+    rule's params carry `resolved=resolved_config` (a function of the job: no params change in hub mode)."""
+    if STAND_IN:
+        return "python -m softdimo.stand_ins --config {params.resolved} --out {output} > {log} 2>&1"
+    return hub_shell
+
+
 def imagenet_gate():
     """The ImageNet check (a local job) comes before every GPU job of the paper preset: a wrong path fails there."""
     return ["results/c2i/data/imagenet_index.json"] if IMAGENET else []

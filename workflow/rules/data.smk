@@ -1,6 +1,28 @@
+if IMAGENET and STAND_IN:
+
+    rule stand_in_imagenet:
+        # paper_smoke: a seeded ImageFolder at c2i.data.path, one folder per class (softdimo/stand_ins.py); the
+        # manifest is the output, so Snakemake never deletes a folder it did not make (--forcerun, --delete-all-output)
+        output:
+            STAND_IN_IMAGENET,
+        params:
+            resolved=resolved_config,
+            path=C2I["data"]["path"],
+        localrule: True
+        log:
+            "logs/stand_in_imagenet.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.stand_ins --what imagenet --images 2 --config {params.resolved} --out {params.path} "
+            "--manifest {output} > {log} 2>&1"
+
+
 if IMAGENET:
 
     rule check_imagenet:
+        input:
+            STAND_IN_IMAGENET if STAND_IN else [],
         output:
             "results/c2i/data/imagenet_index.json",
         params:

@@ -4,13 +4,15 @@
 rule download_inception:
     output:
         "resources/eval/inception_v3_torch_fidelity.pth",
+    params:
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_inception.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-inception --out {output} > {log} 2>&1"
+        fetch_shell("python -m softdimo.pretrained download-inception --out {output} > {log} 2>&1")
 
 
 if ADM_REFERENCE:
@@ -19,6 +21,7 @@ if ADM_REFERENCE:
         output:
             "resources/eval/VIRTUAL_imagenet256_labeled.npz",
         params:
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
             url="https://openaipublic.blob.core.windows.net/diffusion/jul-2021/ref_batches/imagenet/256/VIRTUAL_imagenet256_labeled.npz",
         localrule: True
         log:
@@ -26,18 +29,24 @@ if ADM_REFERENCE:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1"
+            )
 
     rule download_cleanfid_inception:
         output:
             "resources/eval/inception-2015-12-05.pt",
+        params:
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
         localrule: True
         log:
             "logs/download_cleanfid_inception.log",
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download-cleanfid-inception --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download-cleanfid-inception --out {output} > {log} 2>&1",
+            )
 
     rule adm_reference_features:
         input:

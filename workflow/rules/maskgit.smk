@@ -13,6 +13,7 @@ for _part in MG_FILES:
         output:
             MG_FILES[_part],
         params:
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
             section=maskgit_hub(_part),
             rule_name=f"download_maskgit_{_part}",
         localrule: True
@@ -21,14 +22,17 @@ for _part in MG_FILES:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+                "--filename {params.section[filename]} --revision {params.section[revision]} "
+                "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1",
+            )
 
 rule download_dimo_fid_stats:
     output:
         DIMO_STATS,
     params:
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
         section=MASKGIT["dimo_fid_stats"],
     localrule: True
     log:
@@ -36,9 +40,11 @@ rule download_dimo_fid_stats:
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-        "--filename {params.section[filename]} --revision {params.section[revision]} "
-        "--sha256 '{params.section[sha256]}' --rule download_dimo_fid_stats --out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+            "--filename {params.section[filename]} --revision {params.section[revision]} "
+            "--sha256 '{params.section[sha256]}' --rule download_dimo_fid_stats --out {output} > {log} 2>&1",
+        )
 
 rule maskgit_import:
     # the transformer file is 2.1 GB (two thirds optimizer state, memory-mapped and never read)

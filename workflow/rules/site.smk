@@ -48,6 +48,8 @@ def apply_site(config, site):
     if "gpus_per_job" in site:
         config["gpus_per_job"] = site["gpus_per_job"]
     if "imagenet_train" in site:
+        if config.get("downloads") == "stand_in":  # paper_smoke writes its own stand-in folder at c2i.data.path
+            _site_error("'site.imagenet_train' is set but this preset (downloads: stand_in) writes a stand-in ImageNet")
         if config["c2i"]["data"]["source"] != "imagenet":
             _site_error("'site.imagenet_train' is set but this preset does not read ImageNet (c2i.data.source)")
         config["c2i"]["data"]["path"] = site["imagenet_train"]

@@ -33,6 +33,7 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
         output:
             "resources/c2i/tokenizer_official.bin",
         params:
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
             section=C2I["tokenizer"]["pretrained"],
         localrule: True
         log:
@@ -40,9 +41,11 @@ if C2I["tokenizer"]["pretrained"]["repo_id"]:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule download_tokenizer --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+                "--filename {params.section[filename]} --revision {params.section[revision]} "
+                "--sha256 '{params.section[sha256]}' --rule download_tokenizer --out {output} > {log} 2>&1",
+            )
 
     rule import_tokenizer:
         input:
@@ -97,6 +100,7 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
         output:
             "resources/c2i/teacher_official.bin",
         params:
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
             section=C2I["teacher"]["pretrained"],
         localrule: True
         log:
@@ -104,9 +108,11 @@ if C2I["teacher"]["pretrained"]["repo_id"]:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule download_teacher --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+                "--filename {params.section[filename]} --revision {params.section[revision]} "
+                "--sha256 '{params.section[sha256]}' --rule download_teacher --out {output} > {log} 2>&1",
+            )
 
     rule import_teacher:
         input:

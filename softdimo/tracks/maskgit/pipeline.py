@@ -37,12 +37,9 @@ def section(cfg: Config):
 
 def official_module(part):
     """(arch, kwargs, randomly initialised module) of c2i_maskgit.teacher / .tokenizer."""
-    from softdimo.models import MODELS
-    from softdimo.tokenizers import TOKENIZERS
+    from softdimo.pretrained import section_module
 
-    registry = MODELS if part.arch in MODELS else TOKENIZERS
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in part.kwargs.items()}
-    return part.arch, kwargs, registry[part.arch](**kwargs)
+    return section_module(part)
 
 
 def convert(kind: str, cfg: Config, official: Path, out: Path) -> dict:

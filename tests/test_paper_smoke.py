@@ -1,0 +1,167 @@
+"""The paper_smoke preset: the paper preset's class-to-image DAG (MaskBit and MaskGit) on seeded stand-ins of the
+official files, at small sizes, on a CPU. It must stay the paper preset in everything but scale, its stand-ins must
+go through the official loaders, and (make test-slow) every rule of the paper's Table 1 DAG must run in it."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from softdimo.config import from_dict, load_config
+from softdimo.pretrained import PROVIDERS
+from softdimo.stand_ins import RULES, kind_of, write
+from tests.test_side_effects import snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+SMOKE = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+PAPER_SMOKE = yaml.safe_load((ROOT / "config" / "paper_smoke.yaml").read_text())
+
+# the only keys whose values paper_smoke may change: scale (sizes, steps, sample counts, batch sizes, logging) and
+# the machine; every recipe, sampler and evaluator value stays the paper's
+SCALE = [r"preset", r"downloads", r"device", r"precision", r"torch_threads", r"gpus_per_job",
+         r"c2i\.data\.(path|resolution)", r"c2i\.tokenizer\.(hidden_channels|num_res_blocks)",
+         r"c2i\.(tokenizer|classifier|teacher)\.train\.batch_size", r"c2i\.classifier\.(width|feature_dim)",
+         r"c2i\.teacher\.(dim|depth|heads)", r"(c2i|c2i_maskgit)\.sampling\.(steps|batch_size)",
+         r"(c2i|c2i_maskgit)\.eval\.(n_samples|seeds|batch_size)",
+         r"(c2i|c2i_maskgit)\.distill\.(eval_every|eval_samples)",
+         r"(c2i|c2i_maskgit)\.distill\.train\.(batch_size|log_every|ckpt_every)",
+         r"(c2i|c2i_maskgit)\.gan\.(layers|head_hidden)", r"(c2i|c2i_maskgit)\.students\.\w+\.steps",
+         r"c2i_maskgit\.teacher\.kwargs\.(image_tokens|codebook_size|dim|depth|heads|mlp_dim)",
+         r"c2i_maskgit\.tokenizer\.kwargs\.(image_size|ch|ch_mult|num_res_blocks|attn_resolutions|z_channels|embed_dim|n_embed)"]
+
+
+def leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1], tree
+
+
+def test_paper_smoke_is_the_paper_preset_but_for_scale():
+    paper = {k: v for k, v in PAPER.items() if k in ("c2i", "c2i_maskgit")}
+    ours = {k: v for k, v in PAPER_SMOKE.items() if k in ("c2i", "c2i_maskgit")}
+    for section in ("c2i", "c2i_maskgit"):  # rows may be left out (their rules run for the others), never added
+        students, steps = ours[section]["students"], ours[section]["sampling"]["steps"]
+        assert students and set(students) <= set(paper[section]["students"])
+        assert steps and (section == "c2i" or set(steps) <= set(paper[section]["sampling"]["steps"]))
+        paper[section] = {**paper[section], "students": {k: paper[section]["students"][k] for k in students}}
+    a, b = dict(leaves(paper)), dict(leaves(ours))
+    assert set(a) == set(b)
+    changed = sorted(k for k in a if a[k] != b[k])
+    assert changed, "paper_smoke is meant to be smaller than the paper preset"
+    assert [k for k in changed if not any(re.fullmatch(p, k) for p in SCALE)] == []
+    assert PAPER_SMOKE["t2i"] == SMOKE["t2i"]  # the shapes track at the smoke preset's size
+    # the paper-scale text-to-image teachers are not in it yet (docs/paper-scale.md says so)
+    assert "t2i_paper" not in PAPER_SMOKE and "meissonic" not in PAPER_SMOKE
+    cfg = load_config(ROOT / "config" / "paper_smoke.yaml")
+    assert cfg.preset == "paper_smoke" and cfg.downloads == "stand_in" and cfg.device == "cpu"
+
+
+def test_stand_ins_belong_to_paper_smoke_only():
+    with pytest.raises(Exception, match="downloads"):
+        from_dict({**PAPER, "downloads": "stand_in"})
+    with pytest.raises(Exception, match="downloads"):
+        from_dict({**PAPER_SMOKE, "downloads": "hub"})
+    with pytest.raises(SystemExit, match="downloads: stand_in"):
+        write("inception", from_dict(PAPER), Path("never-written"))
+    # the workflow names only the output: every download rule of Table 1's DAG has a stand-in known from it
+    covered = {PROVIDERS[f]: kind_of(Path(f)) for f in PROVIDERS if PROVIDERS[f] in RULES}
+    assert covered == {r: k for r, k in RULES.items() if r != "stand_in_imagenet"}
+    with pytest.raises(SystemExit, match="no stand-in"):
+        kind_of(Path("resources/t2i/HPS_v2.1_compressed.pt"))
+
+
+def test_stand_ins_go_through_the_official_loaders(tmp_path):
+    """Each stand-in is read by the code that reads the official file: the strict converters, torch-fidelity's and
+    clean-fid's Inception classes, ADM's reference-batch reader, the FID statistics reader, the ImageNet check."""
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    from evaluation.adm import inception_features, load_mu_sigma, load_ref_batch
+    from softdimo.checkpoints import load_artefact
+    from softdimo.pretrained import convert, require_file
+    from softdimo.tracks.maskbit.imagenet import check
+    from softdimo.tracks.maskgit import pipeline
+
+    cfg = load_config(ROOT / "config" / "paper_smoke.yaml")
+    files = {}
+    for rule, what in RULES.items():
+        files[what] = tmp_path / rule
+        write(what, cfg, files[what], n_images=1 if what == "imagenet" else 12, manifest=tmp_path / "manifest.json")
+        if what != "imagenet":
+            assert "stand-in" in (tmp_path / f"{rule}.sha256.json").read_text()
+            require_file(files[what])  # the recorded hash, as every job checks a download
+    for kind in ("tokenizer", "teacher"):
+        convert(kind, cfg, files[f"maskbit_{kind}"], tmp_path / f"maskbit_{kind}.pt")
+    raw = torch.load(files["maskbit_teacher"], weights_only=True)
+    assert any(k.startswith("token_emb.") for k in raw)  # the official name, renamed by the converter
+    # the official nesting, which the converters must find (they would also accept a bare state dict)
+    raw = torch.load(files["maskgit_teacher"], weights_only=True)
+    assert set(raw) >= {"model_state_dict", "optimizer_state_dict"} and "pos_emb" in raw["model_state_dict"]
+    raw = torch.load(files["maskgit_tokenizer"], weights_only=True)
+    assert any(k.startswith("loss.") for k in raw["state_dict"]) and "quantize.embedding.weight" in raw["state_dict"]
+    again = tmp_path / "again"
+    write("maskgit_released", cfg, again)  # seeded: the same tensors on every run and machine
+    first, second = torch.load(files["maskgit_released"]), torch.load(again)
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    for kind in ("teacher", "tokenizer", "released"):
+        pipeline.convert(kind, cfg, files[f"maskgit_{kind}"], tmp_path / f"maskgit_{kind}.pt")
+    load_artefact(tmp_path / "maskgit_released.pt", "student")
+    ref = load_ref_batch(files["adm_reference"])
+    assert ref["arr_0"].shape == (12, 64, 64, 3) and ref["arr_0"].dtype == np.uint8
+    feats = inception_features(ref["arr_0"][:3], files["inception"], batch_size=3)["2048"]
+    assert feats.shape == (3, 2048) and np.isfinite(feats).all() and feats.std() > 1e-3  # not a vanished signal
+    (tmp_path / "cf").mkdir()
+    files["cleanfid_inception"].rename(tmp_path / "cf" / "inception-2015-12-05.pt")
+    net = InceptionV3W(str(tmp_path / "cf"), download=False, resize_inside=True)
+    assert net(torch.from_numpy(ref["arr_0"][:2]).permute(0, 3, 1, 2).float()).shape == (2, 2048)
+    mu, sigma = load_mu_sigma(files["dimo_fid_stats"])
+    assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
+    index = check(files["imagenet"], cfg.c2i.teacher.num_classes)
+    assert index["n_images"] == 1000 and (tmp_path / "manifest.json").exists()
+    write("imagenet", cfg, files["imagenet"], n_images=1)  # its own earlier stand-in is replaced ...
+    (tmp_path / "real").mkdir()
+    with pytest.raises(SystemExit, match="not a stand-in folder"):  # ... a folder it did not write never is
+        write("imagenet", cfg, tmp_path / "real", n_images=1)
+
+
+def test_paper_smoke_table1_dag_is_the_paper_one(workdir):
+    """Dry runs: paper_smoke schedules every rule that the paper preset's Table 1 needs (downloads included, as
+    stand-ins), and nothing else."""
+    def rules(preset):
+        run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/table1.csv", "--quiet", "rules",
+                              "--configfile", f"config/{preset}.yaml"], capture_output=True, text=True, cwd=workdir,
+                             timeout=300)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        return set(re.findall(r"^(\w+)\s+\d+$", run.stdout, re.M)) - {"total"}
+
+    before = snapshot(workdir)
+    paper, smoke = rules("paper"), rules("paper_smoke")
+    assert snapshot(workdir) == before  # parsing writes nothing, stand-ins included
+    assert smoke - paper == {"stand_in_imagenet"}  # the paper preset reads your ImageNet copy instead
+    assert paper - smoke == set()
+
+
+@pytest.mark.slow
+def test_paper_smoke_end_to_end(workdir):
+    """The paper's Table 1 DAG runs on the stand-ins: MaskBit's and MaskGit's rows, the released student's row."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "results/table1.csv", "--cores", "2", "--configfile",
+                          "config/paper_smoke.yaml"], capture_output=True, text=True, cwd=workdir, timeout=2400)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = pd.read_csv(workdir / "results" / "table1.csv")
+    assert (table["preset"] == "paper_smoke").all()
+    assert "seeded random stand-in" in (workdir / "results" / "table1.md").read_text()  # never read as real numbers
+    rows = list(zip(table["teacher_family"], table["method"], table["steps"]))
+    assert rows == [("maskbit", "teacher", 8), ("maskbit", "dimo", 1), ("maskbit", "soft_dimo", 1),
+                    ("MaskGit", "teacher", 4), ("MaskGit", "teacher", 16), ("MaskGit", "dimo", 1),
+                    ("MaskGit", "soft_dimo", 1), ("MaskGit", "dimo_released", 1)], rows
+    assert table["fid_mean"].notna().all() and table["precision_mean"].between(0, 1).all()
+    assert table[table["teacher_family"] == "MaskGit"]["fid_dimo_mean"].notna().all()  # Di[M]O's clean-fid FID
+    curve = pd.read_csv(workdir / "results" / "c2i_maskgit" / "students" / "soft_dimo" / "seed0" / "curve.csv")
+    assert curve["eval_fid"].notna().any()  # the in-training FID monitor ran on the stand-in Inception
