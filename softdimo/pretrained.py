@@ -173,9 +173,14 @@ def load_official_state(path: Path) -> dict:
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    return rename_prefixes(state, RENAMES)
+
+
+def rename_prefixes(state: dict, renames: dict[str, str]) -> dict:
+    """The state dict with every key that starts with an old prefix under the new one instead."""
     renamed = {}
     for key, value in state.items():
-        for old, new in RENAMES.items():
+        for old, new in renames.items():
             if key.startswith(old):
                 key = new + key[len(old):]
         renamed[key] = value

@@ -37,17 +37,10 @@ def _seeded(what: str) -> int:
 def maskbit(kind: str, cfg: Config) -> dict:
     """The MaskBit tokenizer or generator as the official .bin holds it: a plain state dict; the generator's input
     projection under the official name token_emb (the converter renames it, as MaskBit's loader does)."""
-    from softdimo.pretrained import RENAMES, paper_module
+    from softdimo.pretrained import RENAMES, paper_module, rename_prefixes
 
     state = paper_module(kind, cfg)[2].state_dict()
-    official = {new: old for old, new in RENAMES.items()}
-    out = {}
-    for key, value in state.items():
-        for ours, theirs in official.items():
-            if key.startswith(ours):
-                key = theirs + key[len(ours):]
-        out[key] = value
-    return out
+    return rename_prefixes(state, {new: old for old, new in RENAMES.items()})
 
 
 def maskgit(kind: str, cfg: Config) -> dict:
