@@ -1057,14 +1057,16 @@ class Config(_Section):
                                      "paper_smoke preset only, which never uses the hub")
         if self.c2i_maskgit is not None and self.c2i_maskgit.tokenizer.arch == "taming_vqgan":
             vq, tokens = self.c2i_maskgit.tokenizer.kwargs, self.c2i_maskgit.teacher.kwargs["image_tokens"]
-            if vq["image_size"] != self.c2i.data.resolution:  # the track tokenises c2i.data's ImageNet crops
-                raise _rule("c2i_maskgit.tokenizer.kwargs.image_size", f"must equal c2i.data.resolution "
-                                                                       f"({self.c2i.data.resolution}), got {vq['image_size']}")
+            resolution = self.c2i.data.resolution
+            if vq["image_size"] != resolution:  # the track tokenises c2i.data's ImageNet crops
+                raise _rule("c2i_maskgit.tokenizer.kwargs.image_size",
+                            f"must equal c2i.data.resolution ({resolution}), got {vq['image_size']}")
             side = vq["image_size"] // 2 ** (len(vq["ch_mult"]) - 1)
             if side * side != tokens:
-                raise _rule("c2i_maskgit.teacher.kwargs.image_tokens", f"the VQGAN gives {side} x {side} = "
-                                                                       f"{side * side} tokens, got {tokens}")
-        if self.preset == "paper" and self.c2i_maskgit is not None and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
+                raise _rule("c2i_maskgit.teacher.kwargs.image_tokens",
+                            f"the VQGAN gives {side} x {side} = {side * side} tokens, got {tokens}")
+        paper_maskgit = self.preset == "paper" and self.c2i_maskgit is not None
+        if paper_maskgit and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
             raise _rule("c2i_maskgit.eval.n_samples", f"Table 1 reports FID-50k; got "
                                                       f"{self.c2i_maskgit.eval.n_samples}")
         return self
