@@ -76,8 +76,8 @@ class OpenCLIPScorer(torch.nn.Module):
         return self.scale * (self.encode_images(images_m11) * text_features).sum(-1)
 
 
-def clip_score_model(weights) -> OpenCLIPScorer:
-    return OpenCLIPScorer("ViT-B-32", weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0,
+def clip_score_model(weights, arch: str = "ViT-B-32") -> OpenCLIPScorer:
+    return OpenCLIPScorer(arch, weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0,
                           quick_gelu=True)
 
 

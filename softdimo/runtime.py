@@ -2,7 +2,7 @@
 kernels; autocast.
 
 Multithreaded CPU convolution backward passes are not bit-reproducible run to run (measured: the VQ
-tokenizer's weights after 30 steps differ between two 2-thread runs); deterministic algorithms make every
+tokenizer's weights after 5 steps at batch 128 differ between two 2-thread runs); deterministic algorithms make every
 training and sampling job reproduce exactly for a given thread count. On CUDA cuBLAS needs a fixed workspace.
 
 Across machines the CPU results also depend on which SIMD kernels torch, oneDNN and MKL pick for the processor

@@ -17,6 +17,38 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+TINY_CLIP = "softdimo-test-tiny-clip"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_arch(tmp_path_factory) -> str:
+    """An open_clip architecture registered for tests: the CLIP-score and HPS scorers' code path (open_clip's
+    CLIP class, tokenizer, 224-pixel preprocessing) at a width of 64; ViT-B-32 takes ~2 s to build on 2 cores."""
+    import json
+
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("open_clip_configs")
+    (folder / f"{TINY_CLIP}.json").write_text(json.dumps({
+        "embed_dim": 32, "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}))
+    open_clip.add_model_config(folder)
+    return TINY_CLIP
+
+
+@pytest.fixture
+def tiny_scorers(monkeypatch, tiny_clip_arch):
+    """CLIP score and HPS with their own protocols (prefix, preprocessing, scale, checkpoint key) on the tiny
+    architecture; the real ones are ViT-B-32 and ViT-H-14 (1B parameters)."""
+    import functools
+
+    import evaluation.clip_scorers as scorers
+
+    for name in ("clip_score_model", "hps_model"):
+        monkeypatch.setattr(scorers, name, functools.partial(getattr(scorers, name), arch=tiny_clip_arch))
+    return tiny_clip_arch
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

@@ -51,7 +51,7 @@ def test_clean_resize_crops_the_centre_and_scales_to_299():
     assert x.shape == (2, 3, SIZE, SIZE) and torch.allclose(x, torch.full_like(x, 2 * 200 / 255 - 1))
 
 
-def test_coco_fid_and_clip_score(tmp_path, net, fast_frechet):
+def test_coco_fid_and_clip_score(tmp_path, net, fast_frechet, tiny_scorers):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (12, 64, 64, 3), dtype=np.uint8)
     captions_csv = tmp_path / "captions.csv"

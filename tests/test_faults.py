@@ -157,10 +157,21 @@ def _run(args, cwd):
     (["softdimo.train", "--config", "nope.yaml", "--stage", "digits.tokenizer", "--out", "x.pt", "--workdir", "w",
       "--curve", "c.csv"], "error: config file nope.yaml not found"),
 ])
-def test_bad_command_line_arguments(root, args, message):
-    run = _run(args, root)
-    assert run.returncode == 2, run.stderr
-    assert message in run.stderr and "Traceback" not in run.stderr
+def test_bad_command_line_arguments(root, args, message, capsys, monkeypatch):
+    if "not found" in message:  # through `python -m`: the module's entry point turns the error into exit status 2
+        run = _run(args, root)
+        assert run.returncode == 2, run.stderr
+        assert message in run.stderr and "Traceback" not in run.stderr
+        return
+    import functools
+    import importlib
+
+    from softdimo.errors import cli
+
+    monkeypatch.chdir(root)  # argument refusals happen before any work: in this process, without a torch start-up
+    with pytest.raises(SystemExit) as exit_:
+        cli(functools.partial(importlib.import_module(args[0]).main, args[1:]))
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_a_stage_input_that_was_not_given_is_named(root, tmp_path, digits_split):
@@ -175,10 +186,10 @@ def test_training_commands_do_not_depend_on_the_cores_given(workdir):
     """Snakemake caps {threads} at --cores, and the thread count changes trained weights: every training job
     gets its rule's fixed count, so the commands (and the weights) are the same whatever --cores is."""
     commands = {}
-    for cores in (1, 2, 8):
+    for cores in (1, 8):  # 1 caps every rule's threads, 8 no training rule's
         run = _run(["snakemake", "-n", "-p", "--cores", str(cores), "all", "--configfile", "config/smoke.yaml"],
                    workdir)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         commands[cores] = sorted(line.strip() for line in run.stdout.splitlines() if "softdimo.train" in line)
-    assert len(commands[1]) > 10 and commands[1] == commands[2] == commands[8]
+    assert len(commands[1]) > 10 and commands[1] == commands[8]
     assert all("--threads " in c for c in commands[1])

@@ -79,7 +79,7 @@ def test_prompt_sets(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def paper_files(tmp_path_factory):
+def paper_files(tmp_path_factory, tiny_clip_arch):
     """Small random stand-ins for every file of the paper track, converted through the CLI."""
     import open_clip
 
@@ -107,9 +107,9 @@ def paper_files(tmp_path_factory):
     f["bank"] = tmp / "bank.pt"
     torch.save(bank, f["bank"])
     f["clip"] = tmp / "clip.bin"
-    torch.save(open_clip.create_model("ViT-B-32", pretrained=None).state_dict(), f["clip"])
+    torch.save(open_clip.create_model(tiny_clip_arch, pretrained=None).state_dict(), f["clip"])
     f["hps"] = tmp / "hps.pt"
-    torch.save({"state_dict": open_clip.create_model("ViT-B-32", pretrained=None).state_dict()}, f["hps"])
+    torch.save({"state_dict": open_clip.create_model(tiny_clip_arch, pretrained=None).state_dict()}, f["hps"])
     for kind, module in (("teacher", build_model("maskgen_vq", **SMALL_TEACHER)),
                          ("tokenizer", build_tokenizer("tatitok_vq", **SMALL_TOKENIZER))):
         official = tmp / f"{kind}_official.bin"
@@ -119,15 +119,6 @@ def paper_files(tmp_path_factory):
         pipeline.main(["convert", "--kind", kind, "--config", str(cfg_path), "--official", str(official),
                         "--out", str(f[kind])])
     return tmp, f
-
-
-@pytest.fixture
-def small_hps(monkeypatch):
-    """HPS's real network is ViT-H-14 (1B parameters); the same scorer on ViT-B-32 for CPU tests."""
-    import evaluation.clip_scorers as scorers
-
-    monkeypatch.setattr(scorers, "hps_model", lambda weights, arch="ViT-B-32": scorers.OpenCLIPScorer(
-        "ViT-B-32", weights, preprocess="resize_max_pad", prefix="", scale=100.0, state_dict_key="state_dict"))
 
 
 def test_bank_rows_convert_and_sample_cli(paper_files):
@@ -198,7 +189,7 @@ def test_paper_evaluators_refuse_samples_of_another_row(tmp_path):
         hps_benchmark.main(["--samples", str(path), *missing, "--expect", "method=dimo"])
 
 
-def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
+def test_paper_student_stage_and_test_time_grid(paper_files, tiny_scorers):
     from softdimo import train
 
     tmp, f = paper_files
@@ -232,7 +223,7 @@ def test_paper_student_stage_and_test_time_grid(paper_files, small_hps):
         assert one["arr_0"].shape == (2, 32, 32, 3) and two["arr_0"].shape == (2, 32, 32, 3)
 
 
-def test_composite_reward_weights_cache_and_gradients(tmp_path):
+def test_composite_reward_weights_cache_and_gradients(tmp_path, tiny_scorers):
     from evaluation.clip_scorers import clip_score_model
 
     torch.manual_seed(0)
