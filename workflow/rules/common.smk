@@ -7,7 +7,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from softdimo.config import ConfigError, from_dict, to_dict  # no torch: every SLURM job parses this file
+# softdimo.config imports no torch, but the paper presets' constructor checks (MaskGen-L, MaskGit, Meissonic
+# kwargs against the classes) do: ~4 s of the ~10 s each paper-preset Snakemake call costs (docs/speed.md)
+from softdimo.config import ConfigError, from_dict, to_dict
 
 
 include: "site.smk"  # takes the site overlay out of the config first
