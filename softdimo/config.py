@@ -1164,6 +1164,16 @@ def load_config(path) -> Config:
     """The validated config of a YAML file; a file that is missing, empty, not YAML or not a mapping is a
     ConfigError naming the file (and the line, for a YAML syntax error)."""
     path = Path(path)
+    raw = read_config_yaml(path)
+    try:
+        return from_dict(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def read_config_yaml(path: Path):
+    """The parsed YAML of a config file, not yet validated; missing, empty or invalid YAML is a ConfigError
+    naming the file."""
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     text = path.read_text()
@@ -1177,10 +1187,7 @@ def load_config(path) -> Config:
         raise ConfigError(f"config file {path}{where}: not valid YAML: {problem}{tab}") from None
     if raw is None:
         raise ConfigError(f"config file {path} is empty; copy a preset from config/ and edit it")
-    try:
-        return from_dict(raw)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+    return raw
 
 
 def as_dict(obj) -> dict:
@@ -1292,7 +1299,12 @@ def main(argv=None) -> int:
             parser.error(f"--set takes KEY=VALUE, got {bad[0]!r}")
         overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
         try:
-            text = yaml.safe_dump(derive(yaml.safe_load(args.config.read_text()), overrides), sort_keys=False)
+            raw = read_config_yaml(args.config)
+        except ConfigError as error:
+            print(error, file=sys.stderr)
+            return 1
+        try:
+            text = yaml.safe_dump(derive(raw, overrides), sort_keys=False)
         except ConfigError as error:
             print(f"{args.config}: {error}", file=sys.stderr)
             return 1

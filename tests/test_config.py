@@ -177,3 +177,28 @@ def test_paper_preset_cross_field_rules(root, key, value, message):
     raw = _set(yaml.safe_load((root / "config" / "paper.yaml").read_text()), key, value)
     with pytest.raises(ConfigError, match=message):
         from_dict(raw)
+
+
+def test_derive_command_writes_a_validated_variant_and_names_what_is_wrong(root, tmp_path, capsys):
+    """`python -m softdimo.config derive` (the recipe ablation's variants): a changed key is written and the result
+    validates; an unknown key, a bad value, a malformed --set and a missing or invalid file are refused by name."""
+    from softdimo.config import main
+
+    out = tmp_path / "variant.yaml"
+    assert main(["derive", str(root / "config/smoke.yaml"), "--set", "c2i.distill.clip=all", "--out", str(out)]) == 0
+    assert load_config(out).c2i.distill.clip == "all"
+    refusals = [
+        (["--set", "c2i.distill.clipp=all"], "c2i.distill.clipp: no such key"),
+        (["--set", "c2i.distill.clip=sometimes"], "c2i.distill.clip"),
+    ]
+    for extra, message in refusals:
+        assert main(["derive", str(root / "config/smoke.yaml"), *extra, "--out", str(tmp_path / "x.yaml")]) == 1
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["derive", str(root / "config/smoke.yaml"), "--set", "c2i.distill.clip", "--out", str(tmp_path / "x.yaml")])
+    assert "--set takes KEY=VALUE" in capsys.readouterr().err
+    assert main(["derive", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x.yaml")]) == 1
+    assert f"config file {tmp_path / 'missing.yaml'} not found" in capsys.readouterr().err
+    (tmp_path / "broken.yaml").write_text("c2i:\n\tdistill: 1\n")
+    assert main(["derive", str(tmp_path / "broken.yaml"), "--out", str(tmp_path / "x.yaml")]) == 1
+    assert "not valid YAML" in capsys.readouterr().err and not (tmp_path / "x.yaml").exists()
