@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from evaluation.adm_conventions import IS_CONVENTIONS, PRC_ARITHMETIC, inception_score, precision_recall
 from evaluation.fid import ImageArray, load_images, sha256
-from evaluation.frechet import feature_stats, frechet_distance
+from evaluation.frechet import FRECHET_SQRT, feature_stats, frechet_distance
 from softdimo.io import add_expect_argument, atomic_savez, check_samples, expectations, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli, positive_int
@@ -76,9 +76,11 @@ def load_reference(path) -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_size: int, device) -> float:
+def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_size: int, device,
+                           frechet_sqrt: str) -> float:
     """FID as Di[M]O computes it: clean-fid's legacy_tensorflow mode (TF-style resize inside the TorchScript
-    Inception of StyleGAN2-ADA), from a local `inception-2015-12-05.pt` (clean-fid would download it)."""
+    Inception of StyleGAN2-ADA), from a local `inception-2015-12-05.pt` (clean-fid would download it); with
+    frechet_sqrt symmetric_eigh the distance of those features is ours instead of clean-fid's sqrtm."""
     from cleanfid.fid import frechet_distance as cleanfid_frechet
     from cleanfid.inception_torchscript import InceptionV3W
 
@@ -89,7 +91,9 @@ def cleanfid_legacy_tf_fid(images: np.ndarray, mu, sigma, inception_dir, batch_s
         batch = torch.from_numpy(images[start:start + batch_size]).permute(0, 3, 1, 2).float().to(device)
         feats.append(net(batch).double().cpu().numpy())
     mu_s, sigma_s = feature_stats(np.concatenate(feats))
-    return float(cleanfid_frechet(mu_s, sigma_s, mu, sigma))
+    if frechet_sqrt == "scipy_sqrtm":
+        return float(cleanfid_frechet(mu_s, sigma_s, mu, sigma))
+    return frechet_distance(mu_s, sigma_s, mu, sigma, frechet_sqrt)
 
 
 def load_mu_sigma(path) -> tuple[np.ndarray, np.ndarray]:
@@ -108,20 +112,22 @@ def inception_scores(logits: np.ndarray, is_convention: str) -> dict:
 
 
 def adm_metrics(samples: np.ndarray, ref: dict, extractor_path, *, batch_size: int, k: int, device,
-                is_convention: str, prc_arithmetic: str, cleanfid_dir=None, dimo_stats=None) -> dict:
+                is_convention: str, prc_arithmetic: str, frechet_sqrt: str, cleanfid_dir=None,
+                dimo_stats=None) -> dict:
     feats = inception_features(samples, extractor_path, batch_size, device)
     mu, sigma = feature_stats(feats["2048"])
     precision, recall = precision_recall(feats["2048"], ref["features"], k, prc_arithmetic, device)
-    out = {"fid": frechet_distance(mu, sigma, ref["mu"], ref["sigma"]),
+    out = {"fid": frechet_distance(mu, sigma, ref["mu"], ref["sigma"], frechet_sqrt),
            **inception_scores(feats["logits_unbiased"], is_convention),
-           "precision": precision, "recall": recall, "prc_arithmetic": prc_arithmetic}
+           "precision": precision, "recall": recall, "prc_arithmetic": prc_arithmetic, "frechet_sqrt": frechet_sqrt}
     if cleanfid_dir is not None:
         out["fid_cleanfid_legacy_tf"] = cleanfid_legacy_tf_fid(samples, ref["mu"], ref["sigma"], cleanfid_dir,
-                                                               batch_size, device)
+                                                               batch_size, device, frechet_sqrt)
     if dimo_stats is not None:  # Di[M]O's protocol: the same clean-fid features against its own reference
         if cleanfid_dir is None:
             raise ValueError("--dimo-stats needs --cleanfid-inception-dir (clean-fid's legacy_tensorflow Inception)")
-        out["fid_dimo"] = cleanfid_legacy_tf_fid(samples, *load_mu_sigma(dimo_stats), cleanfid_dir, batch_size, device)
+        out["fid_dimo"] = cleanfid_legacy_tf_fid(samples, *load_mu_sigma(dimo_stats), cleanfid_dir, batch_size, device,
+                                                 frechet_sqrt)
         out["fid_dimo_reference"] = Path(dimo_stats).name
     return out
 
@@ -141,6 +147,8 @@ def main(argv=None):
                    help="c2i.eval.is_convention (default: the paper preset's adm)")
     c.add_argument("--prc-arithmetic", choices=PRC_ARITHMETIC, default="adm_fp16",
                    help="c2i.eval.prc_arithmetic (default: the paper preset's adm_fp16)")
+    c.add_argument("--frechet-sqrt", choices=FRECHET_SQRT, default="scipy_sqrtm",
+                   help="c2i.eval.frechet_sqrt (default: the reference evaluators' scipy_sqrtm)")
     c.add_argument("--cleanfid-inception-dir", default=None, help="folder of inception-2015-12-05.pt (cross-check)")
     add_expect_argument(c)
     c.add_argument("--dimo-stats", default=None, help="Di[M]O's reference mu / sigma (.npz): writes fid_dimo")
@@ -158,7 +166,8 @@ def main(argv=None):
     ref = load_reference(args.ref)
     metrics = adm_metrics(load_images(args.samples, args.num), ref, args.extractor, batch_size=args.batch_size,
                           k=args.prc_neighborhood, device=device, is_convention=args.is_convention,
-                          prc_arithmetic=args.prc_arithmetic, cleanfid_dir=args.cleanfid_inception_dir,
+                          prc_arithmetic=args.prc_arithmetic, frechet_sqrt=args.frechet_sqrt,
+                          cleanfid_dir=args.cleanfid_inception_dir,
                           dimo_stats=args.dimo_stats)
     metrics.update({
         "n_samples": args.num, "n_reference": int(len(ref["features"])), "evaluator": "inception_v3",

@@ -248,9 +248,16 @@ class EvalCfg(_Section):
     prc_arithmetic: Literal["adm_fp16", "fp32"] = Field(
         description="precision / recall distances: adm_fp16 = ADM's ManifoldEstimator (squared distances in "
                     "float16 blocks of 10,000, float32 when a block overflows); fp32 = torch-fidelity's float32 cdist")
+    frechet_sqrt: Literal["scipy_sqrtm", "symmetric_eigh"] = Field(
+        description="tr (S1 S2)^(1/2) of the ADM-path FIDs (adm_ref_batch; clean-fid's column too): scipy_sqrtm = "
+                    "the reference evaluators' scipy.linalg.sqrtm; symmetric_eigh = the same trace from symmetric "
+                    "eigendecompositions, 6-20x faster at 2048-d, relative difference 1e-7 or less (docs/metrics.md)")
 
     @model_validator(mode="after")
     def _check_evaluator(self):
+        if self.frechet_sqrt != "scipy_sqrtm" and self.reference != "adm_ref_batch":
+            raise _rule("frechet_sqrt", "only the ADM path (reference adm_ref_batch) has a choice; torch-fidelity "
+                                        "computes its own")
         if self.reference == "adm_ref_batch" and self.evaluator != "inception_v3":
             raise _rule("reference", "the ADM reference batch is scored with inception_v3")
         if self.cleanfid_crosscheck and self.evaluator != "inception_v3":

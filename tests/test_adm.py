@@ -31,7 +31,7 @@ def inception_weights(tmp_path_factory):
 
 pytestmark = pytest.mark.usefixtures("fast_frechet")
 
-CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16"}  # the paper preset's
+CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16", "frechet_sqrt": "scipy_sqrtm"}  # the paper preset's
 
 
 def images(seed, n=8, side=64):  # 8 images: Inception-v3 at 299 px costs ~0.3 s per image on 2 cores
@@ -124,6 +124,11 @@ def test_cleanfid_crosscheck_plumbing(tmp_path, monkeypatch):
     fake, real = images(3, n=20), images(4, n=20)
     feats = lambda x: net(torch.from_numpy(x).permute(0, 3, 1, 2).float(), True).detach().double().numpy()
     mu_r, sigma_r = feature_stats(feats(real))
-    got = adm.cleanfid_legacy_tf_fid(fake, mu_r, sigma_r, tmp_path, batch_size=7, device="cpu")
+    got = adm.cleanfid_legacy_tf_fid(fake, mu_r, sigma_r, tmp_path, batch_size=7, device="cpu",
+                                     frechet_sqrt="scipy_sqrtm")
     mu_f, sigma_f = feature_stats(feats(fake))
     assert got == pytest.approx(frechet_distance(mu_f, sigma_f, mu_r, sigma_r), rel=1e-4)
+    monkeypatch.setattr(cleanfid.fid, "frechet_distance", None)  # symmetric_eigh: our distance of the same features
+    eigh = adm.cleanfid_legacy_tf_fid(fake, mu_r, sigma_r, tmp_path, batch_size=7, device="cpu",
+                                      frechet_sqrt="symmetric_eigh")
+    assert eigh == pytest.approx(got, rel=1e-6)

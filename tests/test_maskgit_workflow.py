@@ -72,8 +72,8 @@ def test_fid_dimo_is_clean_fid_against_the_given_statistics(tmp_path, monkeypatc
     np.savez(tmp_path / "stats.npz", mu=mu, sigma=sigma)
     calls = []
 
-    def cleanfid(images, m, s, inception_dir, batch_size, device):
-        calls.append((m, s, inception_dir))
+    def cleanfid(images, m, s, inception_dir, batch_size, device, frechet_sqrt):
+        calls.append((m, s, inception_dir, frechet_sqrt))
         return float(len(calls))
 
     monkeypatch.setattr(adm, "cleanfid_legacy_tf_fid", cleanfid)
@@ -83,13 +83,14 @@ def test_fid_dimo_is_clean_fid_against_the_given_statistics(tmp_path, monkeypatc
     ref = {"mu": np.zeros(8), "sigma": np.eye(8), "features": rng.normal(size=(20, 8))}
     fake = rng.integers(0, 256, (20, 16, 16, 3), dtype=np.uint8)
     out = adm.adm_metrics(fake, ref, None, batch_size=7, k=3, device="cpu", is_convention="torch_fidelity",
-                          prc_arithmetic="fp32", cleanfid_dir=tmp_path, dimo_stats=tmp_path / "stats.npz")
+                          prc_arithmetic="fp32", frechet_sqrt="scipy_sqrtm", cleanfid_dir=tmp_path,
+                          dimo_stats=tmp_path / "stats.npz")
     assert (out["fid_cleanfid_legacy_tf"], out["fid_dimo"], out["fid_dimo_reference"]) == (1.0, 2.0, "stats.npz")
     assert np.array_equal(calls[0][0], ref["mu"]) and np.array_equal(calls[1][0], mu)
-    assert np.array_equal(calls[1][1], sigma) and calls[1][2] == tmp_path
+    assert np.array_equal(calls[1][1], sigma) and calls[1][2] == tmp_path and calls[1][3] == "scipy_sqrtm"
     with pytest.raises(ValueError, match="cleanfid"):
         adm.adm_metrics(fake, ref, None, batch_size=7, k=3, device="cpu", is_convention="torch_fidelity",
-                        prc_arithmetic="fp32", dimo_stats=tmp_path / "stats.npz")
+                        prc_arithmetic="fp32", frechet_sqrt="scipy_sqrtm", dimo_stats=tmp_path / "stats.npz")
     np.savez(tmp_path / "bad.npz", mean=mu)
     with pytest.raises(ValueError, match="mu / sigma"):
         adm.load_mu_sigma(tmp_path / "bad.npz")

@@ -121,3 +121,19 @@ def test_dataset_hands_torch_fidelity_uint8_chw(images):
     real, _ = images
     item = ImageArray(real)[0]
     assert item.dtype == torch.uint8 and item.shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize("dim, n1, n2", [(64, 500, 500), (256, 12, 300), (256, 300, 12)])
+def test_symmetric_eigh_frechet_equals_the_scipy_sqrtm_one(dim, n1, n2):
+    """c2i.eval.frechet_sqrt: the trace from two symmetric eigendecompositions equals the reference evaluators'
+    sqrtm trace, for full-rank covariances and for a covariance of fewer images than dimensions (either side);
+    an unknown method is refused."""
+    rng = np.random.default_rng(dim + n1)
+    a, b = rng.normal(size=(n1, dim)), rng.normal(size=(n2, dim)) * 1.3 + 0.2
+    stats = (*feature_stats(a), *feature_stats(b))
+    reference = frechet_distance(*stats, "scipy_sqrtm")
+    assert frechet_distance(*stats) == reference  # the default is the reference evaluators' method
+    assert frechet_distance(*stats, "symmetric_eigh") == pytest.approx(reference, rel=1e-6)
+    assert frechet_distance(*stats[:2], *stats[:2], "symmetric_eigh") == pytest.approx(0, abs=1e-6 * reference)
+    with pytest.raises(ValueError, match="unknown Frechet"):
+        frechet_distance(*stats, "sqrtm")

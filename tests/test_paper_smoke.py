@@ -28,7 +28,7 @@ SCALE = [r"preset", r"downloads", r"device", r"precision", r"torch_threads", r"g
          r"c2i\.data\.(path|resolution)", r"c2i\.tokenizer\.(hidden_channels|num_res_blocks)",
          r"c2i\.(tokenizer|classifier|teacher)\.train\.batch_size", r"c2i\.classifier\.(width|feature_dim)",
          r"c2i\.teacher\.(dim|depth|heads)", r"(c2i|c2i_maskgit)\.sampling\.(steps|batch_size)",
-         r"(c2i|c2i_maskgit)\.eval\.(n_samples|seeds|batch_size)",
+         r"(c2i|c2i_maskgit)\.eval\.(n_samples|seeds|batch_size|frechet_sqrt)",  # frechet_sqrt: CPU time
          r"(c2i|c2i_maskgit)\.distill\.(eval_every|eval_samples)",
          r"(c2i|c2i_maskgit)\.distill\.train\.(batch_size|log_every|ckpt_every)",
          r"(c2i|c2i_maskgit)\.gan\.(layers|head_hidden)", r"(c2i|c2i_maskgit)\.students\.\w+\.steps",

@@ -96,7 +96,8 @@ if ADM_REFERENCE:
             "python -m evaluation.adm calc --samples {input.samples} --ref {input.reference} "
             "--extractor {input.extractor} --num {params.section[n_samples]} "
             "--prc-neighborhood {params.section[prc_neighborhood]} --batch-size {params.section[batch_size]} "
-            "{params.crosscheck} {params.expect} --out {output} > {log} 2>&1"
+            "--is-convention {params.section[is_convention]} --prc-arithmetic {params.section[prc_arithmetic]} "
+            "--frechet-sqrt {params.section[frechet_sqrt]} {params.crosscheck} {params.expect} --out {output} > {log} 2>&1"
 
 else:
 

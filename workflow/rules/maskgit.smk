@@ -209,5 +209,5 @@ rule maskgit_evaluate:
         "--extractor {input.extractor} --num {params.section[n_samples]} "
         "--prc-neighborhood {params.section[prc_neighborhood]} --batch-size {params.section[batch_size]} "
         "--is-convention {params.section[is_convention]} --prc-arithmetic {params.section[prc_arithmetic]} "
-        "--cleanfid-inception-dir resources/eval --dimo-stats {input.dimo_stats} --expect method={wildcards.mmethod} "
+        "--frechet-sqrt {params.section[frechet_sqrt]} --cleanfid-inception-dir resources/eval --dimo-stats {input.dimo_stats} --expect method={wildcards.mmethod} "
         "--expect steps={wildcards.steps} --expect eval_seed={wildcards.seed} --out {output} > {log} 2>&1"

@@ -16,7 +16,8 @@ class Student(StudentStage):
         ev = self.cfg.c2i.eval
         return adm_metrics(images, load_reference(self.inputs["reference"]), self.inputs["extractor"],
                            batch_size=ev.batch_size, k=ev.prc_neighborhood, device=self.device,
-                           is_convention=ev.is_convention, prc_arithmetic=ev.prc_arithmetic)
+                           is_convention=ev.is_convention, prc_arithmetic=ev.prc_arithmetic,
+                           frechet_sqrt=ev.frechet_sqrt)
 
 
 STAGES = {"student": Student}
