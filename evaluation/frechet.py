@@ -50,9 +50,16 @@ def trace_sqrt_symmetric(sigma1, sigma2) -> float:
     is the sum of the square roots of M's eigenvalues. Only the range of S1 matters: a covariance of n images
     has rank < n, and M shrinks to that rank."""
     values, vectors = np.linalg.eigh(sigma1)
-    keep = values > values.max() * sigma1.shape[0] * np.finfo(np.float64).eps
+    tol = np.abs(values).max() * sigma1.shape[0] * np.finfo(np.float64).eps
+    keep = values > tol
     half = vectors[:, keep] * np.sqrt(values[keep])
-    return float(np.sqrt(np.clip(np.linalg.eigvalsh(half.T @ sigma2 @ half), 0, None)).sum())
+    product = np.linalg.eigvalsh(half.T @ sigma2 @ half)
+    # the counterpart of the scipy path's imaginary-part error: a covariance that is not PSD is broken statistics
+    worst = min(values.min() / max(values.max(), tol), product.min() / max(np.abs(product).max(), tol))
+    if worst < -1e-6:
+        raise ValueError(f"FID: a covariance is not positive semi-definite (relative eigenvalue {worst:.3g}); the "
+                         "statistics are not valid (too few samples, or corrupted)")
+    return float(np.sqrt(np.clip(product, 0, None)).sum())
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, method: str = "scipy_sqrtm") -> float:

@@ -60,7 +60,7 @@ def _row(family: str, method: str, steps: int, records: list[dict]) -> dict:
         values = np.array([r.get("is_torch_fidelity", np.nan) for r in records], dtype=float)
         row["is_torch_fidelity_mean"] = values.mean()
         row["is_torch_fidelity_std"] = values.std(ddof=1) if len(values) > 1 else 0.0
-        for key in ("is_convention", "prc_arithmetic"):
+        for key in ("is_convention", "prc_arithmetic", "frechet_sqrt"):
             row[key] = " ".join(sorted({str(r.get(key, "unrecorded")) for r in records}))
         row["quantize"] = " ".join(sorted({str(r["sampling"].get("quantize", "unrecorded")) for r in records}))
     for m in ("fid_cleanfid_legacy_tf", "fid_dimo"):  # clean-fid's FID: against ADM's statistics, against Di[M]O's

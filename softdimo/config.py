@@ -1304,7 +1304,12 @@ def main(argv=None) -> int:
         bad = [item for item in args.set if "=" not in item]
         if bad:
             parser.error(f"--set takes KEY=VALUE, got {bad[0]!r}")
-        overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
+        overrides = {}
+        for key, value in (item.split("=", 1) for item in args.set):
+            try:
+                overrides[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parser.error(f"--set {key}={value}: the value is not YAML")
         try:
             raw = read_config_yaml(args.config)
         except ConfigError as error:

@@ -197,6 +197,10 @@ def test_derive_command_writes_a_validated_variant_and_names_what_is_wrong(root,
     with pytest.raises(SystemExit):
         main(["derive", str(root / "config/smoke.yaml"), "--set", "c2i.distill.clip", "--out", str(tmp_path / "x.yaml")])
     assert "--set takes KEY=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["derive", str(root / "config/smoke.yaml"), "--set", "c2i.distill.clip=[all", "--out",
+              str(tmp_path / "x.yaml")])
+    assert "the value is not YAML" in capsys.readouterr().err
     assert main(["derive", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "x.yaml")]) == 1
     assert f"config file {tmp_path / 'missing.yaml'} not found" in capsys.readouterr().err
     (tmp_path / "broken.yaml").write_text("c2i:\n\tdistill: 1\n")

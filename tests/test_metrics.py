@@ -137,3 +137,7 @@ def test_symmetric_eigh_frechet_equals_the_scipy_sqrtm_one(dim, n1, n2):
     assert frechet_distance(*stats[:2], *stats[:2], "symmetric_eigh") == pytest.approx(0, abs=1e-6 * reference)
     with pytest.raises(ValueError, match="unknown Frechet"):
         frechet_distance(*stats, "sqrtm")
+    broken = np.diag([1.0, -0.1])  # not a covariance: the scipy path's imaginary part, this one's negative eigenvalue
+    for method in ("scipy_sqrtm", "symmetric_eigh"):
+        with pytest.raises(ValueError, match="imaginary|positive semi-definite"):
+            frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), broken, method)

@@ -170,3 +170,7 @@ def test_training_is_bit_reproducible_across_processes(root, smoke_raw, tmp_path
                         "--curve", str(tmp_path / run / "curve.csv")], check=True, capture_output=True, cwd=root)
         weights.append(torch.load(tmp_path / run / "tok.pt", weights_only=False)["state_dict"])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # the guard itself, in case 5 steps do not show the nondeterminism on another processor
+    check = ("import torch; from softdimo.runtime import setup_torch; setup_torch(2); "
+             "assert torch.are_deterministic_algorithms_enabled()")
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=root)
