@@ -7,7 +7,7 @@
 #   make paper-smoke  set up, then run the paper preset's Table 1 DAG (MaskBit and MaskGit) on seeded stand-ins of
 #                 the official files at small sizes, offline on the CPU, in .paper-smoke/ (~7 min on 2 cores)
 #   make test     set up, then run the quick test suite (everything but the end-to-end smoke run; ~5 min on 2 cores)
-#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check and the paper_smoke run (~20 min)
+#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check and the paper_smoke run (~16 min)
 #   make readme-figure  docs/figures/tiny-table1.png, the README's figure, from the tiny Table 1 and its samples
 #   make profile  per-rule time profile of the newest workflow run here (PROFILE_ROOT=.smoke for the smoke run)
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
