@@ -14,7 +14,7 @@ from scipy import linalg
 SINGULAR_EPS = 1e-6      # ADM / clean-fid `eps`
 IMAGINARY_ATOL = 1e-3    # ADM / clean-fid: np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3)
 # how tr (S1 S2)^{1/2} is computed (config c2i.eval.frechet_sqrt): the reference evaluators' scipy sqrtm, or the
-# same trace from symmetric eigendecompositions (docs/metrics.md: ~10x faster at 2048-d, other last digits)
+# same trace from symmetric eigendecompositions (docs/metrics.md: 6-20x faster at 2048-d, other last digits)
 FRECHET_SQRT = ("scipy_sqrtm", "symmetric_eigh")
 
 
@@ -45,10 +45,10 @@ def covariance_sqrt(sigma1, sigma2, eps: float = SINGULAR_EPS) -> np.ndarray:
 
 
 def trace_sqrt_symmetric(sigma1, sigma2) -> float:
-    """tr (S1 S2)^{1/2} without a non-symmetric square root: with S1 = U L U^T (eigh; tiny negative eigenvalues
-    of a PSD matrix clipped to 0), S1 S2 is similar to M = L^{1/2} U^T S2 U L^{1/2}, symmetric PSD, so the trace
-    is the sum of the square roots of M's eigenvalues. Only the range of S1 matters: a covariance of n images
-    has rank < n, and M shrinks to that rank."""
+    """tr (S1 S2)^{1/2} without a non-symmetric square root: with S1 = U L U^T (eigh), S1 S2 has the nonzero
+    eigenvalues of M = L^{1/2} U^T S2 U L^{1/2}, symmetric PSD, so the trace is the sum of the square roots of M's
+    eigenvalues. Only the range of S1 matters (eigenvalues at rounding level are dropped): a covariance of n
+    images has rank < n, and M shrinks to that rank. Clearly negative eigenvalues are an error."""
     values, vectors = np.linalg.eigh(sigma1)
     tol = np.abs(values).max() * sigma1.shape[0] * np.finfo(np.float64).eps
     keep = values > tol

@@ -2,8 +2,9 @@
 kernels; autocast.
 
 Multithreaded CPU convolution backward passes are not bit-reproducible run to run (measured: the VQ
-tokenizer's weights after 5 steps at batch 128 differ between two 2-thread runs); deterministic algorithms make every
-training and sampling job reproduce exactly for a given thread count. On CUDA cuBLAS needs a fixed workspace.
+tokenizer's weights after 5 steps at batch 128 differ between two 2-thread runs); deterministic algorithms
+make every training and sampling job reproduce exactly for a given thread count. On CUDA cuBLAS needs a fixed
+workspace.
 
 Across machines the CPU results also depend on which SIMD kernels torch, oneDNN and MKL pick for the processor
 (docs/reproducibility.md): torch.randn alone draws different numbers under AVX2 and AVX-512 kernels, so the same
