@@ -31,7 +31,8 @@ def inception_weights(tmp_path_factory):
 
 pytestmark = pytest.mark.usefixtures("fast_frechet")
 
-CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16", "frechet_sqrt": "scipy_sqrtm"}  # the paper preset's
+# the paper preset's
+CONVENTIONS = {"is_convention": "adm", "prc_arithmetic": "adm_fp16", "frechet_sqrt": "scipy_sqrtm"}
 
 
 def images(seed, n=8, side=64):  # 8 images: Inception-v3 at 299 px costs ~0.3 s per image on 2 cores
