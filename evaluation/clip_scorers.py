@@ -12,6 +12,7 @@ then `scorer(images, text_features)` -> one score per image, images float NCHW i
 import torch
 import torch.nn.functional as F
 
+from softdimo.open_clip_archs import ensure
 from softdimo.pretrained import require_file
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -46,6 +47,7 @@ class OpenCLIPScorer(torch.nn.Module):
         super().__init__()
         import open_clip
 
+        ensure(arch)
         make = dict(force_quick_gelu=quick_gelu)  # OpenAI's weights need QuickGELU; open_clip sets it only by tag
         if weights is None:  # random weights: tests only
             self.model = open_clip.create_model(arch, pretrained=None, **make)
@@ -87,3 +89,10 @@ HPS_VERSION = "v2.1"
 def hps_model(weights, arch: str = "ViT-H-14") -> OpenCLIPScorer:
     return OpenCLIPScorer(arch, weights, preprocess="resize_max_pad", prefix="", scale=100.0,
                           state_dict_key="state_dict")
+
+
+def configured_scorer(name: str, weights, scorers) -> OpenCLIPScorer:
+    """The CLIP-score ('clip') or HPS ('hps') scorer of a t2i_paper.scorers section, in its configured
+    architecture (clip_arch / hps_arch)."""
+    build = {"clip": clip_score_model, "hps": hps_model}[name]  # looked up per call: tests may swap them
+    return build(weights, arch=getattr(scorers, f"{name}_arch"))

@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from evaluation.fid_inception import FIDInceptionV3, to_network_input
-from evaluation.frechet import feature_stats, frechet_distance
+from evaluation.frechet import FRECHET_SQRT, feature_stats, frechet_distance
 from softdimo.io import add_expect_argument, check_samples, expectations, git_commit, write_json
 from softdimo.pretrained import require_file
 from softdimo.errors import cli
@@ -61,19 +61,22 @@ def clip_score(images: np.ndarray, captions: list[str], scorer, batch_size: int,
 
 
 def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip, batch_size=100, device="cpu",
-             require_full=True) -> dict:
+             n_captions: int = N_CAPTIONS, clip_arch: str = "ViT-B-32", frechet_sqrt: str = "scipy_sqrtm") -> dict:
+    """n_captions: the caption count the run is configured for (t2i_paper.eval.coco_captions; 30,000 is the
+    protocol, paper_smoke's stand-in file has a few)."""
     from evaluation.clip_scorers import clip_score_model
 
     if len(images) != len(captions):
         raise ValueError(f"{len(images)} images for {len(captions)} captions: image i belongs to caption row i")
-    if require_full and len(images) != N_CAPTIONS:
-        raise ValueError(f"COCO FID-30k needs {N_CAPTIONS} images, got {len(images)}")
+    if len(images) != n_captions:
+        raise ValueError(f"COCO FID needs {n_captions} images (t2i_paper.eval.coco_captions), got {len(images)}")
     t0 = time.time()
     mu, sigma = load_stats(stats)
     feats = fid_features(images, FIDInceptionV3(inception).to(device), batch_size, device)
-    fid = frechet_distance(*feature_stats(feats), mu, sigma)
-    score = clip_score(images, captions, clip_score_model(clip).to(device), batch_size, device)
-    return {"coco_fid": fid, "clip_score": score, "n_images": len(images),
+    fid = frechet_distance(*feature_stats(feats), mu, sigma, method=frechet_sqrt)
+    score = clip_score(images, captions, clip_score_model(clip, arch=clip_arch).to(device), batch_size, device)
+    return {"coco_fid": fid, "clip_score": score, "n_images": len(images), "frechet_sqrt": frechet_sqrt,
+            "clip_arch": clip_arch,
             "protocol": "T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP ViT-B/32 'A photo depicts'",
             "seconds": time.time() - t0, "git_commit": git_commit()}
 
@@ -85,6 +88,12 @@ def main(argv=None):
     parser.add_argument("--stats", required=True)
     parser.add_argument("--inception", required=True)
     parser.add_argument("--clip", required=True)
+    parser.add_argument("--clip-arch", default="ViT-B-32", help="open_clip architecture of --clip (t2i_paper.scorers."
+                                                                "clip_arch; the protocol's is ViT-B-32)")
+    parser.add_argument("--n-captions", type=int, default=N_CAPTIONS,
+                        help="caption rows the run is configured for (t2i_paper.eval.coco_captions)")
+    parser.add_argument("--frechet-sqrt", choices=FRECHET_SQRT, default="scipy_sqrtm",
+                        help="t2i_paper.eval.frechet_sqrt (pytorch-fid: scipy_sqrtm)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--out", required=True)
     add_expect_argument(parser)
@@ -99,7 +108,8 @@ def main(argv=None):
         images = f["arr_0"]
     captions = [text for _, text in load_captions(args.captions)]
     out = evaluate(images, captions, stats=args.stats, inception=args.inception, clip=args.clip,
-                   batch_size=args.batch_size, device=device)
+                   batch_size=args.batch_size, device=device, n_captions=args.n_captions, clip_arch=args.clip_arch,
+                   frechet_sqrt=args.frechet_sqrt)
     write_json(Path(args.out), {**out, "samples": args.samples})
     print(out)
 

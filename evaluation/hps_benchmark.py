@@ -47,6 +47,8 @@ def main(argv=None):
     parser.add_argument("--samples", required=True, help="npz arr_0: one uint8 image per prompt of the HPS set")
     parser.add_argument("--prompts", required=True, help="the HPS prompt set (softdimo.tracks.maskgen.pipeline prompts --set hps)")
     parser.add_argument("--weights", required=True)
+    parser.add_argument("--arch", default="ViT-H-14", help="open_clip architecture the weights load into "
+                                                            "(t2i_paper.scorers.hps_arch; the protocol's is ViT-H-14)")
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--out", required=True)
     add_expect_argument(parser)
@@ -61,8 +63,8 @@ def main(argv=None):
     if len(images) != len(pset["prompts"]):
         raise SystemExit(f"{args.samples}: {len(images)} images for {len(pset['prompts'])} HPS prompts (one each)")
     t0 = time.time()
-    scores = hps_scores(images, pset["prompts"], hps_model(args.weights).to(device), args.batch_size, device)
-    out = {"hps_version": HPS_VERSION, **summarize(scores, pset["styles"]), "seconds": time.time() - t0,
+    scores = hps_scores(images, pset["prompts"], hps_model(args.weights, arch=args.arch).to(device), args.batch_size, device)
+    out = {"hps_version": HPS_VERSION, "arch": args.arch, **summarize(scores, pset["styles"]), "seconds": time.time() - t0,
            "samples": args.samples, "git_commit": git_commit()}
     write_json(args.out, out)
     print(out)

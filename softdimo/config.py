@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 from softdimo.errors import SoftdimoError
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+COCO_CAPTIONS = 30_000  # T2IBenchmark's COCO-30k captions file
 PAPER_N_SAMPLES = 50_000  # FID-50k: fewer samples give a biased, not a noisier, number
 
 
@@ -219,7 +220,9 @@ class SamplingCfg(_Section):
     randomize_temperature: float = Field(ge=0, description="scale of the Gumbel noise added to token confidences, "
                                                            "annealed linearly to 0")
     temperature: float = Field(gt=0, description="softmax temperature of token sampling")
-    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    batch_size: int = Field(ge=1, description="images per forward pass (a sample depends on its seed "
+                                                 "only; batched float kernels may round a decoded value one uint8 "
+                                                 "level apart)")
     quantize: Literal["round", "truncate"] = Field(
         description="how decoded float images become the stored uint8 samples: round = nearest level, "
                     "round((x+1)*127.5); truncate = the official MaskBit / MaskGen conversion, "
@@ -627,7 +630,9 @@ class TextEncoderCfg(_Section):
     """OpenCLIP text encoder: its penultimate-block tokens and pooled projection condition MaskGen, its final-layer
     tokens TA-TiTok's decoder."""
 
-    arch: Literal["ViT-L-14-336"] = Field(description="open_clip architecture name (OpenAI weights, QuickGELU)")
+    arch: Literal["ViT-L-14-336", "softdimo-smoke-clip"] = Field(
+        description="open_clip architecture name (OpenAI weights, QuickGELU); softdimo-smoke-clip: a 64-wide CLIP "
+                    "for paper_smoke's stand-ins only (softdimo/open_clip_archs.py)")
     pretrained: PretrainedCfg = Field(description="the official open_clip weights")
 
 
@@ -636,7 +641,13 @@ class ScorersCfg(_Section):
     test-time selection use the same files."""
 
     clip: PretrainedCfg = Field(description="OpenAI ViT-B/32 open_clip weights of the CLIP score")
+    clip_arch: Literal["ViT-B-32", "softdimo-smoke-clip"] = Field(
+        description="open_clip architecture of the CLIP score: ViT-B-32 (the protocol); softdimo-smoke-clip for "
+                    "paper_smoke's stand-ins only")
     hps: PretrainedCfg = Field(description="HPS v2.1 weights (ViT-H-14)")
+    hps_arch: Literal["ViT-H-14", "softdimo-smoke-clip"] = Field(
+        description="open_clip architecture HPS v2.1's weights load into: ViT-H-14 (the protocol); "
+                    "softdimo-smoke-clip for paper_smoke's stand-ins only")
 
 
 class PaperPromptsCfg(_Section):
@@ -664,7 +675,9 @@ class MaskGenSamplingCfg(_Section):
     softmax_temperature_annealing: Literal[True] = Field(
         description="divide logits by 0.5 + 0.8 (1 - progress), MaskGen's default (its alternative divides by the "
                     "Gumbel temperature, which is 0 at the last step)")
-    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    batch_size: int = Field(ge=1, description="images per forward pass (a sample depends on its seed "
+                                                 "only; batched float kernels may round a decoded value one uint8 "
+                                                 "level apart)")
     quantize: Literal["round", "truncate"] = Field(
         description="how decoded float images become the stored uint8 samples: round = nearest level, "
                     "round((x+1)*127.5); truncate = the official MaskBit / MaskGen conversion, "
@@ -680,6 +693,11 @@ class PaperT2IEvalCfg(_Section):
     geneval_commit: str = Field(pattern=r"^[0-9a-f]{40}$", description="commit of djghosh13/geneval whose prompts "
                                                                        "and detector are used")
     batch_size: int = Field(ge=1, description="images per sampling / scoring batch")
+    coco_captions: int = Field(ge=2, description="rows of the COCO captions file, one image each: 30,000 "
+                                                 "(T2IBenchmark's COCO-30k; the evaluator refuses another count)")
+    frechet_sqrt: Literal["scipy_sqrtm", "symmetric_eigh"] = Field(
+        description="tr (S1 S2)^(1/2) of COCO FID: scipy_sqrtm = pytorch-fid's scipy.linalg.sqrtm; symmetric_eigh "
+                    "= the same trace from symmetric eigendecompositions (docs/metrics.md, row 12b)")
 
 
 class RewardWeightsCfg(_Section):
@@ -852,7 +870,9 @@ class MaskGitSamplingCfg(_Section):
     mask_class: Literal["clamp", "exclude"] = Field(
         description="clamp: draw over the 1024 codes and the mask row, a drawn mask id decodes as code 1023 (the "
                     "official samplers, teacher and Di[M]O student); exclude: draw over the codes only")
-    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    batch_size: int = Field(ge=1, description="images per forward pass (a sample depends on its seed "
+                                                 "only; batched float kernels may round a decoded value one uint8 "
+                                                 "level apart)")
     quantize: Literal["round", "truncate"] = Field(
         description="float image to uint8: round = Di[M]O's clip(x * 127.5 + 128, 0, 255) (nearest level); "
                     "truncate = floor")
@@ -955,7 +975,9 @@ class MeissonicSamplingCfg(_Section):
     schedule: Literal["cosine", "linear"] = Field(description="re-masking schedule of the scheduler")
     temperature_start: float = Field(ge=0, description="Gumbel scale of the re-masking confidence at the first step")
     temperature_end: float = Field(ge=0, description="... at the last step (linear in between; upstream (2, 0))")
-    batch_size: int = Field(ge=1, description="images per forward pass (never changes a sample)")
+    batch_size: int = Field(ge=1, description="images per forward pass (a sample depends on its seed "
+                                                 "only; batched float kernels may round a decoded value one uint8 "
+                                                 "level apart)")
     quantize: Literal["round", "truncate"] = Field(description="decoded float images -> uint8 (docs/metrics.md)")
     coco_store_size: int = Field(ge=64, le=1024, description="side of the stored COCO-30k images (bicubic, "
                                                              "antialiased, from 1024): 30k images at 1024 px are 94 GB "
@@ -1072,11 +1094,28 @@ class Config(_Section):
             if side * side != tokens:
                 raise _rule("c2i_maskgit.teacher.kwargs.image_tokens",
                             f"the VQGAN gives {side} x {side} = {side * side} tokens, got {tokens}")
+        self._check_smoke_archs()
         paper_maskgit = self.preset == "paper" and self.c2i_maskgit is not None
         if paper_maskgit and self.c2i_maskgit.eval.n_samples != PAPER_N_SAMPLES:
             raise _rule("c2i_maskgit.eval.n_samples", f"Table 1 reports FID-50k; got "
                                                       f"{self.c2i_maskgit.eval.n_samples}")
         return self
+
+
+    def _check_smoke_archs(self):
+        """The 64-wide open_clip architecture exists for stand-in files: with the hub's files it would fail to load
+        them (or, worse, be mistaken for the protocol's scorer)."""
+        if self.t2i_paper is None or self.downloads == "stand_in":
+            return
+        chosen = {"t2i_paper.text_encoder.arch": self.t2i_paper.text_encoder.arch,
+                  "t2i_paper.scorers.clip_arch": self.t2i_paper.scorers.clip_arch,
+                  "t2i_paper.scorers.hps_arch": self.t2i_paper.scorers.hps_arch}
+        for key, arch in chosen.items():
+            if arch == "softdimo-smoke-clip":
+                raise _rule(key, "softdimo-smoke-clip is paper_smoke's stand-in architecture (downloads: stand_in)")
+        if self.preset == "paper" and self.t2i_paper.eval.coco_captions != COCO_CAPTIONS:
+            raise _rule("t2i_paper.eval.coco_captions", f"Table 2 reports COCO FID-30k; got "
+                                                        f"{self.t2i_paper.eval.coco_captions}")
 
 
 # ---- errors ----

@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 
 def _umask() -> int:
@@ -41,6 +40,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_torch_save(obj, path) -> None:
+    import torch  # here, not at the top: evaluators and reports that only write JSON skip its ~3 s import
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())

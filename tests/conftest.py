@@ -17,35 +17,26 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
-TINY_CLIP = "softdimo-test-tiny-clip"
-
-
 @pytest.fixture(scope="session")
-def tiny_clip_arch(tmp_path_factory) -> str:
-    """An open_clip architecture registered for tests: the CLIP-score and HPS scorers' code path (open_clip's
-    CLIP class, tokenizer, 224-pixel preprocessing) at a width of 64; ViT-B-32 takes ~2 s to build on 2 cores."""
-    import json
+def tiny_clip_arch() -> str:
+    """The 64-wide open_clip architecture of paper_smoke (softdimo/open_clip_archs.py): the CLIP-score and HPS
+    scorers' code path (open_clip's CLIP class, tokenizer, 224-pixel preprocessing); ViT-B-32 takes ~2 s to build
+    on 2 cores."""
+    from softdimo.open_clip_archs import SMOKE_CLIP, ensure
 
-    import open_clip
-
-    folder = tmp_path_factory.mktemp("open_clip_configs")
-    (folder / f"{TINY_CLIP}.json").write_text(json.dumps({
-        "embed_dim": 32, "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}))
-    open_clip.add_model_config(folder)
-    return TINY_CLIP
+    return ensure(SMOKE_CLIP)
 
 
 @pytest.fixture
 def tiny_scorers(monkeypatch, tiny_clip_arch):
     """CLIP score and HPS with their own protocols (prefix, preprocessing, scale, checkpoint key) on the tiny
-    architecture; the real ones are ViT-B-32 and ViT-H-14 (1B parameters)."""
-    import functools
-
+    architecture, whatever architecture the caller names; the real ones are ViT-B-32 and ViT-H-14 (1B
+    parameters)."""
     import evaluation.clip_scorers as scorers
 
     for name in ("clip_score_model", "hps_model"):
-        monkeypatch.setattr(scorers, name, functools.partial(getattr(scorers, name), arch=tiny_clip_arch))
+        build = getattr(scorers, name)
+        monkeypatch.setattr(scorers, name, lambda weights, arch=None, build=build: build(weights, arch=tiny_clip_arch))
     return tiny_clip_arch
 
 

@@ -37,8 +37,8 @@ class TinyScorer(torch.nn.Module):
 def tiny_scorers(monkeypatch):
     import evaluation.clip_scorers as scorers
 
-    monkeypatch.setattr(scorers, "clip_score_model", lambda weights: TinyScorer())
-    monkeypatch.setattr(scorers, "hps_model", lambda weights: TinyScorer())
+    monkeypatch.setattr(scorers, "clip_score_model", lambda weights, arch: TinyScorer())
+    monkeypatch.setattr(scorers, "hps_model", lambda weights, arch: TinyScorer())
 
 
 def hub_folder(tmp):

@@ -156,7 +156,10 @@ def test_bank_rows_convert_and_sample_cli(paper_files):
     pipeline.main(common + student_row + ["--student", str(tmp / "student.pt"), "--out", str(tmp / "s.npz")])
     with np.load(tmp / "t.npz") as a, np.load(tmp / "t1.npz") as b, np.load(tmp / "s.npz") as s:
         assert a["arr_0"].shape == (4, 32, 32, 3) and a["arr_0"].dtype == np.uint8
-        assert np.array_equal(a["arr_0"], b["arr_0"])  # batch size never changes a sample
+        # batch size changes no token and no image beyond float rounding: batched matmuls may round differently,
+        # which can move a decoded value across a uint8 level (1 of 12,288 values with these weights)
+        diff = np.abs(a["arr_0"].astype(int) - b["arr_0"].astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
         assert a["prompt_rows"].tolist() == [0, 0, 1, 1] and s["arr_0"].shape == (4, 32, 32, 3)
         assert not np.array_equal(a["arr_0"][0], a["arr_0"][1])  # same prompt, own seed
     meta = json.loads((tmp / "s.json").read_text())

@@ -121,11 +121,10 @@ class PaperScoring:
         return self.reward_model(images.clamp(-1, 1), prompt_ids)
 
 
-def load_reward(weights: dict, files: dict, prompts: list[str], device) -> CompositeReward:
-    from evaluation.clip_scorers import clip_score_model, hps_model
+def load_reward(weights: dict, files: dict, prompts: list[str], device, scorers_cfg) -> CompositeReward:
+    from evaluation.clip_scorers import configured_scorer
 
-    build = {"clip": clip_score_model, "hps": hps_model}
-    scorers = {k: build[k](files[k]).to(device) for k, w in weights.items() if w > 0}
+    scorers = {k: configured_scorer(k, files[k], scorers_cfg).to(device) for k, w in weights.items() if w > 0}
     return CompositeReward(scorers, weights, prompts)
 
 
@@ -191,7 +190,8 @@ def test_time_main(args, cfg):
     student, payload = load_artefact(args.student, "student", device)
     check_row(args.method, payload, student_path=args.student)
     student.attach_text(bank)
-    reward = load_reward(as_dict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device)
+    reward = load_reward(as_dict(paper.rewards), {"clip": args.clip, "hps": args.hps}, bank.prompts, device,
+                         paper.scorers)
     pset = load_prompt_set(args.prompts)
     ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
     seeds = image_seeds(args.seed, len(ids))

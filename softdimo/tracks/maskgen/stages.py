@@ -30,8 +30,8 @@ class Student(TextStudentStage):
 
     def build(self, device):
         self.build_models(device)
-        scorers = {"clip": clip_scorers.clip_score_model(self.inputs["clip"]).to(device),
-                   "hps": clip_scorers.hps_model(self.inputs["hps"]).to(device)}
+        scorers = {k: clip_scorers.configured_scorer(k, self.inputs[k], self.cfg.t2i_paper.scorers).to(device)
+                   for k in ("clip", "hps")}
         weights = as_dict(self.cfg.t2i_paper.rewards)
         self.reward = CompositeReward(scorers, weights, self.bank.prompts)
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}

@@ -39,8 +39,9 @@ def load_text_encoder(weights, arch: str = "ViT-L-14-336"):
     not for a file path: forced here, or every feature would be computed with the wrong activation."""
     import open_clip
 
+    from softdimo.open_clip_archs import ensure
     from softdimo.pretrained import require_file
 
-    model = open_clip.create_model(arch, pretrained=None if weights is None else str(require_file(weights)),
+    model = open_clip.create_model(ensure(arch), pretrained=None if weights is None else str(require_file(weights)),
                                    force_quick_gelu=True)
     return model.eval().requires_grad_(False), open_clip.get_tokenizer(arch)

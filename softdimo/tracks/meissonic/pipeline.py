@@ -215,7 +215,7 @@ class Scoring:
 
 def test_time_main(args, cfg):
     """Best-of-N x TTEO grid of a Meissonic student on one prompt set: one sample file per (N, iterations)."""
-    from evaluation.clip_scorers import clip_score_model, hps_model
+    from evaluation.clip_scorers import configured_scorer
     from softdimo.checkpoints import check_row, load_artefact
     from softdimo.config import as_dict
     from softdimo.method.reward import CompositeReward
@@ -232,8 +232,9 @@ def test_time_main(args, cfg):
     student, payload = load_artefact(args.student, "student", device)
     check_row(args.method, payload, ROW_PREFIX, args.student)
     student.attach_text(bank)
-    build = {"clip": lambda: clip_score_model(args.clip), "hps": lambda: hps_model(args.hps)}
-    reward = CompositeReward({k: build[k]().to(device) for k, w in weights.items() if w > 0}, weights, bank.prompts)
+    files, scorers = {"clip": args.clip, "hps": args.hps}, cfg.t2i_paper.scorers
+    reward = CompositeReward({k: configured_scorer(k, files[k], scorers).to(device) for k, w in weights.items() if w > 0},
+                             weights, bank.prompts)
     pset = load_prompt_set(args.prompts)
     ids = bank_ids(bank, pset["prompts"]).repeat_interleave(args.per_prompt).to(device)
     seeds = image_seeds(args.seed, len(ids))

@@ -37,8 +37,8 @@ class Student(TextStudentStage):
         for model in self.modules.values():
             model.gradient_checkpointing = r.gradient_checkpointing
         paper = self.cfg.t2i_paper
-        scorers = {"clip": clip_scorers.clip_score_model(self.inputs["clip"]).to(device),
-                   "hps": clip_scorers.hps_model(self.inputs["hps"]).to(device)}
+        scorers = {k: clip_scorers.configured_scorer(k, self.inputs[k], self.cfg.t2i_paper.scorers).to(device)
+                   for k in ("clip", "hps")}
         self.reward = CompositeReward(scorers, as_dict(paper.rewards), self.bank.prompts)
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
         self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
