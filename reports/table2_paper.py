@@ -56,6 +56,12 @@ def _flat(record: dict) -> dict:
     return row
 
 
+STAND_IN_NOTE = ("paper_smoke preset: every official file (weights, text encoders, scorers, Inception, COCO statistics, "
+                 "prompt sets) is a seeded random stand-in at small sizes (softdimo/stand_ins_t2i.py), and GenEval's "
+                 "verdicts are placeholders (no detector ran); these numbers only show that the paper's code paths "
+                 "ran, and mean nothing about the method.")
+
+
 def table_name(method: str, tt_student: str, table_n: int, table_tteo: int) -> str | None:
     """The table's name of a row, or None for a test-time grid point that only the figure shows."""
     m = GRID.match(method)
@@ -126,6 +132,8 @@ def to_markdown(table: pd.DataFrame) -> str:
                  f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score (ViT-B/32) as in Di[M]O. "
                  f"Mean ± std over seeds; in brackets the paper's numbers of the row's teacher. Preset {first['preset']}, "
                  f"commit {first['git_commit']}.")
+    if first["preset"] == "paper_smoke":
+        lines.append(f"\n{STAND_IN_NOTE}")
     return "\n".join(lines) + "\n"
 
 

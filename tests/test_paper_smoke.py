@@ -1,6 +1,7 @@
 """The paper_smoke preset: the paper preset's class-to-image DAG (MaskBit and MaskGit) on seeded stand-ins of the
 official files, at small sizes, on a CPU. It must stay the paper preset in everything but scale, its stand-ins must
 go through the official loaders, and (make test-slow) every rule of the paper's Table 1 DAG must run in it."""
+import json
 import re
 import subprocess
 import sys
@@ -33,7 +34,25 @@ SCALE = [r"preset", r"downloads", r"device", r"precision", r"torch_threads", r"g
          r"(c2i|c2i_maskgit)\.distill\.train\.(batch_size|log_every|ckpt_every)",
          r"(c2i|c2i_maskgit)\.gan\.(layers|head_hidden)", r"(c2i|c2i_maskgit)\.students\.\w+\.steps",
          r"c2i_maskgit\.teacher\.kwargs\.(image_tokens|codebook_size|dim|depth|heads|mlp_dim)",
-         r"c2i_maskgit\.tokenizer\.kwargs\.(image_size|ch|ch_mult|num_res_blocks|attn_resolutions|z_channels|embed_dim|n_embed)"]
+         r"c2i_maskgit\.tokenizer\.kwargs\.(image_size|ch|ch_mult|num_res_blocks|attn_resolutions|z_channels|embed_dim|n_embed)",
+         # text-to-image (MaskGen-L and Meissonic): module sizes, the 64-wide open_clip stand-in architecture,
+         # prompt / caption counts, the training prompts' file (the paper's is yours), steps and batches
+         r"t2i_paper\.teacher\.kwargs\.(seq_len|codebook_size|text_dim|dim|depth|heads|micro_condition_dim)",
+         r"t2i_paper\.tokenizer\.kwargs\.(image_size|patch_size|encoder_size|decoder_size|num_latent_tokens|"
+         r"codebook_size|code_dim|text_dim)",
+         r"t2i_paper\.text_encoder\.arch", r"t2i_paper\.scorers\.(clip_arch|hps_arch)",
+         r"t2i_paper\.prompts\.(train|n_train)", r"t2i_paper\.sampling\.(steps|batch_size)",
+         r"t2i_paper\.eval\.(batch_size|coco_captions|frechet_sqrt)",
+         r"(t2i_paper|meissonic)\.distill\.(eval_every|eval_samples)",
+         r"(t2i_paper|meissonic)\.distill\.train\.(batch_size|log_every|ckpt_every)",
+         r"(t2i_paper|meissonic)\.students\.\w+\.steps",
+         r"(t2i_paper|meissonic)\.test_time\.(best_of_n|tteo_iters|table_n|table_tteo_iters)",
+         r"meissonic\.teacher\.kwargs\.(grid|vocab_size|codebook_size|heads|head_dim|dual_layers|single_layers|"
+         r"text_dim|pooled_dim|axes_dims_rope|micro_cond_dim)",
+         r"meissonic\.tokenizer\.kwargs\.(grid|codebook_size|latent_channels|block_out_channels|layers_per_block|"
+         r"norm_num_groups)",
+         r"meissonic\.sampling\.coco_store_size", r"meissonic\.recipe\.accumulation_steps"]
+SECTIONS = ("c2i", "c2i_maskgit", "t2i_paper", "meissonic")
 
 
 def leaves(tree, prefix=""):
@@ -45,9 +64,9 @@ def leaves(tree, prefix=""):
 
 
 def test_paper_smoke_is_the_paper_preset_but_for_scale():
-    paper = {k: v for k, v in PAPER.items() if k in ("c2i", "c2i_maskgit")}
-    ours = {k: v for k, v in PAPER_SMOKE.items() if k in ("c2i", "c2i_maskgit")}
-    for section in ("c2i", "c2i_maskgit"):  # rows may be left out (their rules run for the others), never added
+    paper = {k: v for k, v in PAPER.items() if k in SECTIONS}
+    ours = {k: v for k, v in PAPER_SMOKE.items() if k in SECTIONS}
+    for section in SECTIONS:  # rows may be left out (their rules run for the others), never added
         students, steps = ours[section]["students"], ours[section]["sampling"]["steps"]
         assert students and set(students) <= set(paper[section]["students"])
         assert steps and (section == "c2i" or set(steps) <= set(paper[section]["sampling"]["steps"]))
@@ -58,8 +77,6 @@ def test_paper_smoke_is_the_paper_preset_but_for_scale():
     assert changed, "paper_smoke is meant to be smaller than the paper preset"
     assert [k for k in changed if not any(re.fullmatch(p, k) for p in SCALE)] == []
     assert PAPER_SMOKE["t2i"] == SMOKE["t2i"]  # the shapes track at the smoke preset's size
-    # the paper-scale text-to-image teachers are not in it yet (docs/paper-scale.md says so)
-    assert "t2i_paper" not in PAPER_SMOKE and "meissonic" not in PAPER_SMOKE
     cfg = load_config(ROOT / "config" / "paper_smoke.yaml")
     assert cfg.preset == "paper_smoke" and cfg.downloads == "stand_in" and cfg.device == "cpu"
 
@@ -74,8 +91,18 @@ def test_stand_ins_belong_to_paper_smoke_only():
     # the workflow names only the output: every download rule of Table 1's DAG has a stand-in known from it
     covered = {PROVIDERS[f]: kind_of(Path(f)) for f in PROVIDERS if PROVIDERS[f] in RULES}
     assert covered == {r: k for r, k in RULES.items() if r != "stand_in_imagenet"}
+    # ... and of Table 2's (MaskGen-L, Meissonic; the Meissonic folders are known from their path)
+    assert all(kind_of(Path(f)) for f in PROVIDERS)
+    assert kind_of(Path("resources/meissonic/hub/vqvae/config.json")) == "meissonic"
     with pytest.raises(SystemExit, match="no stand-in"):
-        kind_of(Path("resources/t2i/HPS_v2.1_compressed.pt"))
+        kind_of(Path("resources/t2i/unknown.bin"))
+    smoke = load_config(ROOT / "config" / "paper_smoke.yaml")
+    for key, arch in (("text_encoder", "arch"), ("scorers", "clip_arch"), ("scorers", "hps_arch")):
+        assert getattr(getattr(smoke.t2i_paper, key), arch) == "softdimo-smoke-clip"
+        raw = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+        raw["t2i_paper"][key][arch] = "softdimo-smoke-clip"
+        with pytest.raises(Exception, match=f"t2i_paper.{key}.{arch}.*stand-in"):  # never with the hub's files
+            from_dict(raw)
 
 
 def test_stand_ins_go_through_the_official_loaders(tmp_path):
@@ -131,11 +158,12 @@ def test_stand_ins_go_through_the_official_loaders(tmp_path):
         write("imagenet", cfg, tmp_path / "real", n_images=1)
 
 
-def test_paper_smoke_table1_dag_is_the_paper_one(workdir):
-    """Dry runs: paper_smoke schedules every rule that the paper preset's Table 1 needs (downloads included, as
-    stand-ins), and nothing else."""
+def test_paper_smoke_dag_is_the_paper_one(workdir):
+    """Dry runs: paper_smoke schedules every rule that the paper preset's Tables 1 and 2 need (downloads included,
+    as stand-ins), and nothing else."""
     def rules(preset):
-        run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/table1.csv", "--quiet", "rules",
+        run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "results/table1.csv", "results/table2.csv",
+                              "--quiet", "rules",
                               "--configfile", f"config/{preset}.yaml"], capture_output=True, text=True, cwd=workdir,
                              timeout=300)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -144,15 +172,18 @@ def test_paper_smoke_table1_dag_is_the_paper_one(workdir):
     before = snapshot(workdir)
     paper, smoke = rules("paper"), rules("paper_smoke")
     assert snapshot(workdir) == before  # parsing writes nothing, stand-ins included
-    assert smoke - paper == {"stand_in_imagenet"}  # the paper preset reads your ImageNet copy instead
+    # the paper preset reads your ImageNet copy and your training prompts instead
+    assert smoke - paper == {"stand_in_imagenet", "stand_in_t2i_train_prompts"}
     assert paper - smoke == set()
 
 
 @pytest.mark.slow
 def test_paper_smoke_end_to_end(workdir):
-    """The paper's Table 1 DAG runs on the stand-ins: MaskBit's and MaskGit's rows, the released student's row."""
-    run = subprocess.run([sys.executable, "-m", "snakemake", "results/table1.csv", "--cores", "2", "--configfile",
-                          "config/paper_smoke.yaml"], capture_output=True, text=True, cwd=workdir, timeout=2400)
+    """The paper's Table 1 and Table 2 DAGs run on the stand-ins: MaskBit's and MaskGit's rows, MaskGen-L's and
+    Meissonic's, the released students' rows."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "results/table1.csv", "results/table2.csv", "--cores", "2",
+                          "--configfile", "config/paper_smoke.yaml"], capture_output=True, text=True, cwd=workdir,
+                         timeout=3600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "table1.csv")
     assert (table["preset"] == "paper_smoke").all()
@@ -165,3 +196,75 @@ def test_paper_smoke_end_to_end(workdir):
     assert table[table["teacher_family"] == "MaskGit"]["fid_dimo_mean"].notna().all()  # Di[M]O's clean-fid FID
     curve = pd.read_csv(workdir / "results" / "c2i_maskgit" / "students" / "soft_dimo" / "seed0" / "curve.csv")
     assert curve["eval_fid"].notna().any()  # the in-training FID monitor ran on the stand-in Inception
+    table2 = pd.read_csv(workdir / "results" / "table2.csv")
+    assert (table2["preset"] == "paper_smoke").all()
+    rows = list(zip(table2["teacher"], table2["method"], table2["steps"]))
+    expected = [(teacher, m, s) for teacher, steps in (("MaskGen-L", 4), ("Meissonic", 32))
+                for m, s in (("teacher", steps), ("dimo", 1), ("soft_dimo", 1))]
+    assert set(expected) <= set(rows) and ("Meissonic", "dimo_released", 1) in rows, rows
+    assert len([r for r in rows if "+" in r[1] or "bon" in r[1] or "tteo" in r[1]]) >= 6, rows  # 3 test-time rows each
+    assert table2["geneval_mean"].between(0, 1).all() and table2["hps_mean"].notna().all()
+    assert table2.dropna(subset=["coco_fid_mean"]).shape[0] == 7  # teacher, students, released: COCO FID and CLIP
+    md = (workdir / "results" / "table2.md").read_text()
+    assert "seeded random stand-in" in md and "placeholders" in md  # GenEval's verdicts never read as real
+    summary = json.loads((workdir / "results" / "t2i_paper" / "eval" / "meissonic_teacher" / "steps32" / "seed0" /
+                          "geneval.json").read_text())
+    assert summary["detector"].startswith("placeholder")
+
+
+def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
+    """Table 2's stand-ins (MaskGen-L and Meissonic) are read by the code that reads the official files: the strict
+    converters (with the hub's config.json checks), both text encoders, the scorers' checkpoint formats, the
+    pytorch-fid Inception, the COCO / HPS / GenEval / training prompt readers."""
+    from evaluation import coco
+    from evaluation.clip_scorers import configured_scorer
+    from evaluation.fid_inception import FIDInceptionV3
+    from evaluation.prompt_sets import prompt_set
+    from softdimo.stand_ins import T2I_FILES
+    from softdimo.tracks.maskgen import pipeline as maskgen
+    from softdimo.tracks.meissonic import pipeline as meissonic
+
+    cfg = load_config(ROOT / "config" / "paper_smoke.yaml")
+    resolved = tmp_path / "config.yaml"
+    resolved.write_text((ROOT / "config" / "paper_smoke.yaml").read_text())
+    files = {}
+    for name, what in T2I_FILES.items():
+        folder = tmp_path / ("geneval/prompts" if what == "geneval_metadata" else "hps" if what == "hps_prompts" else "")
+        files[name] = folder / name
+        write(what, cfg, files[name])
+        assert "stand-in" in files[name].with_name(name + ".sha256.json").read_text()
+    assert (tmp_path / "geneval" / "FETCHED_COMMIT").read_text().startswith("stand-in")
+    for kind, name in (("teacher", "teacher_official.safetensors"), ("tokenizer", "tokenizer_official.safetensors")):
+        maskgen.main(["convert", "--kind", kind, "--config", str(resolved), "--official", str(files[name]),
+                      "--out", str(tmp_path / f"{kind}.pt")])
+    train = prompt_set("train", files["train_prompts.txt"], cfg.t2i_paper.prompts.n_train)["prompts"]
+    geneval = prompt_set("geneval", files["evaluation_metadata.jsonl"])
+    hps = prompt_set("hps", tmp_path / "hps")
+    assert len(set(train)) == 16 and len(geneval["prompts"]) == 6 and len(hps["prompts"]) == 8
+    assert {m["tag"] for m in geneval["metadata"]} == {"single_object", "two_object", "counting", "colors",
+                                                       "position", "color_attr"}
+    bank = maskgen.make_text_bank(train[:2], files["open_clip_vit_l_14_336.bin"], cfg.t2i_paper.text_encoder.arch)
+    assert bank["tokens"].shape[-1] == cfg.t2i_paper.teacher.kwargs["text_dim"]
+    for scorer in ("clip", "hps"):
+        weights = files["clip_vit_b_32.bin" if scorer == "clip" else "HPS_v2.1_compressed.pt"]
+        configured_scorer(scorer, weights, cfg.t2i_paper.scorers)  # open_clip's file / HPS's {"state_dict"} layout
+    captions = coco.load_captions(files["MS-COCO_val2014_30k_captions.csv"])
+    mu, sigma = coco.load_stats(files["MS-COCO_val2014_fid_stats.npz"])
+    assert len(captions) == cfg.t2i_paper.eval.coco_captions and mu.shape == (2048,) and sigma.shape == (2048, 2048)
+    FIDInceptionV3(files["pt_inception-2015-12-05-6726825d.pth"])  # strict
+    hub = tmp_path / "meissonic" / "hub"
+    for mfile in cfg.meissonic.hub.files:
+        write("meissonic", cfg, hub / mfile)
+    released = tmp_path / "meissonic" / "released"
+    for rfile in cfg.meissonic.released.files.files:
+        write("meissonic", cfg, released / rfile)
+    official = {"teacher": hub / "transformer", "tokenizer": hub / "vqvae",
+                "released": released / cfg.meissonic.released.subfolder}
+    for kind, folder in official.items():
+        meissonic.main(["convert", "--kind", kind, "--config", str(resolved), "--official",
+                        str(folder / "diffusion_pytorch_model.safetensors"), "--out", str(tmp_path / f"m_{kind}.pt")])
+    teacher, student = (torch.load(tmp_path / f"m_{k}.pt", weights_only=True)["state_dict"] for k in ("teacher", "released"))
+    assert any(not torch.equal(teacher[k], student[k]) for k in teacher)  # the released student is another network
+    bank = meissonic.make_text_bank(geneval["prompts"], hub, cfg.meissonic.sampling.negative_prompt)
+    assert bank["null_prompt"] == cfg.meissonic.sampling.negative_prompt
+    assert bank["pooled"].shape[-1] == cfg.meissonic.teacher.kwargs["pooled_dim"]

@@ -13,7 +13,8 @@ decode_soft take them as a second argument. decode_soft(probs) decodes probs @ c
 import torch
 import torch.nn as nn
 
-WIDTHS = {"small": (512, 8, 8), "base": (768, 12, 12), "large": (1024, 24, 16)}  # width, layers, heads
+# width, layers, heads; "smoke" is ours: paper_smoke's stand-in size (TA-TiTok's smallest is 512 wide)
+WIDTHS = {"smoke": (64, 2, 2), "small": (512, 8, 8), "base": (768, 12, 12), "large": (1024, 24, 16)}
 
 
 class ResidualAttentionBlock(nn.Module):

@@ -13,15 +13,18 @@ rule download_meissonic:
     params:
         section=M["hub"],
         sha256=lambda wildcards: M_HUB_FILES[wildcards.mfile],
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_meissonic/{mfile}.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.mfile} "
-        "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic "
-        "--out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.mfile} "
+            "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic "
+            "--out {output} > {log} 2>&1"
+        )
 
 
 rule download_meissonic_released:
@@ -30,15 +33,18 @@ rule download_meissonic_released:
     params:
         section=M_REL["files"],
         sha256=lambda wildcards: M_REL_FILES[wildcards.rfile],
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_meissonic_released/{rfile}.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.rfile} "
-        "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic_released "
-        "--out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.rfile} "
+            "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic_released "
+            "--out {output} > {log} 2>&1"
+        )
 
 
 rule meissonic_text_bank:

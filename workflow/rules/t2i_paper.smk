@@ -13,15 +13,18 @@ for _hub in P_HUB:
         params:
             section=P_HUB[_hub],
             rule_name=f"download_t2i_{_hub}",
+            resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
         localrule: True
         log:
             f"logs/download_t2i_{_hub}.log",
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
-            "--filename {params.section[filename]} --revision {params.section[revision]} "
-            "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1"
+            fetch_shell(
+                "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
+                "--filename {params.section[filename]} --revision {params.section[revision]} "
+                "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1"
+            )
 
 
 rule download_hps_prompts:
@@ -31,15 +34,18 @@ rule download_hps_prompts:
         style="|".join(HPS_STYLES),
     params:
         section=P["prompts"]["hps"],
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_hps_prompts/{style}.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
-        "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
-        "--rule download_hps_prompts --out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
+            "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
+            "--rule download_hps_prompts --out {output} > {log} 2>&1"
+        )
 
 
 rule fetch_geneval:
@@ -48,13 +54,17 @@ rule fetch_geneval:
         metadata=f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
     params:
         commit=P["eval"]["geneval_commit"],
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/fetch_geneval.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained fetch-git --url https://github.com/djghosh13/geneval "
+        # stand-in: the metadata file and a FETCHED_COMMIT saying so (no evaluation code: rule t2i_paper_geneval_detect)
+        "python -m softdimo.stand_ins --config {params.resolved} --out {output.metadata} > {log} 2>&1"
+        if STAND_IN
+        else "python -m softdimo.pretrained fetch-git --url https://github.com/djghosh13/geneval "
         f"--commit {{params.commit}} --out {GENEVAL_DIR} > {{log}} 2>&1"
 
 
@@ -63,13 +73,14 @@ rule download_geneval_detector:
         GENEVAL_DETECTOR,
     params:
         url="https://download.openmmlab.com/mmdetection/v2.0/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth",
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_geneval_detector.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1"
+        fetch_shell("python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1")
 
 
 rule warm_geneval_clip:
@@ -84,7 +95,9 @@ rule warm_geneval_clip:
     conda:
         "../envs/geneval.yaml"
     shell:
-        "({params.python} -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
+        "echo 'stand-in (paper_smoke): no GenEval environment, no CLIP cache' > {output} 2> {log}"
+        if STAND_IN
+        else "({params.python} -c \"import open_clip; open_clip.create_model_and_transforms('ViT-L-14', pretrained='openai')\" "
         "&& touch {output}) > {log} 2>&1"
 
 
@@ -93,29 +106,54 @@ rule download_coco_reference:
         f"{PR}/coco/{{name}}",
     wildcard_constraints:
         name="MS-COCO_val2014_30k_captions.csv|MS-COCO_val2014_fid_stats.npz",
+    params:
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_coco_reference/{name}.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-url "
-        "--url https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/{wildcards.name} "
-        "--out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download-url "
+            "--url https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/{wildcards.name} "
+            "--out {output} > {log} 2>&1"
+        )
 
 
 rule download_fid_inception:
     output:
         FID_INCEPTION,
+    params:
+        resolved=resolved_config,  # stand-in mode only (fetch_shell); no params change otherwise
     localrule: True
     log:
         "logs/download_fid_inception.log",
     conda:
         "../envs/torch.yaml"
     shell:
-        "python -m softdimo.pretrained download-url "
-        "--url https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
-        "--out {output} > {log} 2>&1"
+        fetch_shell(
+            "python -m softdimo.pretrained download-url "
+            "--url https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
+            "--out {output} > {log} 2>&1"
+        )
+
+
+if STAND_IN:
+
+    rule stand_in_t2i_train_prompts:
+        # paper_smoke: seeded training prompts at t2i_paper.prompts.train (the paper preset reads the user's file)
+        output:
+            P["prompts"]["train"],
+        params:
+            resolved=resolved_config,
+        localrule: True
+        log:
+            "logs/stand_in_t2i_train_prompts.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            "python -m softdimo.stand_ins --config {params.resolved} --out {output} > {log} 2>&1"
 
 
 rule t2i_paper_prompts:
@@ -334,9 +372,13 @@ rule t2i_paper_geneval_detect:
     benchmark:
         "benchmarks/t2i_paper_geneval_detect/{pmethod}_steps{steps}_seed{seed}.tsv",
     conda:
-        "../envs/geneval.yaml"
+        "../envs/torch.yaml" if STAND_IN else "../envs/geneval.yaml"
     shell:
-        f"{{params.python}} {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
+        # paper_smoke: mmdet's detector cannot run offline on stand-ins; placeholder verdicts in the official
+        # results.jsonl format, marked as such, let the summary and table rules run (docs/paper-scale.md)
+        "python -m evaluation.geneval_official placeholder-results --images {input.images} --out {output} > {log} 2>&1"
+        if STAND_IN
+        else f"{{params.python}} {GENEVAL_DIR}/evaluation/evaluate_images.py {{input.images}} --outfile {{output}} "
         "--model-config $({params.python} -c 'import mmdet; print(mmdet.__path__[0])')/{params.model_config} "
         f"--model-path {PR}/geneval_models > {{log}} 2>&1"
 
@@ -368,6 +410,7 @@ rule t2i_paper_hps:
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         batch_size=P["eval"]["batch_size"],
+        arch=P["scorers"]["hps_arch"],
     resources:
         **job_resources("t2i_paper_hps"),
     log:
@@ -378,7 +421,7 @@ rule t2i_paper_hps:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.hps_benchmark --samples {input.samples} --prompts {input.prompts} "
-        f"--weights {{input.weights}} --batch-size {{params.batch_size}} {P_EXPECT.format(pset='hps')} "
+        f"--weights {{input.weights}} --arch {{params.arch}} --batch-size {{params.batch_size}} {P_EXPECT.format(pset='hps')} "
         "--out {output} > {log} 2>&1"
 
 
@@ -394,6 +437,9 @@ rule t2i_paper_coco:
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         batch_size=P["eval"]["batch_size"],
+        clip_arch=P["scorers"]["clip_arch"],
+        n_captions=P["eval"]["coco_captions"],
+        frechet_sqrt=P["eval"]["frechet_sqrt"],
     resources:
         **job_resources("t2i_paper_coco"),
     log:
@@ -404,7 +450,8 @@ rule t2i_paper_coco:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.coco --samples {input.samples} --captions {input.captions} --stats {input.stats} "
-        "--inception {input.inception} --clip {input.clip} --batch-size {params.batch_size} "
+        "--inception {input.inception} --clip {input.clip} --clip-arch {params.clip_arch} "
+        "--n-captions {params.n_captions} --frechet-sqrt {params.frechet_sqrt} --batch-size {params.batch_size} "
         f"{P_EXPECT.format(pset='coco')} --out {{output}} > {{log}} 2>&1"
 
 

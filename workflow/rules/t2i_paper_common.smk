@@ -72,10 +72,10 @@ def p_metric_files():
 
 def prompt_source(wildcards):
     """The benchmark files; the training prompts are the user's file, read by path (like the ImageNet folder),
-    so a missing one fails in this local job, before any GPU job."""
+    so a missing one fails in this local job, before any GPU job (paper_smoke: a stand-in rule writes them)."""
     return {"geneval": f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
             "hps": expand(f"{PR}/hps_benchmark/{{style}}.json", style=HPS_STYLES),
-            "coco": COCO["captions"], "train": []}[wildcards.pset]
+            "coco": COCO["captions"], "train": [P["prompts"]["train"]] if STAND_IN else []}[wildcards.pset]
 
 
 def p_student_init(wildcards):
