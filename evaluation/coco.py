@@ -77,7 +77,7 @@ def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip,
     score = clip_score(images, captions, clip_score_model(clip, arch=clip_arch).to(device), batch_size, device)
     return {"coco_fid": fid, "clip_score": score, "n_images": len(images), "frechet_sqrt": frechet_sqrt,
             "clip_arch": clip_arch,
-            "protocol": "T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP ViT-B/32 'A photo depicts'",
+            "protocol": f"T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP {clip_arch} 'A photo depicts'",
             "seconds": time.time() - t0, "git_commit": git_commit()}
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from reports.figures import _save, plt
 from evaluation.geneval import TASKS
+from evaluation.geneval_official import PLACEHOLDER
 from reports.table2 import plot_geneval_vs_n
 from softdimo.io import atomic_write_text, git_commit, write_json
 from softdimo.errors import cli
@@ -56,10 +57,11 @@ def _flat(record: dict) -> dict:
     return row
 
 
-STAND_IN_NOTE = ("paper_smoke preset: every official file (weights, text encoders, scorers, Inception, COCO statistics, "
-                 "prompt sets) is a seeded random stand-in at small sizes (softdimo/stand_ins_t2i.py), and GenEval's "
-                 "verdicts are placeholders (no detector ran); these numbers only show that the paper's code paths "
-                 "ran, and mean nothing about the method.")
+STAND_IN_NOTE = ("paper_smoke preset: every official file (weights, text encoders, scorers, Inception, COCO "
+                 "statistics, prompt sets) is a seeded random stand-in at small sizes "
+                 "(softdimo/tracks/{maskgen,meissonic}/stand_ins.py), and GenEval's verdicts are placeholders (no "
+                 "detector ran); these numbers only show that the paper's code paths ran, and mean nothing about the "
+                 "method.")
 
 
 def table_name(method: str, tt_student: str, table_n: int, table_tteo: int) -> str | None:
@@ -76,6 +78,11 @@ def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -
     records = [json.loads(Path(p).read_text()) for p in metric_files]
     flat = pd.DataFrame([{"method": r["method"], "steps": r["steps"], "seed": r["eval_seed"], **_flat(r)} for r in records])
     metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
+    flat["geneval_detector"] = [r.get("geneval", {}).get("detector", "") for r in records]
+    for path, detector in zip(metric_files, flat["geneval_detector"]):
+        if detector == PLACEHOLDER and preset != "paper_smoke":  # never a real table's number
+            raise SystemExit(f"{path}: its GenEval verdicts are placeholders ({detector}), which only the paper_smoke "
+                             f"preset writes; this table is preset {preset}: delete the file and rerun its rules")
     flat["teacher"], flat["method"] = zip(*[split_teacher(m) for m in flat["method"]])
     on_grid = flat["method"].str.contains(r"\+n\d+_tteo\d+", regex=True)
     grid = flat[on_grid & (flat["teacher"] == DEFAULT_TEACHER)].drop(columns="teacher")  # the figure: MaskGen-L
@@ -84,7 +91,8 @@ def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -
     rows = []
     for (teacher, method, steps), part in flat.groupby(["teacher", "method", "steps"], sort=False):
         row = {"teacher": teacher, "method": method, "steps": steps, "n_seeds": len(part),
-               "seeds": " ".join(map(str, part["seed"]))}
+               "seeds": " ".join(map(str, part["seed"])),
+               "geneval_detector": " / ".join(sorted(set(part["geneval_detector"]) - {""}))}
         for m in metrics:
             v = part[m].to_numpy(float)
             row[f"{m}_mean"] = float(np.mean(v)) if np.isfinite(v).any() else np.nan
@@ -128,7 +136,9 @@ def to_markdown(table: pd.DataFrame) -> str:
                      + f" | {pm(r, 'hps', 2)} ({paper(r, 'hps', 2)}) | {pm(r, 'coco_fid', 2)} ({paper(r, 'coco_fid', 2)})"
                      f" | {pm(r, 'clip_score', 3)} ({paper(r, 'clip_score', 3)}) | {pm(r, 'images_per_s', 1)} |")
     first = table.iloc[0]
-    lines.append(f"\nGenEval: the official detector (Mask2Former) on 553 prompts x 4 images; HPS v2.1: average of its "
+    geneval = ("placeholder verdicts (no detector ran) on the stand-in prompts x 4 images" if first["preset"] == "paper_smoke"
+               else "the official detector (Mask2Former) on 553 prompts x 4 images")
+    lines.append(f"\nGenEval: {geneval}; HPS v2.1: average of its "
                  f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score (ViT-B/32) as in Di[M]O. "
                  f"Mean ± std over seeds; in brackets the paper's numbers of the row's teacher. Preset {first['preset']}, "
                  f"commit {first['git_commit']}.")

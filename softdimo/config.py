@@ -927,6 +927,9 @@ class MaskGitCfg(_Section):
             unknown, missing = set(section.kwargs) - set(params), set(params) - set(section.kwargs)
             if unknown or missing:
                 raise _rule(f"{part}.kwargs", f"unknown {sorted(unknown)}, missing {sorted(missing)} for {section.arch}")
+        if self.eval.reference != "adm_ref_batch":  # the MaskGit rules always score against ADM's batch
+            raise _rule("eval.reference", f"the MaskGit rows are scored by ADM's evaluator against its reference "
+                                          f"batch (workflow/rules/maskgit.smk): adm_ref_batch, got {self.eval.reference!r}")
         if self.tokenizer.arch == "taming_vqgan":  # GroupNorm(32) on every level's channels
             widths = [self.tokenizer.kwargs["ch"] * m for m in (1, *self.tokenizer.kwargs["ch_mult"])]
             if any(w % 32 for w in widths):

@@ -30,8 +30,40 @@ FEATURES = 2048  # Inception pool3: the width of every FID reference statistic
 STAND_IN_MARK = "STAND_IN"  # a file in the stand-in ImageNet folder (not a class folder: the check lists folders)
 
 
-def _seeded(what: str) -> int:
+def seeded(what: str) -> int:
     return sum(what.encode())  # a fixed seed per file kind, the same on every machine
+
+
+def require_stand_in_mode(cfg: Config) -> None:
+    if cfg.downloads != "stand_in":
+        raise SystemExit(f"stand-in files are written only with downloads: stand_in (preset paper_smoke); this "
+                         f"config has downloads: {cfg.downloads}")
+
+
+def finish(out: Path, data: bytes, what: str, cfg: Config) -> None:
+    """Write a stand-in file (atomically) and the sha256 record a download writes; the tracks' stand-ins
+    (softdimo/tracks/<track>/stand_ins.py) end here."""
+    from softdimo.pretrained import record_download
+
+    require_stand_in_mode(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, data)
+    record_download(out, f"stand-in:{what} (seeded random, preset {cfg.preset}; not the official file)")
+
+
+def safetensors_bytes(module: torch.nn.Module) -> bytes:
+    """A module's weights as a safetensors file (a tied tensor stored once, as the hub's writers store it)."""
+    from safetensors.torch import save_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_model(module, f"{tmp}/w.safetensors")
+        return Path(tmp, "w.safetensors").read_bytes()
+
+
+def torch_bytes(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
 def maskbit(kind: str, cfg: Config) -> dict:
@@ -115,7 +147,7 @@ def imagenet_folder(cfg: Config, out: Path, per_class: int) -> None:
     if out.exists() and not (out / STAND_IN_MARK).exists():
         raise SystemExit(f"{out} exists and is not a stand-in folder (no {STAND_IN_MARK}); not overwritten. Is "
                          "c2i.data.path your real ImageNet? paper_smoke writes its own.")
-    rng = np.random.default_rng(_seeded("imagenet"))
+    rng = np.random.default_rng(seeded("imagenet"))
     classes = cfg.c2i.teacher.num_classes
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)  # a killed earlier attempt
@@ -136,25 +168,14 @@ RULES = {"download_tokenizer": "maskbit_tokenizer", "download_teacher": "maskbit
          "download_maskgit_released": "maskgit_released", "download_inception": "inception",
          "download_cleanfid_inception": "cleanfid_inception", "download_adm_reference": "adm_reference",
          "download_dimo_fid_stats": "dimo_fid_stats", "stand_in_imagenet": "imagenet"}
-# text-to-image files (softdimo/stand_ins_t2i.py), known by name: several rules write more than one kind
-T2I_FILES = {"teacher_official.safetensors": "t2i_teacher", "tokenizer_official.safetensors": "t2i_tokenizer",
-             "open_clip_vit_l_14_336.bin": "t2i_text_encoder", "clip_vit_b_32.bin": "t2i_clip",
-             "HPS_v2.1_compressed.pt": "t2i_hps", "MS-COCO_val2014_30k_captions.csv": "coco_captions",
-             "MS-COCO_val2014_fid_stats.npz": "coco_stats", "pt_inception-2015-12-05-6726825d.pth": "fid_inception",
-             "evaluation_metadata.jsonl": "geneval_metadata", "train_prompts.txt": "t2i_train_prompts",
-             "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth": "geneval_detector",
-             **{f"{style}.json": "hps_prompts" for style in ("anime", "concept-art", "paintings", "photo")}}
-T2I_KINDS = sorted(set(T2I_FILES.values()) | {"meissonic"})
 
 
 def write(what: str, cfg: Config, out: Path, n_images: int = 16, manifest: Path | None = None) -> None:
     from softdimo.pretrained import record_download
 
-    if cfg.downloads != "stand_in":
-        raise SystemExit(f"stand-in files are written only with downloads: stand_in (preset paper_smoke); this "
-                         f"config has downloads: {cfg.downloads}")
-    torch.manual_seed(_seeded(what))
-    rng = np.random.default_rng(_seeded(what))
+    require_stand_in_mode(cfg)
+    torch.manual_seed(seeded(what))
+    rng = np.random.default_rng(seeded(what))
     out.parent.mkdir(parents=True, exist_ok=True)
     if what == "imagenet":
         imagenet_folder(cfg, out, n_images)
@@ -162,15 +183,7 @@ def write(what: str, cfg: Config, out: Path, n_images: int = 16, manifest: Path 
             write_json(manifest, {"source": "stand-in:imagenet", "path": str(out), "per_class": n_images,
                                   "classes": cfg.c2i.teacher.num_classes})
         return
-    if what in T2I_KINDS:
-        from softdimo import stand_ins_t2i
-
-        data = (stand_ins_t2i.meissonic_file(out, cfg) if what == "meissonic"
-                else stand_ins_t2i.maskgen_file(what, cfg, rng, out))
-        atomic_write_bytes(out, data)
-        if what == "geneval_metadata":  # fetch_geneval's other output: <repo>/FETCHED_COMMIT
-            atomic_write_bytes(out.parents[1] / "FETCHED_COMMIT", b"stand-in (paper_smoke): not a GenEval checkout\n")
-    elif what.startswith("maskbit_"):
+    if what.startswith("maskbit_"):
         atomic_torch_save(maskbit(what.removeprefix("maskbit_"), cfg), out)
     elif what.startswith("maskgit_"):
         atomic_torch_save(maskgit(what.removeprefix("maskgit_"), cfg), out)
@@ -185,7 +198,7 @@ def write(what: str, cfg: Config, out: Path, n_images: int = 16, manifest: Path 
     elif what == "dimo_fid_stats":
         atomic_savez(out, **stats(rng, n_images))
     else:
-        raise SystemExit(f"no stand-in for {what!r}; known: {', '.join(sorted(set(RULES.values()) | set(T2I_KINDS)))}")
+        raise SystemExit(f"no stand-in for {what!r}; known: {', '.join(RULES.values())}")
     record_download(out, f"stand-in:{what} (seeded random, preset {cfg.preset}; not the official file)")
 
 
@@ -193,10 +206,6 @@ def kind_of(out: Path) -> str:
     """The stand-in kind of a download rule's output path."""
     from softdimo.pretrained import PROVIDERS
 
-    if "meissonic" in out.parts and ("hub" in out.parts or "released" in out.parts):
-        return "meissonic"
-    if out.name in T2I_FILES:
-        return T2I_FILES[out.name]
     rule = next((r for f, r in PROVIDERS.items() if Path(f).name == out.name), None)
     if rule not in RULES:
         known = sorted(Path(f).name for f, r in PROVIDERS.items() if r in RULES)
@@ -206,7 +215,7 @@ def kind_of(out: Path) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--what", choices=sorted(set(RULES.values()) | set(T2I_KINDS)),
+    parser.add_argument("--what", choices=sorted(set(RULES.values())),
                         help="the file to stand in for; default: known from --out's name")
     parser.add_argument("--config", required=True, help="resolved config YAML (sizes of the modules; paper_smoke)")
     parser.add_argument("--images", type=int, default=16, help="images per reference batch / per ImageNet class")

@@ -168,6 +168,8 @@ def test_student_init_must_name_a_student_or_the_teacher(smoke_raw):
     ("c2i.tokenizer.channel_mult", [1, 1, 2], "downsample \\+ 1"),    # 4 downsamplings need 5 widths
     ("c2i.tokenizer.hidden_channels", 100, "multiple of 32"),        # GroupNorm(32)
     ("c2i.eval.evaluator", "digits_cnn", "inception_v3"),             # ADM reference needs the Inception
+    ("c2i_maskgit.eval.reference", "holdout", "c2i_maskgit.eval.reference.*adm_ref_batch"),  # the rules' only one
+    ("t2i_paper.eval.coco_captions", 5000, "COCO FID-30k"),           # Table 2 reports COCO-30k
 ])
 def test_paper_preset_cross_field_rules(root, key, value, message):
     import yaml

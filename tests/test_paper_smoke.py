@@ -1,6 +1,7 @@
-"""The paper_smoke preset: the paper preset's class-to-image DAG (MaskBit and MaskGit) on seeded stand-ins of the
-official files, at small sizes, on a CPU. It must stay the paper preset in everything but scale, its stand-ins must
-go through the official loaders, and (make test-slow) every rule of the paper's Table 1 DAG must run in it."""
+"""The paper_smoke preset: the paper preset's DAGs of Table 1 (MaskBit and MaskGit) and Table 2 (MaskGen-L and
+Meissonic) on seeded stand-ins of the official files, at small sizes, on a CPU. It must stay the paper preset in
+everything but scale, its stand-ins must go through the official loaders, and (make test-slow) every rule of the
+paper's Table 1 and 2 DAGs must run in it (GenEval's detector as marked placeholder verdicts)."""
 import json
 import re
 import subprocess
@@ -91,11 +92,14 @@ def test_stand_ins_belong_to_paper_smoke_only():
     # the workflow names only the output: every download rule of Table 1's DAG has a stand-in known from it
     covered = {PROVIDERS[f]: kind_of(Path(f)) for f in PROVIDERS if PROVIDERS[f] in RULES}
     assert covered == {r: k for r, k in RULES.items() if r != "stand_in_imagenet"}
-    # ... and of Table 2's (MaskGen-L, Meissonic; the Meissonic folders are known from their path)
-    assert all(kind_of(Path(f)) for f in PROVIDERS)
-    assert kind_of(Path("resources/meissonic/hub/vqvae/config.json")) == "meissonic"
+    # ... and of Table 2's, by the MaskGen-L track's stand-ins (the Meissonic track's know their files by path)
+    from softdimo.tracks.maskgen import stand_ins as maskgen_stand_ins
+
+    assert {Path(f).name for f, r in PROVIDERS.items() if r not in RULES} <= set(maskgen_stand_ins.FILES)
     with pytest.raises(SystemExit, match="no stand-in"):
-        kind_of(Path("resources/t2i/unknown.bin"))
+        kind_of(Path("resources/t2i/HPS_v2.1_compressed.pt"))  # not the class-to-image module's
+    with pytest.raises(SystemExit, match="no MaskGen-L stand-in"):
+        maskgen_stand_ins.write(load_config(ROOT / "config" / "paper_smoke.yaml"), Path("resources/t2i/unknown.bin"))
     smoke = load_config(ROOT / "config" / "paper_smoke.yaml")
     for key, arch in (("text_encoder", "arch"), ("scorers", "clip_arch"), ("scorers", "hps_arch")):
         assert getattr(getattr(smoke.t2i_paper, key), arch) == "softdimo-smoke-clip"
@@ -220,18 +224,20 @@ def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
     from evaluation.clip_scorers import configured_scorer
     from evaluation.fid_inception import FIDInceptionV3
     from evaluation.prompt_sets import prompt_set
-    from softdimo.stand_ins import T2I_FILES
     from softdimo.tracks.maskgen import pipeline as maskgen
+    from softdimo.tracks.maskgen.stand_ins import FILES
+    from softdimo.tracks.maskgen.stand_ins import write as write_maskgen
     from softdimo.tracks.meissonic import pipeline as meissonic
+    from softdimo.tracks.meissonic.stand_ins import write as write_meissonic
 
     cfg = load_config(ROOT / "config" / "paper_smoke.yaml")
     resolved = tmp_path / "config.yaml"
     resolved.write_text((ROOT / "config" / "paper_smoke.yaml").read_text())
     files = {}
-    for name, what in T2I_FILES.items():
+    for name, what in FILES.items():
         folder = tmp_path / ("geneval/prompts" if what == "geneval_metadata" else "hps" if what == "hps_prompts" else "")
         files[name] = folder / name
-        write(what, cfg, files[name])
+        write_maskgen(cfg, files[name])
         assert "stand-in" in files[name].with_name(name + ".sha256.json").read_text()
     assert (tmp_path / "geneval" / "FETCHED_COMMIT").read_text().startswith("stand-in")
     for kind, name in (("teacher", "teacher_official.safetensors"), ("tokenizer", "tokenizer_official.safetensors")):
@@ -254,10 +260,10 @@ def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
     FIDInceptionV3(files["pt_inception-2015-12-05-6726825d.pth"])  # strict
     hub = tmp_path / "meissonic" / "hub"
     for mfile in cfg.meissonic.hub.files:
-        write("meissonic", cfg, hub / mfile)
+        write_meissonic(cfg, hub / mfile)
     released = tmp_path / "meissonic" / "released"
     for rfile in cfg.meissonic.released.files.files:
-        write("meissonic", cfg, released / rfile)
+        write_meissonic(cfg, released / rfile)
     official = {"teacher": hub / "transformer", "tokenizer": hub / "vqvae",
                 "released": released / cfg.meissonic.released.subfolder}
     for kind, folder in official.items():

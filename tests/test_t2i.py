@@ -217,6 +217,33 @@ def test_official_geneval_results_summary(tmp_path):
         write_layout(images, [{"tag": "colors"}], 3, tmp_path / "bad")
 
 
+def test_geneval_placeholder_verdicts_are_marked_and_refused_outside_paper_smoke(tmp_path):
+    """paper_smoke's GenEval placeholder (no detector): the official results.jsonl fields, a verdict fixed by each
+    image file, every record and the summary marked, and Table 2 refuses it under any other preset."""
+    from evaluation.geneval_official import PLACEHOLDER, main, summarize_results, write_layout
+    from reports import table2_paper
+
+    tasks = ["single_object", "two_object", "counting", "colors", "position", "color_attr"]
+    images = np.stack([np.full((8, 8, 3), v, np.uint8) for v in range(12)])
+    write_layout(images, [{"tag": t, "prompt": f"prompt {t}"} for t in tasks], 2, tmp_path / "layout")
+    main(["placeholder-results", "--images", str(tmp_path / "layout"), "--out", str(tmp_path / "results.jsonl")])
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(records) == 12 and all(r["reason"] == PLACEHOLDER and r["placeholder"] for r in records)
+    assert [r["tag"] for r in records[::2]] == tasks and json.loads(records[3]["metadata"])["prompt"] == "prompt two_object"
+    main(["placeholder-results", "--images", str(tmp_path / "layout"), "--out", str(tmp_path / "again.jsonl")])
+    assert (tmp_path / "again.jsonl").read_text() == (tmp_path / "results.jsonl").read_text()  # fixed by the images
+    summary = summarize_results(tmp_path / "results.jsonl")
+    assert summary["detector"] == PLACEHOLDER and summary["geneval_commit"] == "none"
+    (tmp_path / "geneval.json").write_text(json.dumps(summary))
+    merged = tmp_path / "metrics.json"
+    table2_paper.main(["merge", "--method", "teacher", "--steps", "4", "--seed", "0", "--parts",
+                       f"geneval={tmp_path / 'geneval.json'}", "--out", str(merged)])
+    with pytest.raises(SystemExit, match="placeholders.*only the paper_smoke"):
+        table2_paper.build([merged], "config/reported.csv", "paper", "soft_dimo", 2, 1)
+    table, _ = table2_paper.build([merged], "config/reported.csv", "paper_smoke", "soft_dimo", 2, 1)
+    assert table.loc[0, "geneval_detector"] == PLACEHOLDER
+
+
 def test_text_student_gan_phase_on_the_text_teacher(smoke_cfg):
     """A tiny text-to-image student with w_gan > 0 (t2i.students.gan_only): the generator loss has a GAN term whose
     gradient reaches the student's logits, masked positions take the text teacher's mask row, the disc phase trains

@@ -77,13 +77,14 @@ STAND_IN = config["downloads"] == "stand_in"  # paper_smoke: download rules writ
 STAND_IN_IMAGENET = "results/c2i/data/stand_in_imagenet.json"
 
 
-def fetch_shell(hub_shell):
+def fetch_shell(hub_shell, stand_ins="softdimo.stand_ins"):
     """A download rule's command: the official file, or (downloads: stand_in, the paper_smoke preset) its seeded
-    stand-in in the same layout at the preset's sizes, known from the output's name (softdimo/stand_ins.py).
+    stand-in in the same layout at the preset's sizes, known from the output's name by the module `stand_ins`
+    (softdimo/stand_ins.py; a track's own: softdimo/tracks/<track>/stand_ins.py).
     Snakemake evaluates a shell expression when the job runs, so nothing here may depend on a loop variable. The
     rule's params carry `resolved=resolved_config` (a function of the job: no params change in hub mode)."""
     if STAND_IN:
-        return "python -m softdimo.stand_ins --config {params.resolved} --out {output} > {log} 2>&1"
+        return f"python -m {stand_ins} --config {{params.resolved}} --out {{output}} > {{log}} 2>&1"
     return hub_shell
 
 

@@ -23,7 +23,8 @@ rule download_meissonic:
         fetch_shell(
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.mfile} "
             "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic "
-            "--out {output} > {log} 2>&1"
+            "--out {output} > {log} 2>&1",
+            "softdimo.tracks.meissonic.stand_ins",
         )
 
 
@@ -43,7 +44,8 @@ rule download_meissonic_released:
         fetch_shell(
             "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} --filename {wildcards.rfile} "
             "--revision {params.section[revision]} --sha256 '{params.sha256}' --rule download_meissonic_released "
-            "--out {output} > {log} 2>&1"
+            "--out {output} > {log} 2>&1",
+            "softdimo.tracks.meissonic.stand_ins",
         )
 
 

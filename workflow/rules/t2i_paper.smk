@@ -23,7 +23,8 @@ for _hub in P_HUB:
             fetch_shell(
                 "python -m softdimo.pretrained download --repo-id {params.section[repo_id]} "
                 "--filename {params.section[filename]} --revision {params.section[revision]} "
-                "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1"
+                "--sha256 '{params.section[sha256]}' --rule {params.rule_name} --out {output} > {log} 2>&1",
+                STAND_INS,
             )
 
 
@@ -44,7 +45,8 @@ rule download_hps_prompts:
         fetch_shell(
             "python -m softdimo.pretrained download --repo-type dataset --repo-id {params.section[repo_id]} "
             "--filename {params.section[filename]}/{wildcards.style}.json --revision {params.section[revision]} "
-            "--rule download_hps_prompts --out {output} > {log} 2>&1"
+            "--rule download_hps_prompts --out {output} > {log} 2>&1",
+            STAND_INS,
         )
 
 
@@ -62,7 +64,7 @@ rule fetch_geneval:
         "../envs/torch.yaml"
     shell:
         # stand-in: the metadata file and a FETCHED_COMMIT saying so (no evaluation code: rule t2i_paper_geneval_detect)
-        "python -m softdimo.stand_ins --config {params.resolved} --out {output.metadata} > {log} 2>&1"
+        f"python -m {STAND_INS} --config {{params.resolved}} --out {{output.metadata}} > {{log}} 2>&1"
         if STAND_IN
         else "python -m softdimo.pretrained fetch-git --url https://github.com/djghosh13/geneval "
         f"--commit {{params.commit}} --out {GENEVAL_DIR} > {{log}} 2>&1"
@@ -80,7 +82,7 @@ rule download_geneval_detector:
     conda:
         "../envs/torch.yaml"
     shell:
-        fetch_shell("python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1")
+        fetch_shell("python -m softdimo.pretrained download-url --url {params.url} --out {output} > {log} 2>&1", STAND_INS)
 
 
 rule warm_geneval_clip:
@@ -93,7 +95,7 @@ rule warm_geneval_clip:
     log:
         "logs/warm_geneval_clip.log",
     conda:
-        "../envs/geneval.yaml"
+        "../envs/torch.yaml" if STAND_IN else "../envs/geneval.yaml"
     shell:
         "echo 'stand-in (paper_smoke): no GenEval environment, no CLIP cache' > {output} 2> {log}"
         if STAND_IN
@@ -117,7 +119,8 @@ rule download_coco_reference:
         fetch_shell(
             "python -m softdimo.pretrained download-url "
             "--url https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/{wildcards.name} "
-            "--out {output} > {log} 2>&1"
+            "--out {output} > {log} 2>&1",
+            STAND_INS,
         )
 
 
@@ -135,7 +138,8 @@ rule download_fid_inception:
         fetch_shell(
             "python -m softdimo.pretrained download-url "
             "--url https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth "
-            "--out {output} > {log} 2>&1"
+            "--out {output} > {log} 2>&1",
+            STAND_INS,
         )
 
 
@@ -153,7 +157,7 @@ if STAND_IN:
         conda:
             "../envs/torch.yaml"
         shell:
-            "python -m softdimo.stand_ins --config {params.resolved} --out {output} > {log} 2>&1"
+            f"python -m {STAND_INS} --config {{params.resolved}} --out {{output}} > {{log}} 2>&1"
 
 
 rule t2i_paper_prompts:

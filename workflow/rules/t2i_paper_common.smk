@@ -10,6 +10,7 @@ P_TT = P["test_time"]
 P_TT_STUDENT = P_TT["student"]
 P_SETS = {"geneval": P["eval"]["geneval_images_per_prompt"], "hps": 1, "coco": 1}  # images per prompt
 HPS_STYLES = ["anime", "concept-art", "paintings", "photo"]
+STAND_INS = "softdimo.tracks.maskgen.stand_ins"  # paper_smoke: this track's stand-in files
 GENEVAL_DIR = f"{PR}/geneval"
 GENEVAL_DETECTOR = f"{PR}/geneval_models/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth"
 # the detector's config inside the installed mmdet 2.27.0 package (pip wheel: mmdet/.mim/configs/...)
