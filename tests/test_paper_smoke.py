@@ -216,6 +216,7 @@ def test_paper_smoke_end_to_end(workdir):
     assert summary["detector"].startswith("placeholder")
 
 
+@pytest.mark.slow  # 15 s; test_paper_smoke_end_to_end (also slow) reads every one of these files through its rules
 def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
     """Table 2's stand-ins (MaskGen-L and Meissonic) are read by the code that reads the official files: the strict
     converters (with the hub's config.json checks), both text encoders, the scorers' checkpoint formats, the
