@@ -51,6 +51,15 @@ def finish(out: Path, data: bytes, what: str, cfg: Config) -> None:
     record_download(out, f"stand-in:{what} (seeded random, preset {cfg.preset}; not the official file)")
 
 
+def track_main(write, description: str, argv=None) -> None:
+    """The command line of a track's stand-ins: `write(cfg, out)` for --config and --out."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="resolved config YAML (paper_smoke)")
+    parser.add_argument("--out", required=True, help="the file to write (its path names it)")
+    args = parser.parse_args(argv)
+    write(load_config(args.config), Path(args.out))
+
+
 def safetensors_bytes(module: torch.nn.Module) -> bytes:
     """A module's weights as a safetensors file (a tied tensor stored once, as the hub's writers store it)."""
     from safetensors.torch import save_model

@@ -9,7 +9,6 @@ the Meissonic track knows them all). Numbers computed from these files mean noth
 
 The file to stand in for is known from the output's name (FILES).
 """
-import argparse
 import csv
 import io
 import json
@@ -18,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from softdimo.config import Config, load_config
+from softdimo.config import Config
 from softdimo.errors import cli
-from softdimo.stand_ins import finish, safetensors_bytes, seeded, stats, torch_bytes
+from softdimo.stand_ins import finish, require_stand_in_mode, safetensors_bytes, seeded, stats, torch_bytes, track_main
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white"]
 OBJECTS = ["cat", "dog", "car", "cube", "ball", "chair", "bird", "cup", "clock", "bench"]
@@ -134,6 +133,7 @@ FILES = {"teacher_official.safetensors": "t2i_teacher", "tokenizer_official.safe
 
 def write(cfg: Config, out: Path) -> None:
     """The stand-in of the file at `out` (known from its name) and its sha256 record."""
+    require_stand_in_mode(cfg)  # before any module is built
     if out.name not in FILES:
         raise SystemExit(f"{out}: no MaskGen-L stand-in for this file name; known: {sorted(FILES)}")
     what = FILES[out.name]
@@ -145,11 +145,7 @@ def write(cfg: Config, out: Path) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="resolved config YAML (paper_smoke)")
-    parser.add_argument("--out", required=True, help="the file to write")
-    args = parser.parse_args(argv)
-    write(load_config(args.config), Path(args.out))
+    track_main(write, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,15 @@ mean nothing (docs/paper-scale.md).
 
 The file is known from the path's last two parts (<subfolder>/<name>).
 """
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
 import torch
 
-from softdimo.config import Config, load_config
+from softdimo.config import Config
 from softdimo.errors import cli
-from softdimo.stand_ins import finish, safetensors_bytes
+from softdimo.stand_ins import finish, require_stand_in_mode, safetensors_bytes, track_main
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 # the stand-in text encoder: transformers' CLIPTextConfig arguments; hidden_size and projection_dim come from
@@ -97,17 +96,14 @@ def text_folders(root: Path, cfg: Config) -> None:
 
 
 def write(cfg: Config, out: Path) -> None:
+    require_stand_in_mode(cfg)  # before any module is built
     if cfg.meissonic is None:
         raise SystemExit("Meissonic stand-ins need a config with a meissonic section (config/paper_smoke.yaml)")
     finish(out, file_bytes(out, cfg), "meissonic", cfg)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="resolved config YAML (paper_smoke)")
-    parser.add_argument("--out", required=True, help="the file to write (its last two path parts name it)")
-    args = parser.parse_args(argv)
-    write(load_config(args.config), Path(args.out))
+    track_main(write, __doc__, argv)
 
 
 if __name__ == "__main__":
