@@ -43,11 +43,16 @@ def require_stand_in_mode(cfg: Config) -> None:
 def finish(out: Path, data: bytes, what: str, cfg: Config) -> None:
     """Write a stand-in file (atomically) and the sha256 record a download writes; the tracks' stand-ins
     (softdimo/tracks/<track>/stand_ins.py) end here."""
-    from softdimo.pretrained import record_download
-
     require_stand_in_mode(cfg)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, data)
+    record_stand_in(out, what, cfg)
+
+
+def record_stand_in(out: Path, what: str, cfg: Config) -> None:
+    """The sha256 record a download writes, its source saying stand-in."""
+    from softdimo.pretrained import record_download
+
     record_download(out, f"stand-in:{what} (seeded random, preset {cfg.preset}; not the official file)")
 
 
@@ -180,8 +185,6 @@ RULES = {"download_tokenizer": "maskbit_tokenizer", "download_teacher": "maskbit
 
 
 def write(what: str, cfg: Config, out: Path, n_images: int = 16, manifest: Path | None = None) -> None:
-    from softdimo.pretrained import record_download
-
     require_stand_in_mode(cfg)
     torch.manual_seed(seeded(what))
     rng = np.random.default_rng(seeded(what))
@@ -208,7 +211,7 @@ def write(what: str, cfg: Config, out: Path, n_images: int = 16, manifest: Path 
         atomic_savez(out, **stats(rng, n_images))
     else:
         raise SystemExit(f"no stand-in for {what!r}; known: {', '.join(RULES.values())}")
-    record_download(out, f"stand-in:{what} (seeded random, preset {cfg.preset}; not the official file)")
+    record_stand_in(out, what, cfg)
 
 
 def kind_of(out: Path) -> str:
