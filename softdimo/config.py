@@ -542,13 +542,14 @@ class T2IStudentCfg(_Section):
     seeds: Seeds = Field(description="training seeds; seed k is also the evaluation seed of its samples")
 
 
-class ShapesStudentCfg(T2IStudentCfg):
-    """A tiny text-to-image student, which may add GAN refinement (the paper-scale text-to-image tracks have no
-    real image tokens to train a discriminator on)."""
+class GanT2IStudentCfg(T2IStudentCfg):
+    """A text-to-image student that may add GAN refinement (tiny shapes track and MaskGen-L; Meissonic's students
+    have no GAN term)."""
 
     w_gan: float = Field(ge=0, description="weight of the GAN generator term (0 = no GAN); the discriminator is the "
-                                           "frozen text teacher with t2i.gan heads, real = tokens of training renders "
-                                           "with their captions")
+                                           "frozen text teacher with the track's gan heads, real = tokens of real "
+                                           "images with their captions (tiny: training renders; MaskGen-L: "
+                                           "t2i_paper.gan_data)")
     gan_r_max: float = Field(ge=0, le=1, description="discriminator input masking range r ~ U[0, gan_r_max]")
 
 
@@ -604,7 +605,7 @@ class T2ICfg(_Section):
                                          "text-to-image rows")
     distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
     gan: GanCfg = Field(description="discriminator of the students with w_gan > 0 (as c2i.gan, on the text teacher)")
-    students: dict[str, ShapesStudentCfg] = Field(description=_T2I_STUDENTS)
+    students: dict[str, GanT2IStudentCfg] = Field(description=_T2I_STUDENTS)
     test_time: TestTimeCfg = Field(description=_TEST_TIME)
 
     @model_validator(mode="after")
@@ -658,6 +659,18 @@ class PaperPromptsCfg(_Section):
     n_train: int = Field(ge=1, description="the first n_train lines are used (an error if the file has fewer)")
     hps: PretrainedCfg = Field(description="dataset repository of HPS v2's benchmark prompts (filename: the folder "
                                            "holding anime / concept-art / paintings / photo .json)")
+
+
+class GanPairsCfg(_Section):
+    """Real image-caption pairs for the GAN students of MaskGen-L (the paper does not say which it used), tokenised
+    once by TA-TiTok's encoder (python -m softdimo.tracks.maskgen.real_pairs)."""
+
+    pairs: str = Field(description="CSV file with columns image,caption (image paths relative to the CSV's folder, "
+                                   "or absolute), e.g. COCO train2014 captions; yours, read by path")
+    n_pairs: int = Field(ge=1, description="the first n_pairs rows are used (an error if the file has fewer)")
+    crop: Literal["adm_center"] = Field(description="how an image becomes tokenizer.kwargs.image_size square: ADM's "
+                                                    "box-halving, bicubic short side, centre square (as ImageNet)")
+    batch_size: int = Field(ge=1, description="images per encoder forward pass (tokens do not depend on it)")
 
 
 class MaskGenSamplingCfg(_Section):
@@ -723,8 +736,15 @@ class T2IPaperCfg(_Section):
                                               "CLIP score")
     distill: DistillCfg = Field(description="Di[M]O distillation settings shared by the students")
     rewards: RewardWeightsCfg = Field(description="weights of the composite reward R = sum of weight x scorer")
-    students: dict[str, T2IStudentCfg] = Field(description=_T2I_STUDENTS)
+    gan: GanCfg = Field(description="discriminator of the students with w_gan > 0: heads on the frozen MaskGen-L "
+                                    "teacher (our choices; the paper is silent)")
+    gan_data: GanPairsCfg = Field(description="the discriminator's real data: your image-caption pairs, tokenised "
+                                              "by TA-TiTok (read only when a student has w_gan > 0)")
+    students: dict[str, GanT2IStudentCfg] = Field(description=_T2I_STUDENTS)
     test_time: TestTimeCfg = Field(description=_TEST_TIME)
+
+    def gan_students(self) -> list[str]:
+        return [name for name, s in self.students.items() if s.w_gan > 0]
 
     @model_validator(mode="after")
     def _check_t2i_paper(self):
@@ -750,6 +770,7 @@ class T2IPaperCfg(_Section):
             raise _rule("teacher.kwargs.seq_len", "must equal the tokenizer's num_latent_tokens")
         if any(s.w_reward > 0 for s in self.students.values()) and not (self.rewards.clip or self.rewards.hps):
             raise _rule("rewards", "a student has w_reward > 0 but every reward weight is 0")
+        _check_gan_layers(self.gan, self.teacher.kwargs["depth"])
         _check_t2i(self)
         return self
 

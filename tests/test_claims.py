@@ -60,3 +60,22 @@ def test_claim_10_reads_gan_only_against_its_dimo_init():
     assert claim10([t2i_row("dimo", 40.0, 0.60), t2i_row("gan_only", 30.0, 0.70)])[0] == "does not hold"
     assert claim10([t2i_row("dimo", 40.0, 0.60), t2i_row("gan_only", 90.0, 0.20, n=1)])[0] == "inconclusive"
     assert claim10([t2i_row("dimo", 40.0, 0.60)])[0] == "not tested"
+
+
+def test_t2i_claims_read_the_paper_scale_table2_columns():
+    """Paper-scale Table 2 names FID coco_fid and the preference score hps, and has no recall: claim 10 reads COCO
+    FID alone there, claim 8 the HPS column."""
+    from reports.claims import build_t2i_claims
+
+    def paper_row(method, fid, hps=27.0, n=3):
+        return {"method": method, "steps": 1, "n_seeds": n, "coco_fid_mean": fid, "coco_fid_std": 1.0,
+                "geneval_mean": 0.5, "geneval_std": 0.01, "hps_mean": hps, "hps_std": 0.1}
+
+    rows = [paper_row("dimo", 24.0), paper_row("gan_only", 60.0), paper_row("soft_dimo", 23.5, hps=29.0)]
+    claims = pd.DataFrame(build_t2i_claims(pd.DataFrame(rows), "soft_dimo")).set_index("claim")
+    assert claims.loc[10, "holds"] == "holds" and "COCO FID dimo 24.00" in claims.loc[10, "ours"]
+    assert "no recall" in claims.loc[10, "note"]
+    assert "preference dimo 27.00" in claims.loc[8, "ours"]  # HPS read as the preference score
+    rows[1] = paper_row("gan_only", 20.0)
+    claims = pd.DataFrame(build_t2i_claims(pd.DataFrame(rows), "soft_dimo")).set_index("claim")
+    assert claims.loc[10, "holds"] == "does not hold"

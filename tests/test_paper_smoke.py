@@ -43,6 +43,7 @@ SCALE = [r"preset", r"downloads", r"device", r"precision", r"torch_threads", r"g
          r"codebook_size|code_dim|text_dim)",
          r"t2i_paper\.text_encoder\.arch", r"t2i_paper\.scorers\.(clip_arch|hps_arch)",
          r"t2i_paper\.prompts\.(train|n_train)", r"t2i_paper\.sampling\.(steps|batch_size)",
+         r"t2i_paper\.gan\.layers", r"t2i_paper\.gan_data\.(pairs|n_pairs|batch_size)",  # the pairs: yours
          r"t2i_paper\.eval\.(batch_size|coco_captions|frechet_sqrt)",
          r"(t2i_paper|meissonic)\.distill\.(eval_every|eval_samples)",
          r"(t2i_paper|meissonic)\.distill\.train\.(batch_size|log_every|ckpt_every)",
@@ -176,8 +177,8 @@ def test_paper_smoke_dag_is_the_paper_one(workdir):
     before = snapshot(workdir)
     paper, smoke = rules("paper"), rules("paper_smoke")
     assert snapshot(workdir) == before  # parsing writes nothing, stand-ins included
-    # the paper preset reads your ImageNet copy and your training prompts instead
-    assert smoke - paper == {"stand_in_imagenet", "stand_in_t2i_train_prompts"}
+    # the paper preset reads your ImageNet copy, your training prompts and your image-caption pairs instead
+    assert smoke - paper == {"stand_in_imagenet", "stand_in_t2i_train_prompts", "stand_in_t2i_gan_pairs"}
     assert paper - smoke == set()
 
 
@@ -259,6 +260,10 @@ def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
     mu, sigma = coco.load_stats(files["MS-COCO_val2014_fid_stats.npz"])
     assert len(captions) == cfg.t2i_paper.eval.coco_captions and mu.shape == (2048,) and sigma.shape == (2048, 2048)
     FIDInceptionV3(files["pt_inception-2015-12-05-6726825d.pth"])  # strict
+    from softdimo.tracks.maskgen.real_pairs import read_pairs
+
+    pairs = read_pairs(files["pairs.csv"], cfg.t2i_paper.gan_data.n_pairs)  # the images beside it, distinct captions
+    assert len({c for _, c in pairs}) == len(pairs) == cfg.t2i_paper.gan_data.n_pairs
     hub = tmp_path / "meissonic" / "hub"
     for mfile in cfg.meissonic.hub.files:
         write_meissonic(cfg, hub / mfile)

@@ -24,6 +24,7 @@ def small_config(tmp_path, **changes):
     raw["device"], raw["precision"], raw["torch_threads"] = "cpu", "fp32", 1
     raw["t2i_paper"]["teacher"]["kwargs"] = dict(SMALL_TEACHER)
     raw["t2i_paper"]["tokenizer"]["kwargs"] = dict(SMALL_TOKENIZER)
+    raw["t2i_paper"]["gan"]["layers"] = [1]  # the small teacher has 2 blocks
     for path, value in changes.items():
         *parents, key = path.split(".")
         node = raw
@@ -94,7 +95,9 @@ def paper_files(tmp_path_factory, tiny_clip_arch):
         "t2i_paper.students.dimo.steps": 2, "t2i_paper.students.soft_dimo.steps": 2,
         "t2i_paper.distill.train.batch_size": 2, "t2i_paper.test_time.best_of_n": [1, 2],
         "t2i_paper.test_time.tteo_iters": [0, 1], "t2i_paper.test_time.table_n": 2,
-        "t2i_paper.test_time.table_tteo_iters": 1, "t2i_paper.rewards.hps": 0.0})  # one scorer in the reward: CPU time
+        "t2i_paper.test_time.table_tteo_iters": 1, "t2i_paper.rewards.hps": 0.0,  # one scorer in the reward: CPU time
+        "t2i_paper.gan_data.n_pairs": 3, "t2i_paper.gan_data.batch_size": 2,
+        "t2i_paper.students.gan_only.steps": 2, "t2i_paper.students.gan_only.init": "teacher"})
     f = {"config": cfg_path}
     for name, prompts in (("train", ["a red cube", "two dogs", "a blue ball"]), ("geneval", ["a cat", "a red cube"])):
         f[name] = tmp / f"{name}.json"
@@ -224,6 +227,78 @@ def test_paper_student_stage_and_test_time_grid(paper_files, tiny_scorers):
                                                  "prompt_set": "geneval"})["best_of_n"] == 2
     with np.load(out / "n1_tteo0.npz") as one, np.load(out / "n2_tteo0.npz") as two:
         assert one["arr_0"].shape == (2, 32, 32, 3) and two["arr_0"].shape == (2, 32, 32, 3)
+
+
+def test_paper_gan_student_reads_tokenised_pairs_with_their_captions(paper_files, tiny_scorers):
+    """The GAN's real data on MaskGen-L: the user's CSV of image-caption pairs, ADM-cropped and tokenised by
+    TA-TiTok (an image's tokens do not depend on its batch), captions as bank rows; then a GAN-only student
+    trains its discriminator on them, and a bad CSV stops naming what is wrong."""
+    from PIL import Image
+
+    from softdimo import train
+    from softdimo.checkpoints import load_artefact
+    from softdimo.images import center_crop_adm
+    from softdimo.tracks.maskgen import real_pairs
+
+    tmp, f = paper_files
+    pairs_dir = tmp / "pairs"
+    pairs_dir.mkdir()
+    rng = np.random.default_rng(0)
+    captions = ["two dogs", "a cat", "a red cube"]
+    for i, (h, w) in enumerate([(40, 70), (96, 64), (32, 32)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(pairs_dir / f"{i}.png")
+    csv_path = pairs_dir / "pairs.csv"
+    csv_path.write_text("image,caption\n" + "".join(f"{i}.png,{c}\n" for i, c in enumerate(captions)))
+    out, caps = tmp / "gan_real" / "tokens.npz", tmp / "gan_real" / "captions.json"
+    real_pairs.main(["--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--pairs", str(csv_path),
+                     "--out", str(out), "--prompts-out", str(caps)])
+    tokenizer, _ = load_artefact(f["tokenizer"], "tokenizer")
+    with np.load(out) as t:
+        tokens = t["tokens"]
+    assert tokens.shape == (3, 16, 1) and tokens.dtype == np.int16
+    for i in range(3):  # batch 2 in the job; each image alone here
+        with Image.open(pairs_dir / f"{i}.png") as image:
+            alone = tokenizer.encode(torch.from_numpy(center_crop_adm(image, 32).copy())[None])
+        assert np.array_equal(tokens[i], alone[0].numpy())
+    assert json.loads(caps.read_text()) == {"set": "gan_real", "prompts": captions}
+
+    bad = {"columns": ("file,caption\n0.png,a cat\n", "missing image"),
+           "rows": ("image,caption\n0.png,a cat\n", "holds 1 pairs; t2i_paper.gan_data.n_pairs asks for 3"),
+           "image": ("image,caption\n0.png,a cat\n9.png,a cat\n1.png,a cat\n", r"data row 2: image .*9.png")}
+    for name, (text, message) in bad.items():
+        (pairs_dir / f"{name}.csv").write_text(text)
+        with pytest.raises(SystemExit, match=message):
+            real_pairs.read_pairs(pairs_dir / f"{name}.csv", 3)
+
+    inputs = ["--input", f"teacher={f['teacher']}", "--input", f"tokenizer={f['tokenizer']}",
+              "--input", f"text_bank={f['bank']}", "--input", f"clip={f['clip']}", "--input", f"hps={f['hps']}",
+              "--input", f"train_prompts={f['train']}", "--input", f"eval_prompts={f['geneval']}",
+              "--input", f"real_tokens={out}", "--input", f"real_prompts={caps}"]
+    train.main(["--config", str(f["config"]), "--stage", "maskgen.student:gan_only:0", *inputs,
+                "--out", str(tmp / "gan_only.pt"), "--workdir", str(tmp / "ckpt_gan_only"),
+                "--curve", str(tmp / "gan_only.csv")])
+    header = (tmp / "gan_only.csv").read_text().splitlines()[0].split(",")
+    assert {"generator_gan", "disc_bce", "disc_real_minus_fake"} <= set(header) and "generator_dimo" not in header
+    student = torch.load(tmp / "gan_only.pt", weights_only=False)
+    assert student["disc_state_dict"] and student["method"] == "gan_only"
+
+
+def test_gan_masks_embedding_models_with_their_mask_row():
+    """MaskGen-L and MaskGit mask the discriminator's inputs with their mask token's embedding; a model with an
+    embedding table but no mask_embedding() is refused rather than masked with zeros."""
+    from softdimo.method.student import StudentStage
+    from softdimo.models import build_model
+
+    teacher = build_model("maskgen_vq", **SMALL_TEACHER)
+    mask = torch.full((1, 1, 1), teacher.mask_id)
+    assert torch.equal(teacher.mask_embedding(), teacher.embed(mask)[0, 0])
+    maskgit = build_model("maskgit_transformer", image_tokens=4, codebook_size=8, num_classes=3, dim=8, depth=1,
+                          heads=2, mlp_dim=16, dropout=0.0)
+    assert torch.equal(maskgit.mask_embedding(), maskgit.embed(torch.full((1, 1, 1), 8))[0, 0])
+    stage = StudentStage.__new__(StudentStage)
+    stage.teacher = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="needs mask_embedding"):
+        stage.mask_embedding()
 
 
 def test_composite_reward_weights_cache_and_gradients(tmp_path, tiny_scorers):

@@ -129,8 +129,13 @@ class StudentStage:
         return w_gan * l_gan, {"gan": l_gan.detach()}
 
     def mask_embedding(self):
-        """The teacher's embedding of a masked position, or None for the bit model's zeros."""
-        return self.teacher.mask_embedding() if hasattr(self.teacher, "mask_embedding") else None
+        """The teacher's embedding of a masked position, or None for a bit model (a masked position is zeros)."""
+        if hasattr(self.teacher, "mask_embedding"):
+            return self.teacher.mask_embedding()
+        if hasattr(self.teacher, "bits_per_split"):
+            return None
+        # an embedding-table model without it would be masked with zeros, which is not its mask token
+        raise TypeError(f"{type(self.teacher).__name__} needs mask_embedding() for the GAN's masked inputs")
 
     def aux_loss(self, batch, step):
         labels = self.draw_labels(len(batch["labels"])) if self.d.aux_fresh_labels else batch["labels"]

@@ -173,6 +173,10 @@ class MaskGenVQ(nn.Module):
         self.num_classes, self.null_class = len(bank.prompts) - 1, bank.prompts.index("")
         return self
 
+    def mask_embedding(self) -> torch.Tensor:
+        """The input embedding of a masked position (the GAN discriminator masks its inputs with it)."""
+        return self.embeddings.weight[self.mask_id]
+
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.embeddings(tokens[..., 0])
 

@@ -79,6 +79,10 @@ class MaskGitTransformer(nn.Module):
     def class_tokens(self, cond: torch.Tensor) -> torch.Tensor:
         return cond + self.classes_per_split + 1
 
+    def mask_embedding(self) -> torch.Tensor:
+        """The input embedding of a masked position (the GAN discriminator masks its inputs with it)."""
+        return self.tok_emb.weight[self.mask_id]
+
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.tok_emb(tokens[..., 0])
 

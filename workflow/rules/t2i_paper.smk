@@ -181,10 +181,12 @@ rule t2i_paper_prompts:
 
 
 rule t2i_paper_text_bank:
-    # train: the training prompts plus GenEval's (the curves of the students); others: one benchmark each
+    # train: the training prompts plus GenEval's (the curves of the students) and, with GAN students, the real
+    # pairs' captions; others: one benchmark each
     input:
         encoder=P_FILES["text_encoder"],
         prompts=lambda wildcards: [f"{PT}/prompts/train.json", f"{PT}/prompts/geneval.json"]
+        + ([GAN_REAL["captions"]] if P_GAN_STUDENTS else [])
         if wildcards.bankset == "train" else [f"{PT}/prompts/{wildcards.bankset}.json"],
     output:
         f"{PT}/text_banks/{{bankset}}.pt",
@@ -228,6 +230,52 @@ rule t2i_paper_import:
         "--official {input.official} --out {output.weights} > {log} 2>&1"
 
 
+if STAND_IN:
+
+    rule stand_in_t2i_gan_pairs:
+        # paper_smoke: seeded noise images with captions at t2i_paper.gan_data.pairs (the paper preset reads yours)
+        output:
+            P["gan_data"]["pairs"],
+        params:
+            resolved=resolved_config,
+        localrule: True
+        log:
+            "logs/stand_in_t2i_gan_pairs.log",
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            f"python -m {STAND_INS} --config {{params.resolved}} --out {{output}} > {{log}} 2>&1"
+
+
+rule t2i_paper_gan_real:
+    # the GAN students' real data: your image-caption pairs (read by path, as the training prompts), cropped and
+    # tokenised once by TA-TiTok; the captions join the training text bank
+    input:
+        tokenizer=f"{PT}/tokenizer.pt",
+        pairs=[P["gan_data"]["pairs"]] if STAND_IN else [],
+    output:
+        tokens=GAN_REAL["tokens"],
+        summary=GAN_REAL["tokens"].replace(".npz", ".json"),
+        captions=GAN_REAL["captions"],
+    params:
+        numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
+        resolved=resolved_config,
+        section=P["gan_data"],
+    threads: 8
+    resources:
+        **job_resources("t2i_paper_gan_real"),
+    log:
+        "logs/t2i_paper_gan_real.log",
+    benchmark:
+        "benchmarks/t2i_paper_gan_real.tsv"
+    conda:
+        "../envs/torch.yaml"
+    shell:
+        "python -m softdimo.tracks.maskgen.real_pairs --config {params.resolved} --tokenizer {input.tokenizer} "
+        "--pairs {params.section[pairs]} --workers {threads} --out {output.tokens} --prompts-out {output.captions} "
+        "> {log} 2>&1"
+
+
 rule t2i_paper_train_student:
     input:
         teacher=f"{PT}/teacher.pt",
@@ -238,6 +286,7 @@ rule t2i_paper_train_student:
         clip=P_FILES["clip"],
         hps=P_FILES["hps"],
         init=p_student_init,
+        real=p_gan_real,
     output:
         weights=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.pt",
         summary=f"{PT}/students/{{pstudent}}/seed{{seed}}/generator.json",
@@ -250,6 +299,8 @@ rule t2i_paper_train_student:
         distill=P["distill"],
         rewards=P["rewards"],
         init=lambda wildcards, input: f"--input init={input.init}" if input.init else "",
+        real=lambda wildcards, input: f"--input real_tokens={input.real[0]} --input real_prompts={input.real[1]}"
+        if input.real else "",
     threads: config["torch_threads"]
     resources:
         **job_resources("t2i_paper_train_student"),
@@ -264,7 +315,7 @@ rule t2i_paper_train_student:
         "--stage maskgen.student:{wildcards.pstudent}:{wildcards.seed} "
         "--input teacher={input.teacher} --input tokenizer={input.tokenizer} --input text_bank={input.text_bank} "
         "--input train_prompts={input.train_prompts} --input eval_prompts={input.eval_prompts} "
-        "--input clip={input.clip} --input hps={input.hps} {params.init} --threads {params.train_threads} "
+        "--input clip={input.clip} --input hps={input.hps} {params.init} {params.real} --threads {params.train_threads} "
         f"--out {{output.weights}} --workdir {PT}/checkpoints/{{wildcards.pstudent}}/seed{{wildcards.seed}} "
         "--curve {output.curve} > {log} 2>&1"
 

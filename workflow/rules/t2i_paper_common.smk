@@ -8,6 +8,8 @@ PR = "resources/t2i"
 P_STUDENTS = P["students"]
 P_TT = P["test_time"]
 P_TT_STUDENT = P_TT["student"]
+P_GAN_STUDENTS = [name for name, s in P_STUDENTS.items() if s["w_gan"] > 0]
+GAN_REAL = {"tokens": f"{PT}/gan_real/tokens.npz", "captions": f"{PT}/gan_real/captions.json"}
 P_SETS = {"geneval": P["eval"]["geneval_images_per_prompt"], "hps": 1, "coco": 1}  # images per prompt
 HPS_STYLES = ["anime", "concept-art", "paintings", "photo"]
 STAND_INS = "softdimo.tracks.maskgen.stand_ins"  # paper_smoke: this track's stand-in files
@@ -77,6 +79,11 @@ def prompt_source(wildcards):
     return {"geneval": f"{GENEVAL_DIR}/prompts/evaluation_metadata.jsonl",
             "hps": expand(f"{PR}/hps_benchmark/{{style}}.json", style=HPS_STYLES),
             "coco": COCO["captions"], "train": [P["prompts"]["train"]] if STAND_IN else []}[wildcards.pset]
+
+
+def p_gan_real(wildcards):
+    """A GAN student's real data: TA-TiTok tokens of the pairs and their captions (in this order)."""
+    return [GAN_REAL["tokens"], GAN_REAL["captions"]] if wildcards.pstudent in P_GAN_STUDENTS else []
 
 
 def p_student_init(wildcards):

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from softdimo.images import center_crop_adm
 from softdimo.io import atomic_savez, write_json
 from softdimo.errors import cli
 
@@ -42,19 +43,6 @@ def check(path, num_classes: int) -> dict:
         files += images
         labels += [label] * len(images)
     return {"path": str(root), "classes": classes, "files": files, "labels": labels, "n_images": len(files)}
-
-
-def center_crop_adm(image: Image.Image, size: int) -> np.ndarray:
-    """ADM's crop: halve with a box filter while the short side is >= 2 * size, resize the short side to `size`
-    with bicubic, then cut the centre square. Returns uint8 HWC RGB."""
-    image = image.convert("RGB")
-    while min(image.size) >= 2 * size:
-        image = image.resize(tuple(s // 2 for s in image.size), resample=Image.BOX)
-    scale = size / min(image.size)
-    image = image.resize(tuple(round(s * scale) for s in image.size), resample=Image.BICUBIC)
-    arr = np.asarray(image)
-    top, left = (arr.shape[0] - size) // 2, (arr.shape[1] - size) // 2
-    return arr[top:top + size, left:left + size]
 
 
 class CroppedImages(torch.utils.data.Dataset):

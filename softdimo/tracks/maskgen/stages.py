@@ -6,6 +6,7 @@ Stage name for `python -m softdimo.train --stage`: maskgen.student:<method>:<see
 """
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from evaluation import clip_scorers
@@ -20,7 +21,8 @@ from softdimo.tracks.maskgen.pipeline import bank_ids, generate, student_tokens
 class Student(TextStudentStage):
     """The same student on MaskGen-L / TA-TiTok (config t2i_paper): prompts come from the training prompt
     set, TA-TiTok decodes with each caption's text tokens, the reward is the configured CLIP / HPS composite,
-    and the training curve carries CLIP score and HPS of the EMA student on GenEval's prompts."""
+    a GAN student's discriminator reads TA-TiTok tokens of real pairs (inputs real_tokens / real_prompts), and
+    the training curve carries CLIP score and HPS of the EMA student on GenEval's prompts."""
     config_section = "t2i_paper"
 
     def __init__(self, cfg: Config, inputs: dict[str, Path], method: str, seed: str):
@@ -36,6 +38,14 @@ class Student(TextStudentStage):
         self.reward = CompositeReward(scorers, weights, self.bank.prompts)
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
         self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
+        if self.w_gan > 0:  # the discriminator's real data: tokenised pairs, each with its caption's bank row
+            with np.load(self.inputs["real_tokens"]) as f:
+                self.real_tokens = torch.from_numpy(f["tokens"]).to(device)  # int16; widened per batch
+            captions = load_prompt_set(self.inputs["real_prompts"])["prompts"]
+            if len(captions) != len(self.real_tokens):
+                raise SystemExit(f"{self.inputs['real_prompts']}: {len(captions)} captions for "
+                                 f"{len(self.real_tokens)} token rows in {self.inputs['real_tokens']}")
+            self.real_labels = bank_ids(self.bank, captions).to(device)
         eval_prompts = load_prompt_set(self.inputs["eval_prompts"])["prompts"]
         self.eval_ids = bank_ids(self.bank, eval_prompts).repeat(-(-self.d.eval_samples // len(eval_prompts)))
         self.eval_ids = self.eval_ids[:self.d.eval_samples].to(device)

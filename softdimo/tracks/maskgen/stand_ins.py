@@ -2,7 +2,7 @@
 teachers share) for the paper_smoke preset: the official files' layouts at the preset's sizes, each with the sha256
 record a download writes (softdimo.stand_ins.finish). Weights are seeded random; prompt and caption files are seeded
 sentences from a small vocabulary (lower-case letters, spaces and commas: the character-level stand-in tokenizer of
-the Meissonic track knows them all). Numbers computed from these files mean nothing (docs/paper-scale.md).
+the Meissonic track knows them all); the GAN's image-caption pairs are seeded noise images with such captions. Numbers computed from these files mean nothing (docs/paper-scale.md).
 
     python -m softdimo.tracks.maskgen.stand_ins --config results/configs/<hash>.yaml \
         --out resources/t2i/clip_vit_b_32.bin
@@ -105,9 +105,30 @@ def file_bytes(what: str, cfg: Config, rng: np.random.Generator, out: Path) -> b
         return buffer.getvalue()
     if what == "fid_inception":
         return torch_bytes(fid_inception_state())
+    if what == "gan_pairs":  # the CSV; its images are written beside it (gan_pair_images)
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["image", "caption"])
+        writer.writerows((f"{i:05d}.png", s) for i, s in enumerate(sentences(rng, p.gan_data.n_pairs)))
+        return text.getvalue().encode()
     if what == "geneval_detector":  # never loaded: no detector runs on stand-ins (rule t2i_paper_geneval_detect)
         return torch_bytes({"meta": {"stand_in": "Mask2Former Swin-S is not run by paper_smoke"}, "state_dict": {}})
     raise SystemExit(f"no text-to-image stand-in for {what!r}")
+
+
+def gan_pair_images(cfg: Config, folder: Path) -> None:
+    """Seeded noise images of the GAN pairs, non-square and up to 3x the tokenizer's size, so the crop both halves
+    and resizes them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seeded("gan_pair_images"))
+    size = cfg.t2i_paper.tokenizer.kwargs["image_size"]
+    for i in range(cfg.t2i_paper.gan_data.n_pairs):
+        h, w = rng.integers(size, 3 * size + 1, 2)
+        image = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        tmp = folder / f".{i:05d}.png.tmp"
+        image.save(tmp, format="PNG")
+        tmp.replace(folder / f"{i:05d}.png")
 
 
 def fid_inception_state() -> dict:
@@ -127,6 +148,7 @@ FILES = {"teacher_official.safetensors": "t2i_teacher", "tokenizer_official.safe
          "HPS_v2.1_compressed.pt": "t2i_hps", "MS-COCO_val2014_30k_captions.csv": "coco_captions",
          "MS-COCO_val2014_fid_stats.npz": "coco_stats", "pt_inception-2015-12-05-6726825d.pth": "fid_inception",
          "evaluation_metadata.jsonl": "geneval_metadata", "train_prompts.txt": "t2i_train_prompts",
+         "pairs.csv": "gan_pairs",
          "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco.pth": "geneval_detector",
          **{f"{style}.json": "hps_prompts" for style in HPS_STYLES}}
 
@@ -139,6 +161,9 @@ def write(cfg: Config, out: Path) -> None:
     what = FILES[out.name]
     rng = np.random.default_rng(seeded(what))
     torch.manual_seed(seeded(what))
+    if what == "gan_pairs":  # the images first: the CSV's existence says the set is complete
+        out.parent.mkdir(parents=True, exist_ok=True)
+        gan_pair_images(cfg, out.parent)
     finish(out, file_bytes(what, cfg, rng, out), what, cfg)
     if what == "geneval_metadata":  # fetch_geneval's other output: <repo>/FETCHED_COMMIT
         finish(out.parents[1] / "FETCHED_COMMIT", b"stand-in (paper_smoke): not a GenEval checkout\n", what, cfg)
