@@ -1,6 +1,7 @@
 """results/claims.csv: each claim of the paper (paper.md §7: 1-7 class-to-image, 2 t2i and 8-10 text-to-image),
 our numbers, and whether it holds at this preset; claims 1, 3, 5 and 6 again for each further teacher family of
-Table 1 (c2i.families, rows '<n> (<family>)'). A claim whose rows are not configured is 'not tested', never dropped.
+Table 1 (c2i.families, rows '<n> (<family>)'), and at paper scale claims 2 t2i and 8-10 again on MaskGen-L's rows
+of the paper's Table 2 (rows '<n> (MaskGen-L)'). A claim whose rows are not configured is 'not tested', never dropped.
 
     python -m reports.claims --table results/table1.csv --table2 results/table2.csv --gap-from <sample .json> --out F
 """
@@ -205,8 +206,11 @@ def _higher(better, worse):
     return _verdict(flip(better), flip(worse))
 
 
-def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
-    """Claims 2 (text-to-image half), 8, 9 and 10 from Table 2."""
+def build_t2i_claims(table2: pd.DataFrame, student: str, teacher: str | None = None) -> list[dict]:
+    """Claims 2 (text-to-image half), 8, 9 and 10 from Table 2; with `teacher`, from that teacher's rows of the
+    paper-scale Table 2, each claim named '<n> (<teacher>)'."""
+    if teacher is not None:
+        table2 = table2[table2["teacher"] == teacher]
     g = lambda m: _t2i(table2, m, "geneval")  # noqa: E731
     dimo, soft, gumbel, cont = g("dimo"), g(student), g(f"{student}_gumbel"), g("dimo_continued")
     hps = {m: _t2i(table2, m, "preference") for m in ("dimo", student)}
@@ -216,6 +220,8 @@ def build_t2i_claims(table2: pd.DataFrame, student: str) -> list[dict]:
 
     def add(n, claim, paper, ours, holds, note):
         verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
+        if teacher is not None:
+            n = f"{n} ({teacher})"
         out.append({"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": verdict, "note": note})
 
     fmt = lambda name, v, d=3: _fmt(name, v, d)  # noqa: E731
@@ -263,6 +269,9 @@ def main(argv=None):
     parser.add_argument("--table", required=True)
     parser.add_argument("--table2", default=None, help="results/table2.csv (claims 2 t2i, 8, 9, 10)")
     parser.add_argument("--t2i-student", default="soft_dimo", help="the reward fine-tuned student of Table 2")
+    parser.add_argument("--table2-paper", default=None, help="paper-scale Table 2 (results/table2.csv beside a "
+                        "shapes-track --table2): claims 2 t2i, 8, 9, 10 again on MaskGen-L's rows")
+    parser.add_argument("--t2i-paper-student", default="soft_dimo", help="its reward fine-tuned student")
     parser.add_argument("--gap-from", default=None, help="sample .json of the student whose soft/hard gap is reported")
     parser.add_argument("--family", nargs="*", default=[], metavar="FAMILY[=GAP_JSON]",
                         help="further teacher families of Table 1 (c2i.families) whose claims are reported too, each "
@@ -278,6 +287,8 @@ def main(argv=None):
         rows += build_family_claims(table, family, json.loads(Path(path).read_text()) if path else None)
     if args.table2:
         rows += build_t2i_claims(pd.read_csv(args.table2), args.t2i_student)
+    if args.table2_paper:
+        rows += build_t2i_claims(pd.read_csv(args.table2_paper), args.t2i_paper_student, teacher="MaskGen-L")
     claims = pd.DataFrame(rows)
     claims["preset"] = args.preset
     atomic_write_text(args.out, claims.to_csv(index=False))

@@ -72,10 +72,14 @@ def test_t2i_claims_read_the_paper_scale_table2_columns():
                 "geneval_mean": 0.5, "geneval_std": 0.01, "hps_mean": hps, "hps_std": 0.1}
 
     rows = [paper_row("dimo", 24.0), paper_row("gan_only", 60.0), paper_row("soft_dimo", 23.5, hps=29.0)]
-    claims = pd.DataFrame(build_t2i_claims(pd.DataFrame(rows), "soft_dimo")).set_index("claim")
-    assert claims.loc[10, "holds"] == "holds" and "COCO FID dimo 24.00" in claims.loc[10, "ours"]
-    assert "no recall" in claims.loc[10, "note"]
-    assert "preference dimo 27.00" in claims.loc[8, "ours"]  # HPS read as the preference score
+    meissonic = {**paper_row("dimo", 90.0), "teacher": "Meissonic"}  # the same method name, another teacher
+    table = pd.DataFrame([{**r, "teacher": "MaskGen-L"} for r in rows] + [meissonic])
+    claims = pd.DataFrame(build_t2i_claims(table, "soft_dimo", teacher="MaskGen-L")).set_index("claim")
+    assert list(claims.index) == ["2 (t2i) (MaskGen-L)", "8 (MaskGen-L)", "9 (MaskGen-L)", "10 (MaskGen-L)"]
+    assert claims.loc["10 (MaskGen-L)", "holds"] == "holds"
+    assert "COCO FID dimo 24.00" in claims.loc["10 (MaskGen-L)", "ours"]  # not Meissonic's dimo
+    assert "no recall" in claims.loc["10 (MaskGen-L)", "note"]
+    assert "preference dimo 27.00" in claims.loc["8 (MaskGen-L)", "ours"]  # HPS read as the preference score
     rows[1] = paper_row("gan_only", 20.0)
     claims = pd.DataFrame(build_t2i_claims(pd.DataFrame(rows), "soft_dimo")).set_index("claim")
     assert claims.loc[10, "holds"] == "does not hold"

@@ -86,6 +86,7 @@ rule make_claims:
     input:
         table="results/table1.csv",
         table2=f"{T2I_TABLE}.csv",
+        table2_paper=["results/table2.csv"] if "t2i_paper" in config else [],  # MaskGen-L's rows: claims again
         gap=gap_student_meta(),
         family_gaps=list(family_gap_metas().values()),
     output:
@@ -95,6 +96,8 @@ rule make_claims:
         gap=lambda wildcards, input: f"--gap-from {input.gap}" if input.gap else "",
         families=[f"{name}={path}" for name, path in family_gap_metas().items()],
         t2i_student=T2I_TT,
+        paper=lambda wildcards, input: f"--table2-paper {input.table2_paper} --t2i-paper-student "
+        f"{config['t2i_paper']['test_time']['student']}" if input.table2_paper else "",
     resources:
         **job_resources("make_claims"),
     log:
@@ -103,7 +106,7 @@ rule make_claims:
         "../envs/torch.yaml"
     shell:
         "python -m reports.claims --table {input.table} --table2 {input.table2} {params.gap} --family {params.families} "
-        "--t2i-student {params.t2i_student} --preset {params.preset} --out {output} "
+        "--t2i-student {params.t2i_student} {params.paper} --preset {params.preset} --out {output} "
         "> {log} 2>&1"
 
 
