@@ -191,10 +191,13 @@ PAPER_T2I_METRICS = {"fid": "coco_fid", "preference": "hps"}
 
 
 def _t2i(table2: pd.DataFrame, method: str, metric: str):
-    if "coco_fid_mean" in table2:
+    paper_scale = "coco_fid_mean" in table2
+    if paper_scale:
+        if metric == "recall":
+            return None
         metric = PAPER_T2I_METRICS.get(metric, metric)
     rows = table2[table2["method"] == method]
-    if rows.empty or f"{metric}_mean" not in rows:
+    if rows.empty:
         return None
     r = rows.iloc[0]
     return float(r[f"{metric}_mean"]), float(r[f"{metric}_std"]), int(r["n_seeds"])

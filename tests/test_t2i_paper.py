@@ -248,7 +248,8 @@ def test_paper_gan_student_reads_tokenised_pairs_with_their_captions(paper_files
     for i, (h, w) in enumerate([(40, 70), (96, 64), (32, 32)]):
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(pairs_dir / f"{i}.png")
     csv_path = pairs_dir / "pairs.csv"
-    csv_path.write_text("image,caption\n" + "".join(f"{i}.png,{c}\n" for i, c in enumerate(captions)))
+    # as a spreadsheet saves it: a byte-order mark before the header
+    csv_path.write_text("\ufeffimage,caption\n" + "".join(f"{i}.png,{c}\n" for i, c in enumerate(captions)))
     out, caps = tmp / "gan_real" / "tokens.npz", tmp / "gan_real" / "captions.json"
     real_pairs.main(["--config", str(f["config"]), "--tokenizer", str(f["tokenizer"]), "--pairs", str(csv_path),
                      "--out", str(out), "--prompts-out", str(caps)])
@@ -264,7 +265,8 @@ def test_paper_gan_student_reads_tokenised_pairs_with_their_captions(paper_files
 
     bad = {"columns": ("file,caption\n0.png,a cat\n", "missing image"),
            "rows": ("image,caption\n0.png,a cat\n", "holds 1 pairs; t2i_paper.gan_data.n_pairs asks for 3"),
-           "image": ("image,caption\n0.png,a cat\n9.png,a cat\n1.png,a cat\n", r"data row 2: image .*9.png")}
+           "image": ("image,caption\n0.png,a cat\n9.png,a cat\n1.png,a cat\n", r"data row 2: image .*9.png"),
+           "short": ("image,caption\n0.png,a cat\n1.png\n2.png,a cat\n", "data row 2: needs both an image and a caption")}
     for name, (text, message) in bad.items():
         (pairs_dir / f"{name}.csv").write_text(text)
         with pytest.raises(SystemExit, match=message):

@@ -181,13 +181,14 @@ rule t2i_paper_prompts:
 
 
 rule t2i_paper_text_bank:
-    # train: the training prompts plus GenEval's (the curves of the students) and, with GAN students, the real
-    # pairs' captions; others: one benchmark each
+    # train: the training prompts plus GenEval's (the curves of the students); train_gan: these and the real
+    # pairs' captions, for GAN students only (the others never wait for your pairs); others: one benchmark each
     input:
         encoder=P_FILES["text_encoder"],
-        prompts=lambda wildcards: [f"{PT}/prompts/train.json", f"{PT}/prompts/geneval.json"]
-        + ([GAN_REAL["captions"]] if P_GAN_STUDENTS else [])
-        if wildcards.bankset == "train" else [f"{PT}/prompts/{wildcards.bankset}.json"],
+        prompts=lambda wildcards: {
+            "train": [f"{PT}/prompts/train.json", f"{PT}/prompts/geneval.json"],
+            "train_gan": [f"{PT}/prompts/train.json", f"{PT}/prompts/geneval.json", GAN_REAL["captions"]],
+        }.get(wildcards.bankset, [f"{PT}/prompts/{wildcards.bankset}.json"]),
     output:
         f"{PT}/text_banks/{{bankset}}.pt",
     params:
@@ -261,6 +262,7 @@ rule t2i_paper_gan_real:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=P["gan_data"],
+        pairs=P["gan_data"]["pairs"],
     threads: 8
     resources:
         **job_resources("t2i_paper_gan_real"),
@@ -272,7 +274,7 @@ rule t2i_paper_gan_real:
         "../envs/torch.yaml"
     shell:
         "python -m softdimo.tracks.maskgen.real_pairs --config {params.resolved} --tokenizer {input.tokenizer} "
-        "--pairs {params.section[pairs]} --workers {threads} --out {output.tokens} --prompts-out {output.captions} "
+        "--pairs {params.pairs:q} --workers {threads} --out {output.tokens} --prompts-out {output.captions} "
         "> {log} 2>&1"
 
 
@@ -280,7 +282,7 @@ rule t2i_paper_train_student:
     input:
         teacher=f"{PT}/teacher.pt",
         tokenizer=f"{PT}/tokenizer.pt",
-        text_bank=f"{PT}/text_banks/train.pt",
+        text_bank=lambda wildcards: f"{PT}/text_banks/{'train_gan' if wildcards.pstudent in P_GAN_STUDENTS else 'train'}.pt",
         train_prompts=f"{PT}/prompts/train.json",
         eval_prompts=f"{PT}/prompts/geneval.json",
         clip=P_FILES["clip"],

@@ -45,7 +45,7 @@ T2I_EXTRA_METRICS = []  # metric files of Table 2 rows of other teachers (meisso
 
 wildcard_constraints:
     pset="geneval|hps|coco|train",
-    bankset="train|geneval|hps|coco",
+    bankset="train|train_gan|geneval|hps|coco",
     tset="geneval|hps",
     pstudent="|".join(P_STUDENTS),
     pmethod=P_METHOD_RE,

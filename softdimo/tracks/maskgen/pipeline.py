@@ -37,8 +37,7 @@ def make_text_bank(prompts: list[str], encoder_weights, arch: str, device="cpu",
     from softdimo.tracks.maskgen.text_encoder import encode_prompts, load_text_encoder
 
     model, tokenizer = load_text_encoder(encoder_weights, arch)
-    bank = encode_prompts(model.to(device), tokenizer, prompts, batch_size)
-    bank["tokens"], bank["final"] = bank["tokens"].half(), bank["final"].half()
+    bank = encode_prompts(model.to(device), tokenizer, prompts, batch_size, dtype=torch.float16)
     bank["encoder"], bank["on_host"] = arch, True
     return bank
 

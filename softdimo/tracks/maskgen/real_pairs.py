@@ -33,7 +33,7 @@ def read_pairs(path, n: int) -> list[tuple[Path, str]]:
     if not path.is_file():
         raise SystemExit(f"t2i_paper.gan_data.pairs: {path} does not exist. Set it in the config to your CSV of "
                          "image,caption pairs (e.g. COCO train2014 images with one caption each).")
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's byte-order mark is no column
         reader = csv.DictReader(f)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -44,6 +44,8 @@ def read_pairs(path, n: int) -> list[tuple[Path, str]]:
         raise SystemExit(f"{path} holds {len(rows)} pairs; t2i_paper.gan_data.n_pairs asks for {n}")
     pairs = []
     for i, r in enumerate(rows):
+        if r["image"] is None or r["caption"] is None:
+            raise SystemExit(f"{path}, data row {i + 1}: needs both an image and a caption")
         image, caption = Path(r["image"]), r["caption"].strip()
         image = image if image.is_absolute() else path.parent / image
         if not caption:

@@ -10,11 +10,14 @@ import torch
 
 
 @torch.no_grad()
-def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) -> dict:
+def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256, dtype=torch.float32) -> dict:
+    """Token features (penultimate and final) stored in `dtype`, written batch by batch into preallocated tensors:
+    a 150k-prompt bank in fp16 peaks at its own size (~35 GB), not at fp32 copies plus a concatenation."""
     from open_clip.transformer import text_global_pool
 
     prompts = list(dict.fromkeys(list(prompts) + [""]))
-    tokens_out, pooled_out, final_out = [], [], []
+    tokens = final = None
+    pooled_out = []
     for start in range(0, len(prompts), batch_size):
         ids = tokenizer(prompts[start:start + batch_size]).to(model.token_embedding.weight.device)
         x = model.token_embedding(ids) + model.positional_embedding
@@ -22,15 +25,18 @@ def encode_prompts(model, tokenizer, prompts: list[str], batch_size: int = 256) 
             x = block(x, attn_mask=model.attn_mask)
         penultimate = x
         x = model.ln_final(model.transformer.resblocks[-1](x, attn_mask=model.attn_mask))
-        final_out.append(x.float().cpu())
+        if tokens is None:
+            tokens = torch.empty((len(prompts), *x.shape[1:]), dtype=dtype)
+            final = torch.empty_like(tokens)
+        rows = slice(start, start + len(ids))
+        final[rows] = x.float().cpu().to(dtype)  # fp32 first, then dtype: what converting the whole bank gave
+        tokens[rows] = penultimate.float().cpu().to(dtype)
         pooled = text_global_pool(x, ids, model.text_pool_type, eos_token_id=getattr(model, "text_eos_id", None))
         pooled = pooled[0] if isinstance(pooled, tuple) else pooled  # open_clip < 2.24 also returned the tokens
-        tokens_out.append(penultimate.float().cpu())
         proj = model.text_projection
         pooled_out.append((proj(pooled) if isinstance(proj, torch.nn.Linear) else pooled @ proj).float().cpu())
-    tokens = torch.cat(tokens_out)
     return {"prompts": prompts, "tokens": tokens, "mask": torch.ones(tokens.shape[:2], dtype=torch.bool),
-            "pooled": torch.cat(pooled_out), "final": torch.cat(final_out)}
+            "pooled": torch.cat(pooled_out), "final": final}
 
 
 def load_text_encoder(weights, arch: str = "ViT-L-14-336"):
