@@ -262,7 +262,7 @@ rule t2i_paper_gan_real:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         resolved=resolved_config,
         section=P["gan_data"],
-        pairs=P["gan_data"]["pairs"],
+        pairs=lambda wildcards, input: input.pairs[0] if input.pairs else P["gan_data"]["pairs"],  # paper: by path
     threads: 8
     resources:
         **job_resources("t2i_paper_gan_real"),
