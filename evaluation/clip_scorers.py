@@ -4,8 +4,10 @@ Both are differentiable in the images, so the same objects serve as metrics, as 
 best-of-N / TTEO, behind the tiny track's reward interface: `encode_text(captions)` once per prompt set,
 then `scorer(images, text_features)` -> one score per image, images float NCHW in [-1, 1].
 
-- CLIP score (Di[M]O's protocol, GigaGAN style): OpenAI CLIP ViT-B/32, captions prefixed "A photo depicts ",
-  images resized (bicubic) and centre-cropped to 224; the cosine similarity (0-1 scale, e.g. 0.318).
+- CLIP score (Di[M]O's protocol, GigaGAN style): captions prefixed "A photo depicts ", the cosine similarity
+  (0-1 scale, e.g. 0.318). The reward's model is OpenAI CLIP ViT-B/32 on images resized (bicubic) and
+  centre-cropped to 224 in torch (differentiable); Table 2's column uses t2i_paper.eval.clip_score (by default
+  the official script's ViT-g-14 and its PIL image path, gigagan_pil_pixels).
 - HPS v2.1: open_clip ViT-H-14 with the HPS v2.1 checkpoint (`state_dict` inside the file) loaded over it;
   HPS's own preprocessing (longer side to 224, pad to a square with zeros); 100 x the cosine similarity.
 """
@@ -41,6 +43,23 @@ def resize_max_pad(x01: torch.Tensor, size: int) -> torch.Tensor:
 PREPROCESS = {"center_crop": resize_center_crop, "resize_max_pad": resize_max_pad}
 
 
+def gigagan_pil_pixels(images_uint8, size: int) -> torch.Tensor:
+    """Di[M]O's gigagan_eval_clip.py image path, for evaluation only (PIL, not differentiable): centre crop to the
+    short side, LANCZOS to 256 x 256, then the CLIP model's own PIL preprocessing (bicubic to `size`, centre crop,
+    normalise). Returns the normalised NCHW batch."""
+    import open_clip
+    from PIL import Image
+    from torchvision.transforms.functional import center_crop
+
+    transform = open_clip.image_transform(size, is_train=False, mean=CLIP_MEAN, std=CLIP_STD)
+    out = []
+    for array in images_uint8:
+        image = Image.fromarray(array)
+        image = center_crop(image, min(image.size)).resize((256, 256), Image.LANCZOS)
+        out.append(transform(image))
+    return torch.stack(out)
+
+
 class OpenCLIPScorer(torch.nn.Module):
     def __init__(self, arch: str, weights, *, preprocess: str, prefix: str, scale: float, state_dict_key=None,
                  quick_gelu: bool = False):
@@ -74,13 +93,19 @@ class OpenCLIPScorer(torch.nn.Module):
         x = self.preprocess((images_m11.float().clamp(-1, 1) + 1) / 2, self.size)
         return F.normalize(self.model.encode_image((x - self.mean) / self.std).float(), dim=-1)
 
+    @torch.no_grad()
+    def encode_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """Embeddings of an already preprocessed, normalised batch (gigagan_pil_pixels)."""
+        return F.normalize(self.model.encode_image(x.to(self.mean.device)).float(), dim=-1)
+
     def forward(self, images_m11: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
         return self.scale * (self.encode_images(images_m11) * text_features).sum(-1)
 
 
-def clip_score_model(weights, arch: str = "ViT-B-32") -> OpenCLIPScorer:
+def clip_score_model(weights, arch: str = "ViT-B-32", quick_gelu: bool = True) -> OpenCLIPScorer:
+    """quick_gelu: OpenAI's weights (the reward's ViT-B-32) need it, LAION's (ViT-g-14) do not."""
     return OpenCLIPScorer(arch, weights, preprocess="center_crop", prefix="A photo depicts ", scale=1.0,
-                          quick_gelu=True)
+                          quick_gelu=quick_gelu)
 
 
 HPS_VERSION = "v2.1"

@@ -4,8 +4,8 @@
   image_id, text); one generated image per caption, image i for caption row i.
 - FID: pytorch-fid's Inception (evaluation/fid_inception.py) on T2IBenchmark's 'clean' preprocessing, against
   T2IBenchmark's precomputed statistics of the real images (`MS-COCO_val2014_fid_stats.npz`, mu / sigma).
-- CLIP score: OpenAI CLIP ViT-B/32 with the "A photo depicts " prefix, cosine similarity averaged over the same
-  images (evaluation/clip_scorers.py).
+- CLIP score: Di[M]O's gigagan_eval_clip.py: the "A photo depicts " prefix, cosine similarity averaged over the
+  same images, in the configured model and image path (t2i_paper.eval.clip_score; evaluation/clip_scorers.py).
 
     python -m evaluation.coco --samples S.npz --captions captions.csv --stats stats.npz \
         --inception pt_inception-2015-12-05-6726825d.pth --clip ViT-B-32-openai.bin --out metrics.json
@@ -52,16 +52,26 @@ def fid_features(images: np.ndarray, net: FIDInceptionV3, batch_size: int, devic
 
 
 @torch.no_grad()
-def clip_score(images: np.ndarray, captions: list[str], scorer, batch_size: int, device) -> float:
+def clip_score(images: np.ndarray, captions: list[str], scorer, batch_size: int, device,
+               image_path: str = "tensor_bicubic") -> float:
+    """Mean cosine of image and prefixed caption; image_path: t2i_paper.eval.clip_score.images."""
+    from evaluation.clip_scorers import gigagan_pil_pixels
+
     scores = []
     for i in tqdm(range(0, len(images), batch_size), desc="CLIP score", mininterval=5.0):
-        x = torch.from_numpy(images[i:i + batch_size]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
-        scores.append(scorer(x, scorer.encode_text(captions[i:i + batch_size])).double().cpu())
+        text = scorer.encode_text(captions[i:i + batch_size])
+        if image_path == "gigagan_pil":
+            emb = scorer.encode_pixels(gigagan_pil_pixels(images[i:i + batch_size], scorer.size))
+            scores.append((emb * text).sum(-1).double().cpu())
+        else:
+            x = torch.from_numpy(images[i:i + batch_size]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+            scores.append(scorer(x, text).double().cpu())
     return float(torch.cat(scores).mean())
 
 
 def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip, batch_size=100, device="cpu",
-             n_captions: int = N_CAPTIONS, clip_arch: str = "ViT-B-32", frechet_sqrt: str = "scipy_sqrtm") -> dict:
+             n_captions: int = N_CAPTIONS, clip_arch: str = "ViT-B-32", frechet_sqrt: str = "scipy_sqrtm",
+             clip_quick_gelu: bool = True, clip_images: str = "tensor_bicubic") -> dict:
     """n_captions: the caption count the run is configured for (t2i_paper.eval.coco_captions; 30,000 is the
     protocol, paper_smoke's stand-in file has a few)."""
     from evaluation.clip_scorers import clip_score_model
@@ -74,10 +84,12 @@ def evaluate(images: np.ndarray, captions: list[str], *, stats, inception, clip,
     mu, sigma = load_stats(stats)
     feats = fid_features(images, FIDInceptionV3(inception).to(device), batch_size, device)
     fid = frechet_distance(*feature_stats(feats), mu, sigma, method=frechet_sqrt)
-    score = clip_score(images, captions, clip_score_model(clip, arch=clip_arch).to(device), batch_size, device)
+    scorer = clip_score_model(clip, arch=clip_arch, quick_gelu=clip_quick_gelu).to(device)
+    score = clip_score(images, captions, scorer, batch_size, device, image_path=clip_images)
     return {"coco_fid": fid, "clip_score": score, "n_images": len(images), "frechet_sqrt": frechet_sqrt,
-            "clip_arch": clip_arch,
-            "protocol": f"T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP {clip_arch} 'A photo depicts'",
+            "clip_arch": clip_arch, "clip_quick_gelu": clip_quick_gelu, "clip_images": clip_images,
+            "protocol": f"T2IBenchmark COCO-30k (pytorch-fid Inception, clean resize); CLIP {clip_arch} "
+                        f"'A photo depicts', images {clip_images}",
             "seconds": time.time() - t0, "git_commit": git_commit()}
 
 
@@ -88,8 +100,12 @@ def main(argv=None):
     parser.add_argument("--stats", required=True)
     parser.add_argument("--inception", required=True)
     parser.add_argument("--clip", required=True)
-    parser.add_argument("--clip-arch", default="ViT-B-32", help="open_clip architecture of --clip (t2i_paper.scorers."
-                                                                "clip_arch; the protocol's is ViT-B-32)")
+    parser.add_argument("--clip-arch", default="ViT-B-32", help="open_clip architecture of --clip "
+                                                                "(t2i_paper.eval.clip_score.arch)")
+    parser.add_argument("--clip-quick-gelu", choices=["true", "false"], default="true",
+                        help="t2i_paper.eval.clip_score.quick_gelu (OpenAI's weights: true)")
+    parser.add_argument("--clip-images", choices=["gigagan_pil", "tensor_bicubic"], default="tensor_bicubic",
+                        help="t2i_paper.eval.clip_score.images")
     parser.add_argument("--n-captions", type=int, default=N_CAPTIONS,
                         help="caption rows the run is configured for (t2i_paper.eval.coco_captions)")
     parser.add_argument("--frechet-sqrt", choices=FRECHET_SQRT, default="scipy_sqrtm",
@@ -109,7 +125,8 @@ def main(argv=None):
     captions = [text for _, text in load_captions(args.captions)]
     out = evaluate(images, captions, stats=args.stats, inception=args.inception, clip=args.clip,
                    batch_size=args.batch_size, device=device, n_captions=args.n_captions, clip_arch=args.clip_arch,
-                   frechet_sqrt=args.frechet_sqrt)
+                   frechet_sqrt=args.frechet_sqrt, clip_quick_gelu=args.clip_quick_gelu == "true",
+                   clip_images=args.clip_images)
     write_json(Path(args.out), {**out, "samples": args.samples})
     print(out)
 

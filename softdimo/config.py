@@ -697,6 +697,21 @@ class MaskGenSamplingCfg(_Section):
                     "(clamp((x+1)/2, 0, 1)*255).to(uint8), i.e. floor (docs/metrics.md)")
 
 
+class ClipScoreEvalCfg(_Section):
+    """The model and image path of Table 2's CLIP-score column (not the reward's CLIP, t2i_paper.scorers.clip)."""
+
+    arch: Literal["ViT-g-14", "ViT-B-32", "softdimo-smoke-clip"] = Field(
+        description="open_clip architecture: ViT-g-14 = Di[M]O's gigagan_eval_clip.py default (--clip_model4eval "
+                    "ViT-G/14, laion2b_s12b_b42k); ViT-B-32 = its other option, OpenAI's; softdimo-smoke-clip for "
+                    "paper_smoke's stand-ins only")
+    weights: PretrainedCfg = Field(description="the architecture's open_clip weight file")
+    quick_gelu: bool = Field(description="QuickGELU activations: true for OpenAI's weights, false for LAION's")
+    images: Literal["gigagan_pil", "tensor_bicubic"] = Field(
+        description="gigagan_pil = the official script: PIL centre crop of the long edge, LANCZOS to 256, then the "
+                    "model's own PIL preprocessing (bicubic to 224, centre crop); tensor_bicubic = the "
+                    "differentiable path the reward uses (bicubic, antialiased, straight to 224)")
+
+
 class PaperT2IEvalCfg(_Section):
     """GenEval (official detector), HPS v2.1 benchmark, COCO FID-30k and CLIP score."""
 
@@ -711,6 +726,8 @@ class PaperT2IEvalCfg(_Section):
     frechet_sqrt: Literal["scipy_sqrtm", "symmetric_eigh"] = Field(
         description="tr (S1 S2)^(1/2) of COCO FID: scipy_sqrtm = pytorch-fid's scipy.linalg.sqrtm; symmetric_eigh "
                     "= the same trace from symmetric eigendecompositions (docs/metrics.md, row 12b)")
+    clip_score: ClipScoreEvalCfg = Field(description="the CLIP-score column's model and image path (docs/metrics.md, "
+                                                     "row 14)")
 
 
 class RewardWeightsCfg(_Section):
@@ -1133,7 +1150,8 @@ class Config(_Section):
             return
         chosen = {"t2i_paper.text_encoder.arch": self.t2i_paper.text_encoder.arch,
                   "t2i_paper.scorers.clip_arch": self.t2i_paper.scorers.clip_arch,
-                  "t2i_paper.scorers.hps_arch": self.t2i_paper.scorers.hps_arch}
+                  "t2i_paper.scorers.hps_arch": self.t2i_paper.scorers.hps_arch,
+                  "t2i_paper.eval.clip_score.arch": self.t2i_paper.eval.clip_score.arch}
         for key, arch in chosen.items():
             if arch == "softdimo-smoke-clip":
                 raise _rule(key, "softdimo-smoke-clip is paper_smoke's stand-in architecture (downloads: stand_in)")

@@ -36,7 +36,8 @@ def tiny_scorers(monkeypatch, tiny_clip_arch):
 
     for name in ("clip_score_model", "hps_model"):
         build = getattr(scorers, name)
-        monkeypatch.setattr(scorers, name, lambda weights, arch=None, build=build: build(weights, arch=tiny_clip_arch))
+        monkeypatch.setattr(scorers, name, lambda weights, arch=None, build=build, **kw: build(weights, arch=tiny_clip_arch,
+                                                                                              **kw))
     return tiny_clip_arch
 
 

@@ -75,6 +75,9 @@ def test_coco_fid_and_clip_score(tmp_path, net, fast_frechet, tiny_scorers):
     far_lower_bound = ((same[0] - other[0]) ** 2).sum()  # FID >= the mean term (a 2048-d sqrtm costs seconds)
     assert abs(near["coco_fid"]) < 1e-3 * far_lower_bound
     assert -1 <= near["clip_score"] <= 1 and near["n_images"] == 12
+    official = coco.evaluate(images, captions, stats=tmp_path / "same.npz", clip_images="gigagan_pil", **kwargs)
+    assert official["clip_images"] == "gigagan_pil" and official["coco_fid"] == near["coco_fid"]
+    assert -1 <= official["clip_score"] <= 1 and official["clip_score"] != near["clip_score"]  # another image path
     with pytest.raises(ValueError, match="30000 images"):
         coco.evaluate(images, captions, stats=tmp_path / "same.npz", inception=inception, clip=clip)
     with pytest.raises(ValueError, match="caption row"):
@@ -83,3 +86,20 @@ def test_coco_fid_and_clip_score(tmp_path, net, fast_frechet, tiny_scorers):
     bad.write_text("id,caption\n1,x\n")
     with pytest.raises(ValueError, match="image_id and text"):
         coco.load_captions(bad)
+
+
+def test_gigagan_clip_image_path_crops_the_long_edge_then_lanczos_256():
+    """Di[M]O's gigagan_eval_clip.py: centre crop to the short side, LANCZOS to 256, then CLIP's own PIL
+    preprocessing; a 256-pixel square goes straight to that preprocessing."""
+    import open_clip
+    from PIL import Image
+
+    from evaluation.clip_scorers import CLIP_MEAN, CLIP_STD, gigagan_pil_pixels
+
+    rng = np.random.default_rng(1)
+    wide = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    square = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    transform = open_clip.image_transform(224, is_train=False, mean=CLIP_MEAN, std=CLIP_STD)
+    crop = Image.fromarray(wide[:, 50:250]).resize((256, 256), Image.LANCZOS)
+    assert torch.equal(gigagan_pil_pixels(wide[None], 224)[0], transform(crop))
+    assert torch.equal(gigagan_pil_pixels(square[None], 224)[0], transform(Image.fromarray(square)))

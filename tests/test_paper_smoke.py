@@ -44,7 +44,7 @@ SCALE = [r"preset", r"downloads", r"device", r"precision", r"torch_threads", r"g
          r"t2i_paper\.text_encoder\.arch", r"t2i_paper\.scorers\.(clip_arch|hps_arch)",
          r"t2i_paper\.prompts\.(train|n_train)", r"t2i_paper\.sampling\.(steps|batch_size)",
          r"t2i_paper\.gan\.layers", r"t2i_paper\.gan_data\.(pairs|n_pairs|batch_size)",  # the pairs: yours
-         r"t2i_paper\.eval\.(batch_size|coco_captions|frechet_sqrt)",
+         r"t2i_paper\.eval\.(batch_size|coco_captions|frechet_sqrt|clip_score\.arch)",
          r"(t2i_paper|meissonic)\.distill\.(eval_every|eval_samples)",
          r"(t2i_paper|meissonic)\.distill\.train\.(batch_size|log_every|ckpt_every)",
          r"(t2i_paper|meissonic)\.students\.\w+\.steps",
@@ -268,6 +268,10 @@ def test_t2i_stand_ins_go_through_the_official_loaders(tmp_path):
     for scorer in ("clip", "hps"):
         weights = files["clip_vit_b_32.bin" if scorer == "clip" else "HPS_v2.1_compressed.pt"]
         configured_scorer(scorer, weights, cfg.t2i_paper.scorers)  # open_clip's file / HPS's {"state_dict"} layout
+    from evaluation.clip_scorers import clip_score_model
+
+    evaluator = cfg.t2i_paper.eval.clip_score  # Table 2's CLIP-score model, an open_clip file as the hub's
+    clip_score_model(files["clip_score_eval.bin"], arch=evaluator.arch, quick_gelu=evaluator.quick_gelu)
     captions = coco.load_captions(files["MS-COCO_val2014_30k_captions.csv"])
     mu, sigma = coco.load_stats(files["MS-COCO_val2014_fid_stats.npz"])
     assert len(captions) == cfg.t2i_paper.eval.coco_captions and mu.shape == (2048,) and sigma.shape == (2048, 2048)

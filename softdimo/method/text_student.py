@@ -45,7 +45,7 @@ class TextStudentStage(StudentStage):
                                              seed=self.d.train.seed + 1000 * seed)
         self.eval_every = self.d.eval_every
         self.ema_modules = ("student",)
-        self.w_gan = getattr(self.s, "w_gan", 0.0)  # only the tiny track's students have a GAN term
+        self.w_gan = getattr(self.s, "w_gan", 0.0)  # Meissonic's students have no GAN term
         self.gan = getattr(section, "gan", None)
         self.phases = [Phase("generator", self.generator_loss, "student"),
                        Phase("aux", self.aux_loss, "aux", lr_scale=self.d.aux_lr_scale, clip=self.d.clip == "all")]

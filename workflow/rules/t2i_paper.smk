@@ -488,13 +488,14 @@ rule t2i_paper_coco:
         captions=COCO["captions"],
         stats=COCO["stats"],
         inception=FID_INCEPTION,
-        clip=P_FILES["clip"],
+        clip=P_FILES["clip_eval"],
     output:
         f"{PT}/eval/{{pmethod}}/steps{{steps}}/seed{{seed}}/coco.json",
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
         batch_size=P["eval"]["batch_size"],
-        clip_arch=P["scorers"]["clip_arch"],
+        clip=P["eval"]["clip_score"],
+        clip_quick_gelu=str(P["eval"]["clip_score"]["quick_gelu"]).lower(),
         n_captions=P["eval"]["coco_captions"],
         frechet_sqrt=P["eval"]["frechet_sqrt"],
     resources:
@@ -507,7 +508,8 @@ rule t2i_paper_coco:
         "../envs/torch.yaml"
     shell:
         "python -m evaluation.coco --samples {input.samples} --captions {input.captions} --stats {input.stats} "
-        "--inception {input.inception} --clip {input.clip} --clip-arch {params.clip_arch} "
+        "--inception {input.inception} --clip {input.clip} --clip-arch {params.clip[arch]} "
+        "--clip-quick-gelu {params.clip_quick_gelu} --clip-images {params.clip[images]} "
         "--n-captions {params.n_captions} --frechet-sqrt {params.frechet_sqrt} --batch-size {params.batch_size} "
         f"{P_EXPECT.format(pset='coco')} --out {{output}} > {{log}} 2>&1"
 

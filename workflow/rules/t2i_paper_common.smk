@@ -25,9 +25,11 @@ P_FILES = {
     "text_encoder": f"{PR}/open_clip_vit_l_14_336.bin",
     "clip": f"{PR}/clip_vit_b_32.bin",
     "hps": f"{PR}/HPS_v2.1_compressed.pt",
+    "clip_eval": f"{PR}/clip_score_eval.bin",  # Table 2's CLIP-score model (t2i_paper.eval.clip_score)
 }
 P_HUB = {"teacher": P["teacher"]["pretrained"], "tokenizer": P["tokenizer"]["pretrained"],
-         "text_encoder": P["text_encoder"]["pretrained"], "clip": P["scorers"]["clip"], "hps": P["scorers"]["hps"]}
+         "text_encoder": P["text_encoder"]["pretrained"], "clip": P["scorers"]["clip"], "hps": P["scorers"]["hps"],
+         "clip_eval": P["eval"]["clip_score"]["weights"]}
 
 
 def tt_name(n, k):

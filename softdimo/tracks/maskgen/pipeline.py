@@ -73,12 +73,15 @@ def teacher_tokens(teacher, sampling, steps: int):
         softmax_temperature_annealing=sampling.softmax_temperature_annealing)
 
 
-def student_tokens(student, r_init: float, distill):
+def student_tokens(student, r_init: float, distill, temperature: float | None = None):
+    """The one-step sampler; temperature: distill.temperature (the evaluated samples) unless given (the in-training
+    monitor passes distill.monitor_temperature)."""
     from softdimo.sampling import sample_one_step
 
+    t = distill.temperature if temperature is None else temperature
     return lambda ids, rngs: sample_one_step(student, ids, rngs, r_init=r_init, sigma_init=distill.sigma_init,
                                              min_masked=distill.min_masked, mask_unit=distill.mask_unit,
-                                             temperature=distill.temperature)
+                                             temperature=t)
 
 
 @torch.no_grad()

@@ -60,7 +60,8 @@ class Student(TextStudentStage):
     @torch.no_grad()
     def periodic_eval(self, modules, step: int) -> dict:
         student = modules["student"].eval()
-        images = generate(student_tokens(student, self.s.r_init, self.d), self.tokenizer, self.bank, self.eval_ids,
+        images = generate(student_tokens(student, self.s.r_init, self.d, self.d.monitor_temperature), self.tokenizer,
+                          self.bank, self.eval_ids,
                           image_seeds(self.seed, len(self.eval_ids)), self.cfg.t2i_paper.eval.batch_size,
                           self.cfg.precision, quantize=self.cfg.t2i_paper.sampling.quantize)
         x = torch.from_numpy(images).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1

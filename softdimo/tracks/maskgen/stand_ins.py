@@ -84,6 +84,8 @@ def file_bytes(what: str, cfg: Config, rng: np.random.Generator, out: Path) -> b
         return torch_bytes(_open_clip_state(p.text_encoder.arch))
     if what == "t2i_clip":
         return torch_bytes(_open_clip_state(p.scorers.clip_arch))
+    if what == "t2i_clip_eval":
+        return torch_bytes(_open_clip_state(p.eval.clip_score.arch))
     if what == "t2i_hps":
         return torch_bytes({"state_dict": _open_clip_state(p.scorers.hps_arch)})
     if what == "hps_prompts":  # resources/t2i/hps_benchmark/<style>.json: a list of prompts
@@ -145,6 +147,7 @@ def fid_inception_state() -> dict:
 
 FILES = {"teacher_official.safetensors": "t2i_teacher", "tokenizer_official.safetensors": "t2i_tokenizer",
          "open_clip_vit_l_14_336.bin": "t2i_text_encoder", "clip_vit_b_32.bin": "t2i_clip",
+         "clip_score_eval.bin": "t2i_clip_eval",
          "HPS_v2.1_compressed.pt": "t2i_hps", "MS-COCO_val2014_30k_captions.csv": "coco_captions",
          "MS-COCO_val2014_fid_stats.npz": "coco_stats", "pt_inception-2015-12-05-6726825d.pth": "fid_inception",
          "evaluation_metadata.jsonl": "geneval_metadata", "train_prompts.txt": "t2i_train_prompts",
