@@ -8,7 +8,8 @@
   same images, in the configured model and image path (t2i_paper.eval.clip_score; evaluation/clip_scorers.py).
 
     python -m evaluation.coco --samples S.npz --captions captions.csv --stats stats.npz \
-        --inception pt_inception-2015-12-05-6726825d.pth --clip ViT-B-32-openai.bin --out metrics.json
+        --inception pt_inception-2015-12-05-6726825d.pth --clip open_clip_vit_g_14.bin --clip-arch ViT-g-14 \
+        --clip-quick-gelu false --clip-images gigagan_pil --out metrics.json
 """
 import argparse
 import csv
@@ -100,12 +101,12 @@ def main(argv=None):
     parser.add_argument("--stats", required=True)
     parser.add_argument("--inception", required=True)
     parser.add_argument("--clip", required=True)
-    parser.add_argument("--clip-arch", default="ViT-B-32", help="open_clip architecture of --clip "
-                                                                "(t2i_paper.eval.clip_score.arch)")
-    parser.add_argument("--clip-quick-gelu", choices=["true", "false"], default="true",
-                        help="t2i_paper.eval.clip_score.quick_gelu (OpenAI's weights: true)")
-    parser.add_argument("--clip-images", choices=["gigagan_pil", "tensor_bicubic"], default="tensor_bicubic",
-                        help="t2i_paper.eval.clip_score.images")
+    parser.add_argument("--clip-arch", required=True, help="open_clip architecture of --clip "
+                                                           "(t2i_paper.eval.clip_score.arch; the official ViT-g-14)")
+    parser.add_argument("--clip-quick-gelu", choices=["true", "false"], required=True,
+                        help="t2i_paper.eval.clip_score.quick_gelu (OpenAI's weights: true; LAION's: false)")
+    parser.add_argument("--clip-images", choices=["gigagan_pil", "tensor_bicubic"], required=True,
+                        help="t2i_paper.eval.clip_score.images (the official: gigagan_pil)")
     parser.add_argument("--n-captions", type=int, default=N_CAPTIONS,
                         help="caption rows the run is configured for (t2i_paper.eval.coco_captions)")
     parser.add_argument("--frechet-sqrt", choices=FRECHET_SQRT, default="scipy_sqrtm",
@@ -119,6 +120,8 @@ def main(argv=None):
     from softdimo.runtime import setup_torch
 
     setup_torch(torch.get_num_threads())
+    # the reference evaluators run PyTorch's defaults: fp32 matrix products, not setup_torch's TF32 (GPU only)
+    torch.backends.cuda.matmul.allow_tf32 = False
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with np.load(args.samples) as f:
         images = f["arr_0"]

@@ -79,6 +79,9 @@ def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -
     flat = pd.DataFrame([{"method": r["method"], "steps": r["steps"], "seed": r["eval_seed"], **_flat(r)} for r in records])
     metrics = [c for c in flat.columns if c not in ("method", "steps", "seed")]
     flat["geneval_detector"] = [r.get("geneval", {}).get("detector", "") for r in records]
+    coco = [r.get("coco", {}) for r in records]  # the CLIP-score model and image path each row was scored with
+    flat["clip_model"] = [f"{c['clip_arch']}, {c.get('clip_images', 'tensor_bicubic')}" if "clip_arch" in c else ""
+                          for c in coco]
     for path, detector in zip(metric_files, flat["geneval_detector"]):
         if detector == PLACEHOLDER and preset != "paper_smoke":  # never a real table's number
             raise SystemExit(f"{path}: its GenEval verdicts are placeholders ({detector}), which only the paper_smoke "
@@ -92,7 +95,8 @@ def build(metric_files, reported_csv, preset, tt_student, table_n, table_tteo) -
     for (teacher, method, steps), part in flat.groupby(["teacher", "method", "steps"], sort=False):
         row = {"teacher": teacher, "method": method, "steps": steps, "n_seeds": len(part),
                "seeds": " ".join(map(str, part["seed"])),
-               "geneval_detector": " / ".join(sorted(set(part["geneval_detector"]) - {""}))}
+               "geneval_detector": " / ".join(sorted(set(part["geneval_detector"]) - {""})),
+               "clip_model": " / ".join(sorted(set(part["clip_model"]) - {""}))}
         for m in metrics:
             v = part[m].to_numpy(float)
             row[f"{m}_mean"] = float(np.mean(v)) if np.isfinite(v).any() else np.nan
@@ -138,8 +142,9 @@ def to_markdown(table: pd.DataFrame) -> str:
     first = table.iloc[0]
     geneval = ("placeholder verdicts (no detector ran) on the stand-in prompts x 4 images" if first["preset"] == "paper_smoke"
                else "the official detector (Mask2Former) on 553 prompts x 4 images")
+    clip = " / ".join(sorted(set(table["clip_model"].dropna()) - {""})) or "model not recorded"
     lines.append(f"\nGenEval: {geneval}; HPS v2.1: average of its "
-                 f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score (ViT-B/32) as in Di[M]O. "
+                 f"four benchmark styles (one image per prompt); COCO FID-30k and CLIP score ({clip}) as in Di[M]O. "
                  f"Mean ± std over seeds; in brackets the paper's numbers of the row's teacher. Preset {first['preset']}, "
                  f"commit {first['git_commit']}.")
     if first["preset"] == "paper_smoke":
@@ -162,7 +167,7 @@ def plot_curves(curves, out_png) -> None:
         for ax, col in zip(axes, ("eval_clip", "eval_hps")):
             part = c.dropna(subset=[col]) if col in c else c.iloc[:0]
             ax.plot(part["total_step"], part[col], marker=".", label=name)
-    for ax, title in zip(axes, ("CLIP score (EMA student, GenEval prompts)", "HPS v2.1")):
+    for ax, title in zip(axes, ("CLIP score of the reward's model (EMA student, GenEval prompts)", "HPS v2.1")):
         ax.set_xlabel("training step (incl. init)")
         ax.set_title(title, fontsize=9)
     axes[0].legend(fontsize=8)

@@ -711,6 +711,15 @@ class ClipScoreEvalCfg(_Section):
                     "model's own PIL preprocessing (bicubic to 224, centre crop); tensor_bicubic = the "
                     "differentiable path the reward uses (bicubic, antialiased, straight to 224)")
 
+    @model_validator(mode="after")
+    def _check_activation(self):
+        """OpenAI's weights were trained with QuickGELU, LAION's ViT-g-14 with GELU: the other one computes every
+        feature with the wrong activation."""
+        wanted = {"ViT-B-32": True, "ViT-g-14": False}.get(self.arch)
+        if wanted is not None and self.quick_gelu != wanted:
+            raise _rule("quick_gelu", f"{self.arch}'s weights need quick_gelu: {str(wanted).lower()}")
+        return self
+
 
 class PaperT2IEvalCfg(_Section):
     """GenEval (official detector), HPS v2.1 benchmark, COCO FID-30k and CLIP score."""
@@ -1155,6 +1164,11 @@ class Config(_Section):
         for key, arch in chosen.items():
             if arch == "softdimo-smoke-clip":
                 raise _rule(key, "softdimo-smoke-clip is paper_smoke's stand-in architecture (downloads: stand_in)")
+        clip = self.t2i_paper.eval.clip_score
+        if self.preset == "paper" and (clip.arch, clip.images) != ("ViT-g-14", "gigagan_pil"):
+            raise _rule("t2i_paper.eval.clip_score", "the paper preset scores CLIP as Di[M]O's script runs by "
+                                                     "default: arch ViT-g-14, images gigagan_pil (another choice "
+                                                     "is a preset of your own, docs/metrics.md row 14)")
         if self.preset == "paper" and self.t2i_paper.eval.coco_captions != COCO_CAPTIONS:
             raise _rule("t2i_paper.eval.coco_captions", f"Table 2 reports COCO FID-30k; got "
                                                         f"{self.t2i_paper.eval.coco_captions}")

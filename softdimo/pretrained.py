@@ -33,6 +33,7 @@ PROVIDERS = {
     "resources/t2i/open_clip_vit_l_14_336.bin": "download_t2i_text_encoder",
     "resources/t2i/clip_vit_b_32.bin": "download_t2i_clip",
     "resources/t2i/HPS_v2.1_compressed.pt": "download_t2i_hps",
+    "resources/t2i/clip_score_eval.bin": "download_t2i_clip_eval",
     "resources/t2i/coco/MS-COCO_val2014_30k_captions.csv": "download_coco_reference",
     "resources/t2i/coco/MS-COCO_val2014_fid_stats.npz": "download_coco_reference",
     "resources/eval/pt_inception-2015-12-05-6726825d.pth": "download_fid_inception",

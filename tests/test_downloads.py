@@ -52,8 +52,8 @@ def test_every_hub_file_of_the_paper_preset_has_revision_and_sha256(root):
                 walk(value)
 
     walk(raw)
-    single = [f for f in found if "filename" in f]  # one file each (MaskBit, MaskGen-L, MaskGit, scorers)
+    single = [f for f in found if "filename" in f]  # one file each (MaskBit, MaskGen-L, MaskGit, scorers, CLIP score)
     folders = [f for f in found if "files" in f]  # several files of one repository (Meissonic, its student)
-    assert len(single) == 12 and all(f["revision"] and "sha256" in f for f in single)
+    assert len(single) == 13 and all(f["revision"] and "sha256" in f for f in single)
     assert len(folders) == 2 and all(f["revision"] and f["files"] for f in folders)
     assert len(single) + len(folders) == len(found)

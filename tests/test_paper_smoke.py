@@ -102,10 +102,17 @@ def test_stand_ins_belong_to_paper_smoke_only():
     with pytest.raises(SystemExit, match="no MaskGen-L stand-in"):
         maskgen_stand_ins.write(load_config(ROOT / "config" / "paper_smoke.yaml"), Path("resources/t2i/unknown.bin"))
     smoke = load_config(ROOT / "config" / "paper_smoke.yaml")
-    for key, arch in (("text_encoder", "arch"), ("scorers", "clip_arch"), ("scorers", "hps_arch")):
-        assert getattr(getattr(smoke.t2i_paper, key), arch) == "softdimo-smoke-clip"
+    for key, arch in (("text_encoder", "arch"), ("scorers", "clip_arch"), ("scorers", "hps_arch"),
+                      ("eval.clip_score", "arch")):
+        section = smoke.t2i_paper
+        for part in key.split("."):
+            section = getattr(section, part)
+        assert getattr(section, arch) == "softdimo-smoke-clip"
         raw = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-        raw["t2i_paper"][key][arch] = "softdimo-smoke-clip"
+        node = raw["t2i_paper"]
+        for part in key.split("."):
+            node = node[part]
+        node[arch] = "softdimo-smoke-clip"
         with pytest.raises(Exception, match=f"t2i_paper.{key}.{arch}.*stand-in"):  # never with the hub's files
             from_dict(raw)
 

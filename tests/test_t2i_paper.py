@@ -56,6 +56,14 @@ def test_paper_config_checks_the_official_constructor_arguments(tmp_path):
     bad["t2i_paper"]["test_time"]["student"] = "nobody"
     with pytest.raises(ConfigError, match="t2i_paper.test_time.student"):
         from_dict(bad)
+    # Table 2's CLIP score: the activation its weights need, and the official model and image path in the paper preset
+    bad = json.loads(json.dumps(raw))
+    bad["t2i_paper"]["eval"]["clip_score"]["quick_gelu"] = True
+    with pytest.raises(ConfigError, match=r"t2i_paper.eval.clip_score.quick_gelu.*ViT-g-14's weights need"):
+        from_dict(bad)
+    bad["t2i_paper"]["eval"]["clip_score"].update(arch="ViT-B-32", images="tensor_bicubic")  # valid, not official
+    with pytest.raises(ConfigError, match=r"t2i_paper.eval.clip_score.*ViT-g-14, images gigagan_pil"):
+        from_dict(bad)
 
 
 def test_prompt_sets(tmp_path):
@@ -185,6 +193,7 @@ def test_paper_evaluators_refuse_samples_of_another_row(tmp_path):
         hps_benchmark.main(["--samples", str(path), *missing, "--expect", "method=soft_dimo"])
     with pytest.raises(ArtefactError, match=r"made for seed=0, but this job expects seed='1'"):
         coco.main(["--samples", str(path), "--captions", "c", "--stats", "s", "--inception", "i", "--clip", "c",
+                   "--clip-arch", "ViT-g-14", "--clip-quick-gelu", "false", "--clip-images", "gigagan_pil",
                    "--out", str(tmp_path / "o.json"), "--expect", "method=dimo", "--expect", "seed=1"])
     with pytest.raises(ArtefactError, match="made for prompt_set='hps'"):
         geneval_official.main(["layout", "--samples", str(path), "--metadata", "m", "--images-per-prompt", "1",
