@@ -388,3 +388,14 @@ def test_paper_table2_rows_reported_numbers_and_figures(tmp_path):
     md = out["t.md"].read_text()
     assert "| teacher | 16 | 0.480 ± 0.028 (0.48)" in md and "| soft_dimo+bon | 1 |" in md
     assert out["bon.png"].stat().st_size > 1000 and out["curves.png"].stat().st_size > 1000
+
+
+@pytest.mark.slow  # 11-70 s on 2 cores; the script is for a GPU, this keeps it runnable (it had fallen behind dimo_loss)
+def test_gpu_benchmark_script_runs_on_small_modules(tmp_path):
+    from softdimo.tracks.maskgen import gpu_benchmark
+
+    gpu_benchmark.main(["--small", "--batch-size", "2", "--out", str(tmp_path / "b.json")])
+    out = json.loads((tmp_path / "b.json").read_text())
+    assert out["speedup"] > 0
+    for step in ("reward_finetune_step", "gan_step", "tteo_iteration"):
+        assert out[step]["seconds"] > 0, out[step]

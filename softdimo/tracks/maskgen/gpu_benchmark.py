@@ -1,7 +1,9 @@
 """Paper-size text-to-image modules on one GPU (random weights): MaskGen-L + TA-TiTok bl128 images/s of the
 16-step teacher vs the one-step student, and the time and peak memory of one reward fine-tuning step
-(Di[M]O + HPS-v2.1-sized reward through the soft-decoded image, then the auxiliary update) and of one TTEO
-iteration, in bf16 autocast. `--small` shrinks everything for a CPU smoke run.
+(Di[M]O + HPS-v2.1-sized reward through the soft-decoded image, then the auxiliary update), of one GAN step
+(Di[M]O + GAN through the soft embeddings into the teacher-backbone discriminator, auxiliary and discriminator
+updates: the soft_dimo_gan / gan_only rows) and of one TTEO iteration, in bf16 autocast. `--small` shrinks
+everything for a CPU smoke run.
 
     python -m softdimo.tracks.maskgen.gpu_benchmark --out gpu_benchmark_t2i.json
 """
@@ -15,6 +17,7 @@ import torch
 
 from evaluation.clip_scorers import hps_model
 from softdimo.method.dimo import aux_loss, dimo_loss, freeze_embeddings
+from softdimo.method.gan import Discriminator, discriminator_loss, generator_loss, mask_positions
 from softdimo.io import git_commit, write_json
 from softdimo.models.maskgen import MaskGenVQ
 from softdimo.sampling import GlobalRngs, ImageRngs, initial_embeddings, sample_from_logits, sample_maskgen
@@ -26,11 +29,11 @@ PAPER = dict(generator=dict(seq_len=128, codebook_size=8192, num_classes=1000, t
                             heads=16, micro_condition_dim=256, aesthetic_score=6.5),
              tokenizer=dict(image_size=256, patch_size=16, encoder_size="base", decoder_size="large",
                             num_latent_tokens=128, codebook_size=8192, code_dim=64, text_dim=768, text_length=77),
-             reward_arch="ViT-H-14")
+             reward_arch="ViT-H-14", gan_layers=(5, 10, 15))
 SMALL = dict(generator=dict(PAPER["generator"], codebook_size=64, dim=64, depth=2, heads=2, micro_condition_dim=16),
-             tokenizer=dict(PAPER["tokenizer"], image_size=64, encoder_size="small", decoder_size="small",
+             tokenizer=dict(PAPER["tokenizer"], image_size=64, encoder_size="smoke", decoder_size="smoke",
                             codebook_size=64),
-             reward_arch="ViT-B-32")
+             reward_arch="softdimo-smoke-clip", gan_layers=(1,))
 
 
 def sync(device):
@@ -107,7 +110,7 @@ def main(argv=None):
             z = student.forward_embeddings(e, ids)
             tokens = sample_from_logits(z.detach(), GlobalRngs(b, device))
             l_dimo, _ = dimo_loss(z, tokens, ids, teacher, aux, teacher_cfg=3.0, beta=0.0, schedule="arccos",
-                                  min_masked=1, mask_unit="position")
+                                  min_masked=1, mask_unit="position", ratio_range=(0.02, 0.98))
             r = reward(tokenizer.decode_soft(z.float().softmax(-1), text), rewards_text)
             loss = l_dimo - 1.0 * r.mean()
         opt_s.zero_grad(set_to_none=True)
@@ -119,6 +122,41 @@ def main(argv=None):
         opt_a.zero_grad(set_to_none=True)
         l_aux.backward()
         opt_a.step()
+
+    disc = Discriminator(g["dim"], sizes["gan_layers"], 256).to(device)
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=1e-6)
+    real_tokens = torch.randint(0, g["codebook_size"], (b, g["seq_len"], 1), device=device)
+
+    def gan_step():
+        with amp:
+            e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.5, sigma_init=0.3, min_masked=1,
+                                   mask_unit="position")
+            z = student.forward_embeddings(e, ids)
+            tokens = sample_from_logits(z.detach(), GlobalRngs(b, device))
+            l_dimo, _ = dimo_loss(z, tokens, ids, teacher, aux, teacher_cfg=4.0, beta=0.0, schedule="cosine",
+                                  min_masked=1, mask_unit="position", ratio_range=(0.02, 0.98))
+            fake = teacher.soft_embed(z.float().softmax(-1))
+            r = torch.rand(b, device=device) * 0.95
+            loss = l_dimo + 200.0 * generator_loss(disc(teacher, mask_positions(fake, r, teacher.mask_embedding()),
+                                                        ids, r))
+        opt_s.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_s.step()
+        with amp:
+            l_aux = aux_loss(aux, tokens, ids, schedule="cosine", label_smoothing=0.1, min_masked=1,
+                             mask_unit="position", ratio_range=(0.02, 0.98))
+        opt_a.zero_grad(set_to_none=True)
+        l_aux.backward()
+        opt_a.step()
+        with amp:
+            r_real, r_fake = (torch.rand(b, device=device) * 0.95 for _ in range(2))
+            mask = teacher.mask_embedding()
+            d_real = disc(teacher, mask_positions(teacher.embed(real_tokens), r_real, mask), ids, r_real)
+            d_fake = disc(teacher, mask_positions(fake.detach(), r_fake, mask), ids, r_fake)
+            l_disc = discriminator_loss(d_real, d_fake)
+        opt_d.zero_grad(set_to_none=True)
+        l_disc.backward()
+        opt_d.step()
 
     student.requires_grad_(False)
 
@@ -132,7 +170,8 @@ def main(argv=None):
         with torch.no_grad():
             e += 0.2 * e.grad
 
-    for name, fn, trainable in (("reward_finetune_step", reward_step, True), ("tteo_iteration", tteo_iteration, False)):
+    for name, fn, trainable in (("reward_finetune_step", reward_step, True), ("gan_step", gan_step, True),
+                                ("tteo_iteration", tteo_iteration, False)):
         student.requires_grad_(False)
         if trainable:
             freeze_embeddings(student.requires_grad_(True), freeze_output=True)
