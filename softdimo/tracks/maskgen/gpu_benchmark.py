@@ -103,6 +103,17 @@ def main(argv=None):
     opt_a = torch.optim.AdamW([p for p in aux.parameters() if p.requires_grad], lr=1e-6)
     rewards_text = reward.encode_text(bank.prompts[:b])
 
+    def update(opt, loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def aux_update(tokens, schedule):
+        with amp:
+            l_aux = aux_loss(aux, tokens, ids, schedule=schedule, label_smoothing=0.1, min_masked=1,
+                             mask_unit="position", ratio_range=(0.02, 0.98))
+        update(opt_a, l_aux)
+
     def reward_step():
         with amp:
             e = initial_embeddings(student, GlobalRngs(b, device), r_init=0.6, sigma_init=0.1, min_masked=1,
@@ -113,15 +124,8 @@ def main(argv=None):
                                   min_masked=1, mask_unit="position", ratio_range=(0.02, 0.98))
             r = reward(tokenizer.decode_soft(z.float().softmax(-1), text), rewards_text)
             loss = l_dimo - 1.0 * r.mean()
-        opt_s.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_s.step()
-        with amp:
-            l_aux = aux_loss(aux, tokens, ids, schedule="arccos", label_smoothing=0.1, min_masked=1,
-                             mask_unit="position", ratio_range=(0.0, 1.0))
-        opt_a.zero_grad(set_to_none=True)
-        l_aux.backward()
-        opt_a.step()
+        update(opt_s, loss)
+        aux_update(tokens, "arccos")
 
     disc = Discriminator(g["dim"], sizes["gan_layers"], 256).to(device)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=1e-6)
@@ -139,24 +143,15 @@ def main(argv=None):
             r = torch.rand(b, device=device) * 0.95
             loss = l_dimo + 200.0 * generator_loss(disc(teacher, mask_positions(fake, r, teacher.mask_embedding()),
                                                         ids, r))
-        opt_s.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_s.step()
-        with amp:
-            l_aux = aux_loss(aux, tokens, ids, schedule="cosine", label_smoothing=0.1, min_masked=1,
-                             mask_unit="position", ratio_range=(0.02, 0.98))
-        opt_a.zero_grad(set_to_none=True)
-        l_aux.backward()
-        opt_a.step()
+        update(opt_s, loss)
+        aux_update(tokens, "cosine")
         with amp:
             r_real, r_fake = (torch.rand(b, device=device) * 0.95 for _ in range(2))
             mask = teacher.mask_embedding()
             d_real = disc(teacher, mask_positions(teacher.embed(real_tokens), r_real, mask), ids, r_real)
             d_fake = disc(teacher, mask_positions(fake.detach(), r_fake, mask), ids, r_fake)
             l_disc = discriminator_loss(d_real, d_fake)
-        opt_d.zero_grad(set_to_none=True)
-        l_disc.backward()
-        opt_d.step()
+        update(opt_d, l_disc)
 
     student.requires_grad_(False)
 
