@@ -39,10 +39,6 @@ class Student(TextStudentStage):
         self.eval_scores = {k: CompositeReward(scorers, {k: 1.0}, self.bank.prompts) for k in scorers}
         self.train_prompts = bank_ids(self.bank, load_prompt_set(self.inputs["train_prompts"])["prompts"]).to(device)
         if self.w_gan > 0:  # the discriminator's real data: tokenised pairs, each with its caption's bank row
-            missing = [k for k in ("real_tokens", "real_prompts") if k not in self.inputs]
-            if missing:
-                raise SystemExit(f"student {self.method!r} has w_gan > 0 and needs --input {missing[0]}=... (the "
-                                 "tokens and captions of rule t2i_paper_gan_real)")
             with np.load(self.inputs["real_tokens"]) as f:
                 self.real_tokens = torch.from_numpy(f["tokens"]).to(device)  # int16; widened per batch
             captions = load_prompt_set(self.inputs["real_prompts"])["prompts"]
