@@ -8,21 +8,32 @@ workspace.
 
 Across machines the CPU results also depend on which SIMD kernels torch, oneDNN and MKL pick for the processor
 (docs/reproducibility.md): torch.randn alone draws different numbers under AVX2 and AVX-512 kernels, so the same
-seed initialises different weights. SOFTDIMO_CPU_KERNELS=avx2 (set by the Snakefile for the CPU presets) holds
-all three at the AVX2 level that every x86-64 processor since 2015 runs; `native` (the default outside the
+seed initialises different weights, and the OpenBLAS of numpy and scipy (FID's matrix square root, precision /
+recall) picks its kernels by processor too. SOFTDIMO_CPU_KERNELS=avx2 (set by the Snakefile for the CPU presets)
+holds all four at the AVX2 level that every x86-64 processor since 2015 runs; `native` (the default outside the
 workflow) lets each library pick the fastest. The thread count changes the numbers too: the workflow passes
 each job its rule's threads, which Snakemake lowers below `torch_threads` only when run with fewer --cores.
 """
 import contextlib
 import os
+from pathlib import Path
 
 # torch is imported inside the functions: the Snakefile reads CPU_KERNEL_ENV without paying for torch
 
 # what each SOFTDIMO_CPU_KERNELS level sets before the libraries first read their variables
 CPU_KERNEL_ENV = {
     "native": {},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2",
+             "OPENBLAS_CORETYPE": "Haswell"},
 }
+
+
+def _openblas_cores() -> dict[str, str]:
+    """library file -> kernel family of every OpenBLAS loaded in this process (numpy's, scipy's)."""
+    from threadpoolctl import threadpool_info
+
+    return {Path(info["filepath"]).name: str(info.get("architecture"))
+            for info in threadpool_info() if info.get("internal_api") == "openblas"}
 
 
 def pin_cpu_kernels(level: str | None = None) -> str:
@@ -51,6 +62,13 @@ def pin_cpu_kernels(level: str | None = None) -> str:
             f"SOFTDIMO_CPU_KERNELS={level} but torch runs {capability} CPU kernels: ATEN_CPU_CAPABILITY="
             f"{os.environ.get('ATEN_CPU_CAPABILITY')!r} or a tensor operation before setup_torch fixed them; "
             f"start the process with ATEN_CPU_CAPABILITY={level}")
+    # numpy loads its OpenBLAS at import, usually before this runs: a wrong core can only be reported
+    wanted = CPU_KERNEL_ENV[level]["OPENBLAS_CORETYPE"]
+    wrong = {name: core for name, core in _openblas_cores().items() if core.lower() != wanted.lower()}
+    if wrong:
+        raise RuntimeError(
+            f"SOFTDIMO_CPU_KERNELS={level} but OpenBLAS runs other kernels ({wrong}): it was loaded before "
+            f"OPENBLAS_CORETYPE was set; start the process with OPENBLAS_CORETYPE={wanted}")
     return capability
 
 
