@@ -7,14 +7,28 @@ of the paper's Table 2 (rows '<n> (MaskGen-L)'). A claim whose rows are not conf
 """
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from reports.stats import welch_summary
+from reports.stats import rerun_probability, welch_summary
 from reports.table1 import TRACK_FAMILY
 from softdimo.io import atomic_write_text
 from softdimo.errors import cli
+
+# A rerun on another CPU kernel level or machine trains other models from the same seeds and behaves like a fresh
+# draw of the training seeds (docs/reproducibility.md); a decisive verdict whose rerun would repeat it with less
+# than this probability is reported as not portable, never as plain "holds" / "does not hold".
+PORTABLE = 0.8
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """value: True holds, False does not hold, None inconclusive, "untested"; rerun: probability that a rerun with
+    fresh training seeds repeats a decisive value (None when not decisive or not a comparison over seeds)."""
+    value: object
+    rerun: float | None = None
 
 
 def _fid(table: pd.DataFrame, method: str, steps: int | None = None):
@@ -32,20 +46,31 @@ def _fmt(name, value, digits: int = 2):
     return f"{name} {mean:.{digits}f}" + (f" ± {std:.{digits}f} ({n} seeds)" if n > 1 else " (1 seed)")
 
 
-def _verdict(better, worse):
+def _verdict(better, worse) -> Verdict:
     """Is FID `better` below `worse`? Welch's 95% interval of the difference in mean FID over training seeds:
     True when it lies wholly below zero, False when wholly above, None ('inconclusive') when it straddles zero or
     a side has one seed (no interval from one seed)."""
     if better is None or worse is None:
-        return "untested"
+        return Verdict("untested")
     w = welch_summary(*better, *worse)
     if w["low"] is None:
-        return None
+        return Verdict(None)
+    rerun = rerun_probability(w["diff"], w["se"], w["df"])
     if w["high"] < 0:
-        return True
+        return Verdict(True, rerun)
     if w["low"] > 0:
-        return False
-    return None
+        return Verdict(False, rerun)
+    return Verdict(None)
+
+
+def _scaled(value, factor: float):
+    """A row's (mean, std, n) times a factor: a bound 'mean_a <= factor x mean_b' tested as a difference."""
+    return None if value is None else (value[0] * factor, value[1] * factor, value[2])
+
+
+def _within(value, bound, factor: float) -> Verdict:
+    """Is mean `value` at most `factor` x mean `bound`? The same Welch test over seeds, never a point estimate."""
+    return _verdict(value, _scaled(bound, factor))
 
 
 def _gap(better, worse, digits: int = 2) -> str:
@@ -58,14 +83,39 @@ def _gap(better, worse, digits: int = 2) -> str:
     return f"difference {w['diff']:+.{digits}f}, 95% CI [{w['low']:+.{digits}f}, {w['high']:+.{digits}f}], p = {w['p']:.2g}"
 
 
-def _all(*verdicts):
-    """A claim made of several comparisons: any untested part -> not tested, any failure -> does not hold,
-    all passed -> holds, otherwise inconclusive."""
-    if "untested" in verdicts:
-        return "untested"
-    if False in verdicts:
-        return False
-    return True if all(v is True for v in verdicts) else None
+def _all(*verdicts) -> Verdict:
+    """A claim made of several comparisons: any untested part -> not tested, any failure -> does not hold (as
+    repeatable as its most repeatable failing part), all passed -> holds (a rerun must repeat every part), otherwise
+    inconclusive."""
+    values = [v.value for v in verdicts]
+    if "untested" in values:
+        return Verdict("untested")
+    if False in values:
+        return Verdict(False, max(v.rerun for v in verdicts if v.value is False))
+    if all(v is True for v in values):
+        rerun = 1.0
+        for v in verdicts:
+            rerun *= v.rerun
+        return Verdict(True, rerun)
+    return Verdict(None)
+
+
+def _measured(holds: bool) -> Verdict:
+    """A verdict from one measurement with no seeds to draw again (claim 1's decoding ratio): no rerun probability."""
+    return Verdict(bool(holds))
+
+
+LABELS = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}
+
+
+def _claim(n, claim, paper, ours, verdict: Verdict, note) -> dict:
+    """One row of claims.csv; a decisive verdict a rerun would repeat with probability below PORTABLE is labelled
+    'not portable (<verdict> here)'."""
+    label = LABELS[verdict.value]
+    if verdict.rerun is not None and verdict.rerun < PORTABLE:
+        label = f"not portable ({label} here)"
+    return {"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": label,
+            "rerun_probability": verdict.rerun, "note": note}
 
 
 def _family_rows(table: pd.DataFrame, family: str) -> pd.DataFrame:
@@ -87,34 +137,34 @@ def build_claims(table: pd.DataFrame, gap: dict | None) -> list[dict]:
     nomask = _fid(table, "soft_dimo_nomask")
     claims = []
 
-    def add(n, claim, paper, ours, holds, note):
-        verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
-        claims.append({"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": verdict, "note": note})
+    def add(n, claim, paper, ours, verdict, note):
+        claims.append(_claim(n, claim, paper, ours, verdict, note))
 
     if gap:
         ratio = gap["soft_hard_mse"] / max(gap["hard_hard_mse"], 1e-12)
         add(1, "soft and hard embeddings decode alike when the student's logits are peaked",
             "bias <= L/2 ||Cov_p(E)||; decoded soft vs hard MSE 'very small'",
             f"{gap['method']}: mean top probability {gap['mean_top_probability']:.3f}; pixel MSE soft vs sampled "
-            f"{gap['soft_hard_mse']:.4f}, between two samples {gap['hard_hard_mse']:.4f}", ratio < 0.5,
+            f"{gap['soft_hard_mse']:.4f}, between two samples {gap['hard_hard_mse']:.4f}", _measured(ratio < 0.5),
             "holds when the soft decode is closer to a sample than two samples are to each other (ratio < 0.5); "
             f"ratio {ratio:.2f}")
     else:
-        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", "untested", "no student")
+        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", Verdict("untested"),
+            "no student")
     noise_note = ("better/worse only when Welch's 95% interval of the difference in mean FID over training seeds "
                   "excludes 0, else inconclusive (always with a one-seed row)")
     add(2, "soft embeddings beat Gumbel straight-through as the GAN gradient path",
         "FID-5k at 50k steps 7.58 (soft) vs 8.08 (Gumbel-ST)", f"{_fmt('soft', soft)}; {_fmt('Gumbel-ST', gumbel)}",
         _verdict(soft, gumbel), f"{noise_note}; soft - Gumbel-ST: {_gap(soft, gumbel)}")
     if dimo and t2:
-        within = "untested" if dimo is None else (dimo[0] <= 1.5 * best[0])
-        verdict = _all(within, _verdict(dimo, t2))
+        verdict = _all(_within(dimo, best, 1.5), _verdict(dimo, t2))
     else:
-        verdict = "untested"
+        verdict = Verdict("untested")
     add(3, "a one-step Di[M]O student approaches the multi-step teacher and beats the few-step teacher",
         "MaskGit: 1 step 6.91 vs 16 steps 6.60, 2 steps 91.35; MaskBit: 2.89 vs 1.66 (64 steps)",
         f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best[0]:.2f}; {_fmt('teacher 2 steps', t2)}",
-        verdict, "needs mean FID <= 1.5 x the teacher's best and below its 2-step FID; " + noise_note)
+        verdict, "needs mean FID <= 1.5 x the teacher's best and below its 2-step FID, each by Welch's test; "
+        + noise_note + f"; dimo - 1.5 x teacher best: {_gap(dimo, _scaled(best, 1.5))}")
     add(4, "mixed random/mask input (0 < r_init < 1) beats all-random and all-masked inputs",
         "qualitative in the paper (poster legend)", f"{_fmt('dimo', dimo)}; {_fmt('r_init=0', r0)}; {_fmt('r_init=1', r1)}",
         _all(_verdict(dimo, r0), _verdict(dimo, r1)),
@@ -146,10 +196,8 @@ def build_family_claims(table: pd.DataFrame, family: str, gap: dict | None) -> l
     few = rows[rows["method"] == "teacher"].sort_values("steps")
     out = []
 
-    def add(n, claim, paper, ours, holds, note):
-        verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
-        out.append({"claim": f"{n} ({family})", "statement": claim, "paper": paper, "ours": ours, "holds": verdict,
-                    "note": note})
+    def add(n, claim, paper, ours, verdict, note):
+        out.append(_claim(f"{n} ({family})", claim, paper, ours, verdict, note))
 
     noise = ("better/worse only when Welch's 95% interval of the difference in mean FID over training seeds "
              "excludes 0, else inconclusive (always with a one-seed row)")
@@ -158,23 +206,27 @@ def build_family_claims(table: pd.DataFrame, family: str, gap: dict | None) -> l
         add(1, "soft and hard embeddings decode alike when the student's logits are peaked (soft embedding p @ E)",
             "decoded soft vs hard MSE 'very small'",
             f"{gap['method']}: mean top probability {gap['mean_top_probability']:.3f}; pixel MSE soft vs sampled "
-            f"{gap['soft_hard_mse']:.4f}, between two samples {gap['hard_hard_mse']:.4f}", ratio < 0.5,
+            f"{gap['soft_hard_mse']:.4f}, between two samples {gap['hard_hard_mse']:.4f}", _measured(ratio < 0.5),
             f"holds when the ratio of the two is < 0.5; ratio {ratio:.2f}")
     else:
-        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", "untested", "no student")
+        add(1, "soft and hard embeddings decode alike when logits are peaked", "small MSE", "", Verdict("untested"),
+            "no student")
     dimo, soft = _fid(rows, "dimo"), _fid(rows, "soft_dimo")
     fewest = int(few.iloc[0]["steps"]) if not few.empty else None
     low = _fid(rows, "teacher", fewest) if fewest else None
     if teacher.empty or dimo is None:
-        verdict = "untested"
+        verdict = Verdict("untested")
         ours = _fmt("dimo", dimo)
     else:
-        best, best_steps = float(teacher.iloc[0]["fid_mean"]), int(teacher.iloc[0]["steps"])
-        verdict = _all(dimo[0] <= 1.5 * best, _verdict(dimo, low))
-        ours = f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best:.2f}; {_fmt(f'teacher {fewest} steps', low)}"
+        best_steps = int(teacher.iloc[0]["steps"])
+        best = _fid(rows, "teacher", best_steps)
+        verdict = _all(_within(dimo, best, 1.5), _verdict(dimo, low))
+        ours = (f"{_fmt('dimo', dimo)}; teacher best ({best_steps} steps) {best[0]:.2f}; "
+                f"{_fmt(f'teacher {fewest} steps', low)}")
     add(3, "a one-step Di[M]O student approaches the multi-step teacher and beats the few-step teacher",
         "MaskGit: 1 step 6.91 vs 16 steps 6.60, 2 steps 91.35", ours, verdict,
-        "needs mean FID <= 1.5 x the teacher's best and below its FID at its fewest steps; " + noise +
+        "needs mean FID <= 1.5 x the teacher's best and below its FID at its fewest steps, each by Welch's test; "
+        + noise +
         f"; dimo - teacher {fewest} steps: {_gap(dimo, low)}")
     add(5, "forward KL (beta = 0), the official default, distils a working one-step generator",
         "the shipped default for MaskGit", f"{_fmt('dimo (FKL)', dimo)}; {_fmt(f'teacher {fewest} steps', low)}",
@@ -221,11 +273,8 @@ def build_t2i_claims(table2: pd.DataFrame, student: str, teacher: str | None = N
     bon, bon_tteo, tteo = g(f"{student}+bon"), g(f"{student}+bon_tteo"), g(f"{student}+tteo")
     out = []
 
-    def add(n, claim, paper, ours, holds, note):
-        verdict = {True: "holds", False: "does not hold", None: "inconclusive", "untested": "not tested"}[holds]
-        if teacher is not None:
-            n = f"{n} ({teacher})"
-        out.append({"claim": n, "statement": claim, "paper": paper, "ours": ours, "holds": verdict, "note": note})
+    def add(n, claim, paper, ours, verdict, note):
+        out.append(_claim(f"{n} ({teacher})" if teacher is not None else n, claim, paper, ours, verdict, note))
 
     fmt = lambda name, v, d=3: _fmt(name, v, d)  # noqa: E731
     noise = ("higher/lower only when Welch's 95% interval of the difference in means over training seeds excludes 0, "
@@ -233,14 +282,15 @@ def build_t2i_claims(table2: pd.DataFrame, student: str, teacher: str | None = N
     add("2 (t2i)", "soft embeddings beat Gumbel straight-through as the reward gradient path",
         "GenEval at 50k steps 0.509 (soft) vs 0.495 (Gumbel-ST)", f"{fmt('soft', soft)}; {fmt('Gumbel-ST', gumbel)}",
         _higher(soft, gumbel), f"{noise}; soft - Gumbel-ST: {_gap(soft, gumbel, 3)}")
-    fid_ok = "untested" if None in fid.values() else fid[student][0] <= 1.1 * fid["dimo"][0]
+    fid_ok = _within(fid[student], fid["dimo"], 1.1)
     add(8, "reward fine-tuning raises GenEval and the preference score over Di[M]O without raising FID > 10%",
         "MaskGen-L: GenEval 0.42 -> 0.51, HPS 27.14 -> 29.38, FID 24.15 -> 23.43",
         f"GenEval {fmt('dimo', dimo)}, {fmt(student, soft)}, {fmt('Di[M]O continued', cont)}; preference "
         f"{fmt('dimo', hps['dimo'], 2)}, {fmt(student, hps[student], 2)}; FID {fmt('dimo', fid['dimo'], 2)}, "
         f"{fmt(student, fid[student], 2)}",
         _all(_higher(soft, dimo), _higher(hps[student], hps["dimo"]), fid_ok),
-        "GenEval and preference must rise (Welch) and FID stay within +10%; " + noise)
+        "GenEval and preference must rise and FID stay within +10% of Di[M]O's, each by Welch's test; " + noise +
+        f"; FID {student} - 1.1 x dimo: {_gap(fid[student], _scaled(fid['dimo'], 1.1))}")
     add(9, "TTEO adds to best-of-N at equal N",
         "BoN N=16: 0.589 -> 0.619 (2 it.) -> 0.632 (4 it.)",
         f"{fmt('student', soft)}; {fmt('+TTEO', tteo)}; {fmt('+BoN', bon)}; {fmt('+BoN+TTEO', bon_tteo)}",
@@ -249,7 +299,7 @@ def build_t2i_claims(table2: pd.DataFrame, student: str, teacher: str | None = N
     base = {m: _t2i(table2, "dimo", m) for m in ("fid", "recall")}
     collapse = "GAN-only with a high initial mask ratio (0.95) mode-collapses (MaskGen)"
     if gan_only["fid"] is None or base["fid"] is None:
-        add(10, collapse, "qualitative (NOTE-ZH)", "gan_only: not run", "untested",
+        add(10, collapse, "qualitative (NOTE-ZH)", "gan_only: not run", Verdict("untested"),
             "needs the t2i students dimo and gan_only (t2i.students)")
     elif base["recall"] is None:  # paper scale: COCO FID only
         add(10, collapse, "qualitative (NOTE-ZH)", f"COCO FID {fmt('dimo', base['fid'], 2)}, "

@@ -40,12 +40,25 @@ def welch_summary(mean_a: float, sd_a: float, n_a: int, mean_b: float, sd_b: flo
     """welch() from each side's mean, sample std (ddof=1) and count, as the tables store them."""
     diff = mean_a - mean_b
     if n_a < 2 or n_b < 2:
-        return {"diff": diff, "low": None, "high": None, "p": None, "df": None}
+        return {"diff": diff, "low": None, "high": None, "p": None, "df": None, "se": None}
     va, vb = sd_a**2 / n_a, sd_b**2 / n_b
     se2 = va + vb
     if se2 == 0:
-        return {"diff": diff, "low": diff, "high": diff, "p": 0.0 if diff else 1.0, "df": float(n_a + n_b - 2)}
+        return {"diff": diff, "low": diff, "high": diff, "p": 0.0 if diff else 1.0, "df": float(n_a + n_b - 2),
+                "se": 0.0}
     df = se2**2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1))
     half = stats.t.ppf(0.5 + level / 2, df) * math.sqrt(se2)
     p = 2 * stats.t.sf(abs(diff) / math.sqrt(se2), df)
-    return {"diff": diff, "low": diff - half, "high": diff + half, "p": float(p), "df": float(df)}
+    return {"diff": diff, "low": diff - half, "high": diff + half, "p": float(p), "df": float(df),
+            "se": math.sqrt(se2)}
+
+
+def rerun_probability(diff: float, se: float, df: float, level: float = 0.95) -> float:
+    """Probability that a rerun with fresh training seeds (same n per side) again finds the difference significant
+    in the same direction, given the observed difference: the rerun's t statistic is centred on the observed one
+    with twice its variance (the true difference is itself only known to within one standard error), the normal
+    approximation of that predictive distribution against the t critical value of `level`."""
+    if se == 0:
+        return 1.0 if diff else 0.0
+    critical = stats.t.ppf(0.5 + level / 2, df)
+    return float(stats.norm.cdf((abs(diff) / se - critical) / math.sqrt(2)))

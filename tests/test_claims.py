@@ -3,18 +3,46 @@ are inconclusive; missing rows are 'not tested'."""
 import pandas as pd
 from scipy import stats
 
-from reports.claims import _all, _verdict, build_claims
-from reports.stats import welch, welch_summary
+import numpy as np
+
+from reports.claims import PORTABLE, Verdict, _all, _claim, _verdict, _within, build_claims
+from reports.stats import rerun_probability, welch, welch_summary
 
 
 def test_verdict_is_welchs_interval_over_seeds():
-    assert _verdict((10.0, 1.0, 3), (13.0, 1.0, 3)) is True      # 95% CI of -3 is about [-5.3, -0.7]
-    assert _verdict((13.0, 1.0, 3), (10.0, 1.0, 3)) is False
-    assert _verdict((10.0, 2.0, 3), (13.0, 2.0, 3)) is None      # [-7.5, +1.5] straddles 0
-    assert _verdict((10.0, 1.0, 3), (30.0, 0.0, 1)) is None      # a one-seed side: no interval, never a verdict
-    assert _verdict(None, (13.0, 0.0, 1)) == "untested"
-    assert _all(True, True) is True and _all(True, None) is None and _all(True, False) is False
-    assert _all(True, "untested") == "untested"
+    assert _verdict((10.0, 1.0, 3), (13.0, 1.0, 3)).value is True      # 95% CI of -3 is about [-5.3, -0.7]
+    assert _verdict((13.0, 1.0, 3), (10.0, 1.0, 3)).value is False
+    assert _verdict((10.0, 2.0, 3), (13.0, 2.0, 3)).value is None      # [-7.5, +1.5] straddles 0
+    assert _verdict((10.0, 1.0, 3), (30.0, 0.0, 1)).value is None      # a one-seed side: no interval, never a verdict
+    assert _verdict(None, (13.0, 0.0, 1)).value == "untested"
+    yes, no, maybe = Verdict(True, 0.9), Verdict(False, 0.95), Verdict(None)
+    assert _all(yes, yes) == Verdict(True, 0.9 * 0.9) and _all(yes, maybe).value is None
+    assert _all(yes, no) == Verdict(False, 0.95) and _all(yes, Verdict("untested")).value == "untested"
+
+
+def test_ratio_bounds_are_tested_over_seeds_not_on_point_estimates():
+    """'FID stays within +10%' (claim 8) and 'within 1.5 x the teacher' (claim 3): a point estimate beyond the bound
+    with a seed spread far wider than the gap is inconclusive, as in the tiny run whose claim 8 flipped between two
+    CPU kernel levels (FID 412 -> 467, spread +-287)."""
+    assert _within((467.0, 287.0, 3), (412.0, 50.0, 3), 1.1).value is None
+    assert _within((467.0, 5.0, 3), (412.0, 5.0, 3), 1.1).value is False
+    assert _within((420.0, 5.0, 3), (412.0, 5.0, 3), 1.1).value is True
+
+
+def test_rerun_probability_is_the_predictive_chance_of_repeating_the_verdict():
+    """The closed form against a simulation of its model: the true difference known to within one standard error,
+    a rerun drawing its own mean difference around it; and the label a fragile verdict gets."""
+    diff, se, df = -3.0, 1.0, 4.0
+    rng = np.random.default_rng(0)
+    truth = rng.normal(diff, se, 400_000)
+    rerun = rng.normal(truth, se)
+    critical = stats.t.ppf(0.975, df)
+    simulated = float(np.mean(rerun / se < -critical))
+    assert abs(rerun_probability(diff, se, df) - simulated) < 0.005
+    assert rerun_probability(-20.0, 1.0, 4.0) > 0.999 and rerun_probability(-2.8, 1.0, 4.0) < 0.55
+    fragile = _claim(1, "s", "p", "o", Verdict(True, PORTABLE - 0.01), "n")
+    assert fragile["holds"] == "not portable (holds here)" and fragile["rerun_probability"] == PORTABLE - 0.01
+    assert _claim(1, "s", "p", "o", Verdict(False, PORTABLE), "n")["holds"] == "does not hold"
 
 
 def test_welch_matches_scipy():

@@ -144,7 +144,10 @@ def test_table1_and_claims_read_the_family_rows(root, tmp_path):
     family = {c["claim"]: c for c in build_family_claims(table, "maskgit", gap)}
     assert list(family) == ["1 (maskgit)", "3 (maskgit)", "5 (maskgit)", "6 (maskgit)"]
     assert family["1 (maskgit)"]["holds"] == "holds"      # ratio 0.25 < 0.5
-    assert family["3 (maskgit)"]["holds"] == "holds"      # 25.5 <= 1.5 x 20.5 and below 80.5 (2 steps)
+    # 25.5 <= 1.5 x 20.5 and below 80.5 (2 steps), but with 2 seeds a side a rerun repeats the first part only
+    # with probability ~0.8: significant here, not portable
+    assert family["3 (maskgit)"]["holds"] == "not portable (holds here)"
+    assert 0.5 < family["3 (maskgit)"]["rerun_probability"] < 0.8
     assert family["6 (maskgit)"]["holds"] == "holds"      # 21.5 vs 25.5, std 0.71
     assert "teacher 2 steps 80.50" in family["5 (maskgit)"]["ours"]
     assert build_family_claims(table, "other", None)[1]["holds"] == "not tested"

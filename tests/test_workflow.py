@@ -66,7 +66,8 @@ def test_smoke_end_to_end(workdir):
     claims = pd.read_csv(workdir / "results" / "claims.csv")
     assert list(claims["claim"].astype(str)) == ["1", "2", "3", "4", "5", "6", "7", "1 (maskgit)", "3 (maskgit)",
                                                  "5 (maskgit)", "6 (maskgit)", "2 (t2i)", "8", "9", "10"]
-    assert set(claims["holds"]) <= {"holds", "does not hold", "inconclusive", "not tested"}
+    assert set(claims["holds"]) <= {"holds", "does not hold", "inconclusive", "not tested",
+                                    "not portable (holds here)", "not portable (does not hold here)"}
     curve = pd.read_csv(workdir / "results" / "c2i" / "students" / "soft_dimo" / "seed0" / "curve.csv")
     assert curve["eval_fid"].notna().sum() >= 2 and curve["total_step"].max() == 12  # continues dimo's 6 steps
     for name in ("fid_vs_steps.png", "samples_teacher.png", "samples_students.png", "training_curves.png",
