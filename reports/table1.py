@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.environment import describe
 from reports.figures import plot_fid_vs_steps
 from reports.stats import mean_interval
 from softdimo.io import atomic_write_text, git_commit
@@ -206,7 +207,7 @@ def main(argv=None):
     parser.add_argument("--figures", nargs="*", default=[], help="figures (PNG) to link from the Markdown table")
     args = parser.parse_args(argv)
     table = build_table1([Path(p) for p in args.metrics], Path(args.reported), args.preset)
-    notes = component_notes(args.tokenizer_eval, args.classifier_summary)
+    notes = [describe(), *component_notes(args.tokenizer_eval, args.classifier_summary)]
     for figure in [args.out_plot, *args.figures]:
         if figure:
             rel = Path(figure).resolve().relative_to(Path(args.out_md).resolve().parent)

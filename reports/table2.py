@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reports.environment import describe
 from reports.figures import _save, plt
 from evaluation.geneval import TASKS
 from reports.stats import mean_interval
@@ -189,7 +190,7 @@ def main(argv=None):
     if args.cmd == "table":
         table = build_table2(args.metrics, args.reported, args.preset)
         atomic_write_text(args.out_csv, table.to_csv(index=False, float_format="%.6g"))
-        md = to_markdown(table)
+        md = to_markdown(table) + f"\n{describe()}\n"
         notes = component_notes(args.summaries)
         if notes:
             md += "\nComponents (the judges' accuracies are what their scores can be trusted to):\n\n" + "\n".join(notes) + "\n"

@@ -28,7 +28,7 @@ CPU_KERNEL_ENV = {
 }
 
 
-def _openblas_cores() -> dict[str, str]:
+def openblas_cores() -> dict[str, str]:
     """library file -> kernel family of every OpenBLAS loaded in this process (numpy's, scipy's)."""
     from threadpoolctl import threadpool_info
 
@@ -64,7 +64,7 @@ def pin_cpu_kernels(level: str | None = None) -> str:
             f"start the process with ATEN_CPU_CAPABILITY={level}")
     # numpy loads its OpenBLAS at import, usually before this runs: a wrong core can only be reported
     wanted = CPU_KERNEL_ENV[level]["OPENBLAS_CORETYPE"]
-    wrong = {name: core for name, core in _openblas_cores().items() if core.lower() != wanted.lower()}
+    wrong = {name: core for name, core in openblas_cores().items() if core.lower() != wanted.lower()}
     if wrong:
         raise RuntimeError(
             f"SOFTDIMO_CPU_KERNELS={level} but OpenBLAS runs other kernels ({wrong}): it was loaded before "

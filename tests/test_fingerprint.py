@@ -10,37 +10,17 @@ import json
 import os
 import platform
 import re
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from reports.environment import LOCK, locked_versions, package_drift
 from reports.fingerprint import compare, make
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = ROOT / "tests" / "fixtures" / "smoke_fingerprint.json"
-LOCK = ROOT / "requirements-lock.txt"
 # what the fingerprint was made with besides the lock: the presets' torch_threads (2) need --cores >= 2
 SMOKE_CORES = 2
-
-
-def locked_versions(lock: Path = LOCK) -> dict[str, str]:
-    """name -> version of every package pinned in the lock file (names normalised as pip does)."""
-    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)", lock.read_text(), flags=re.M)
-    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins}
-
-
-def package_drift(lock: Path = LOCK) -> list[str]:
-    """'name installed (lock version)' for every locked package installed at another version or missing."""
-    drift = []
-    for name, version in sorted(locked_versions(lock).items()):
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = None
-        if installed != version:
-            drift.append(f"{name} {installed} (lock {version})")
-    return drift
 
 
 def environment_mismatch(lock: Path = LOCK) -> str | None:
@@ -129,3 +109,16 @@ def test_package_drift_names_a_drifted_package(tmp_path):
     lock = tmp_path / "lock.txt"
     lock.write_text(LOCK.read_text().replace("numpy==", "numpy==0.0.0.dev0+", 1))
     assert any(line.startswith("numpy ") and "(lock 0.0.0.dev0+" in line for line in package_drift(lock))
+
+
+def test_tables_name_the_environment_they_were_computed_in(tmp_path, monkeypatch):
+    """The line under Table 1 and 2 (reports.environment): kernel level, torch's and OpenBLAS's kernels, the lock."""
+    from reports.environment import describe
+
+    monkeypatch.setenv("SOFTDIMO_CPU_KERNELS", "avx2")
+    lock = tmp_path / "lock.txt"
+    lock.write_text(LOCK.read_text().replace("numpy==", "numpy==0.0.0.dev0+", 1))
+    line = describe(lock)
+    assert line.startswith("Environment: CPU kernels avx2 (SOFTDIMO_CPU_KERNELS; torch ") and "OpenBLAS " in line
+    assert "1 of the locked packages differ from requirements-lock.txt (e.g. numpy" in line
+    assert "no requirements-lock.txt" in describe(tmp_path / "missing.txt")

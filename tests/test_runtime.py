@@ -9,8 +9,8 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = ("import numpy, scipy.linalg, torch; from softdimo.runtime import setup_torch, _openblas_cores; "
-          "setup_torch(1); print(torch.backends.cpu.get_cpu_capability(), sorted(set(_openblas_cores().values())))")
+REPORT = ("import numpy, scipy.linalg, torch; from softdimo.runtime import setup_torch, openblas_cores; "
+          "setup_torch(1); print(torch.backends.cpu.get_cpu_capability(), sorted(set(openblas_cores().values())))")
 
 pytestmark = pytest.mark.skipif(not torch.cpu._is_avx2_supported(), reason="the pinned level needs AVX2")
 
