@@ -7,6 +7,7 @@ of the paper's Table 2 (rows '<n> (MaskGen-L)'). A claim whose rows are not conf
 """
 import argparse
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +94,7 @@ def _all(*verdicts) -> Verdict:
     if False in values:
         return Verdict(False, max(v.rerun for v in verdicts if v.value is False))
     if all(v is True for v in values):
-        rerun = 1.0
-        for v in verdicts:
-            rerun *= v.rerun
-        return Verdict(True, rerun)
+        return Verdict(True, math.prod(v.rerun for v in verdicts))
     return Verdict(None)
 
 
