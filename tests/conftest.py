@@ -17,6 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+@pytest.fixture(autouse=True)
+def _own_environment():
+    """Each test gets the environment the session started with: a Snakefile parsed in-process (the API tests)
+    exports SOFTDIMO_CPU_KERNELS=avx2 into this process, and a later CLI test in the same worker would then
+    demand AVX2 kernels from a torch that already runs its native ones."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def tiny_clip_arch() -> str:
     """The 64-wide open_clip architecture of paper_smoke (softdimo/open_clip_archs.py): the CLIP-score and HPS
