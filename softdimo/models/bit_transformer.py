@@ -3,11 +3,30 @@
 Tokens enter as their ±1 bit vectors (a masked group is all-zero bits) through a linear input projection;
 the class enters as one extra token whose last row is the null class of classifier-free guidance.
 """
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from softdimo.bits import expected_bits, tokens_to_bits
+
+
+def attention(q, k, v, attn_mask=None, dropout_p: float = 0.0):
+    """F.scaled_dot_product_attention, with the same numbers in less time where it trains on a CPU.
+
+    With dropout, torch runs its composite "math" attention on the CPU, whose safe softmax also tests every
+    row for all -inf scores (none here: every query may attend to the image tokens); that test is about a
+    tenth of a tiny student's step (docs/speed.md). The same ops in the same order without that test give bit-identical
+    outputs and gradients (tests/test_models.py checks them against torch's); elsewhere torch's kernels run.
+    """
+    if not dropout_p or q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
+    scale = math.sqrt(1.0 / math.sqrt(q.shape[-1]))  # torch scales q and k by sqrt(1 / sqrt(d)) each
+    scores = torch.matmul(q * scale, k.transpose(-2, -1) * scale)
+    if attn_mask is not None:
+        scores = scores + torch.zeros_like(attn_mask, dtype=q.dtype).masked_fill_(~attn_mask, -math.inf)
+    return torch.matmul(F.dropout(scores.softmax(-1), dropout_p, True), v)
 
 
 class Block(nn.Module):
@@ -24,8 +43,7 @@ class Block(nn.Module):
         """attn_mask: optional (B, 1, 1, N) bool, True where a key may be attended to."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        a = attention(q, k, v, attn_mask, self.dropout if self.training else 0.0)
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, n, d)))
         return x + self.drop(self.mlp(self.norm2(x)))
 
