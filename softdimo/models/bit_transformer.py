@@ -15,12 +15,12 @@ from softdimo.bits import expected_bits, tokens_to_bits
 def attention(q, k, v, attn_mask=None, dropout_p: float = 0.0):
     """F.scaled_dot_product_attention, with the same numbers in less time where it trains on a CPU.
 
-    With dropout, torch runs its composite "math" attention on the CPU, whose safe softmax also tests every
-    row for all -inf scores (none here: every query may attend to the image tokens); that test is about a
-    tenth of a tiny student's step (docs/speed.md). The same ops in the same order without that test give bit-identical
-    outputs and gradients (tests/test_models.py checks them against torch's); elsewhere torch's kernels run.
+    With dropout, torch runs its composite "math" attention on the CPU, whose safe softmax also tests every row
+    of scores for all -inf; that test is about a tenth of a tiny student's step (docs/speed.md). Where every
+    query may attend to some key (always, for the tiny models' padding masks) the same ops in the same order
+    without it give bit-identical outputs and gradients (tests/test_models.py); elsewhere torch's kernels run.
     """
-    if not dropout_p or q.device.type != "cpu":
+    if not dropout_p or q.device.type != "cpu" or (attn_mask is not None and not attn_mask.any(-1).all()):
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)
     scale = math.sqrt(1.0 / math.sqrt(q.shape[-1]))  # torch scales q and k by sqrt(1 / sqrt(d)) each
     scores = torch.matmul(q * scale, k.transpose(-2, -1) * scale)
