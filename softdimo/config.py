@@ -1113,6 +1113,12 @@ class Config(_Section):
         description="fp32 (TF32 matmuls on CUDA), or bf16 autocast of the models' forwards in training and sampling "
                     "(weights, optimizer, losses and the decoding of sampled tokens to images stay fp32)")
     torch_threads: int = Field(ge=1, description="intra-op CPU threads per job")
+    dropout_draws: Literal["torch", "bits16"] = Field(
+        description="how training draws the tiny transformers' dropout masks on the CPU: torch = torch's dropout "
+                    "(two 32-bit Mersenne Twister draws per element; every published tiny number); bits16 = four "
+                    "16-bit uniforms per 64-bit draw of the same generator, keep probability exact to 2^-17, about "
+                    "0.8 of a tiny student's job time and other numbers (docs/speed.md). CPU only: on CUDA torch's "
+                    "dropout always runs")
     gpus_per_job: int = Field(ge=0, description="GPUs of one class-to-image training or sampling job; above 1 the "
                                                 "job runs under torchrun, one process per GPU (0: CPU)")
     c2i: C2ICfg = Field(description="the class-to-image track (paper Table 1)")
@@ -1126,6 +1132,13 @@ class Config(_Section):
                                                               "has it")
     meissonic: MeissonicCfg = Field(default=None, description="Meissonic rows of Table 2 (docs/meissonic.md); only "
                                                               "the paper preset has it, beside t2i_paper")
+
+    @model_validator(mode="after")
+    def _check_dropout_draws(self):
+        if self.dropout_draws != "torch" and self.device != "cpu":
+            raise _rule("dropout_draws", f"{self.dropout_draws!r} draws CPU dropout masks only; on {self.device} "
+                                         "torch's dropout runs, so the key would change nothing: set torch")
+        return self
 
     @model_validator(mode="after")
     def _check_c2i_scale(self):

@@ -32,6 +32,7 @@ from softdimo import distributed
 from softdimo.config import TrainCfg, load_config, replace, to_dict
 from softdimo.errors import SoftdimoError, cli, positive_int
 from softdimo.io import atomic_torch_save, atomic_write_text, git_commit, write_json
+from softdimo.models.dropout import set_dropout_draws
 from softdimo.runtime import autocast, setup_torch
 
 
@@ -249,6 +250,7 @@ def main(argv=None):
     cfg = load_config(args.config)
     threads = args.threads or cfg.torch_threads
     setup_torch(threads)
+    set_dropout_draws(cfg.dropout_draws)
     device = distributed.init(cfg.device)
     bad = [item for item in args.input if "=" not in item or not item.split("=", 1)[0]]
     if bad:

@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from softdimo.bits import expected_bits, tokens_to_bits
+from softdimo.models.dropout import Dropout, dropout
 
 
 def attention(q, k, v, attn_mask=None, dropout_p: float = 0.0):
@@ -26,7 +27,7 @@ def attention(q, k, v, attn_mask=None, dropout_p: float = 0.0):
     scores = torch.matmul(q * scale, k.transpose(-2, -1) * scale)
     if attn_mask is not None:
         scores = scores + torch.zeros_like(attn_mask, dtype=q.dtype).masked_fill_(~attn_mask, -math.inf)
-    return torch.matmul(F.dropout(scores.softmax(-1), dropout_p, True), v)
+    return torch.matmul(dropout(scores.softmax(-1), dropout_p), v)
 
 
 class Block(nn.Module):
@@ -36,8 +37,8 @@ class Block(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
-        self.drop = nn.Dropout(dropout)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), Dropout(dropout), nn.Linear(hidden, dim))
+        self.drop = Dropout(dropout)
 
     def forward(self, x, attn_mask=None):
         """attn_mask: optional (B, 1, 1, N) bool, True where a key may be attended to."""

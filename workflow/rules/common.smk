@@ -60,6 +60,7 @@ onstart:
 # (a params change), instead of keeping results made under the old setting. The CPU kernel level is set by the
 # Snakefile for CPU presets (docs/reproducibility.md).
 NUMERICS = {"device": config["device"], "precision": config["precision"], "torch_threads": config["torch_threads"],
+            "dropout_draws": config["dropout_draws"],
             "cpu_kernels": os.environ.get("SOFTDIMO_CPU_KERNELS", "native") if config["device"] == "cpu" else "-"}
 
 C2I = config["c2i"]
