@@ -12,8 +12,9 @@ min_version("9.0")
 
 # The tiny preset unless a preset is given with --configfile: presets are complete files and are never
 # merged with each other (a merge would silently mix, e.g., the tiny students into the smoke preset). A site
-# overlay (only the key `site`, config/site.example.yaml) may come alone or after a preset.
-if not set(config) - {"site"}:
+# overlay (only the key `site`, config/site.example.yaml) may come alone or after a preset, and top-level keys
+# given with --config (e.g. dropout_draws=bits16) override the preset's, validated like the file's own.
+if "preset" not in config:
 
     configfile: "config/config.yaml"
 
