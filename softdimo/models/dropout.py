@@ -6,7 +6,8 @@ element, about a third of a tiny student's training step. `bits16` cuts every 64
 into four 16-bit uniforms and keeps an element when its uniform is below round((1 - p) * 65536): the keep
 probability is exact to within 2^-17 (0.9 -> 0.899994), kept values are scaled by 1 / (1 - p) as torch does,
 and torch.manual_seed still fixes every mask. Other random numbers, so other weights than `torch`'s. CUDA
-always runs torch's dropout (its Philox generator is cheap).
+always runs torch's dropout (its Philox generator is cheap), and so does the attention where it hands a mask
+that leaves a query no key to torch's kernels (bit_transformer.attention).
 """
 import math
 
