@@ -29,12 +29,17 @@ def snapshot(folder):
 
 def test_resolved_config_is_per_config(workdir):
     """A dry run of another preset never touches the resolved config a running job of this one reads."""
-    def resolved(preset):
-        run = snakemake(["-n", "-p", "results/c2i/data/train.npz", "--configfile", f"config/{preset}.yaml"], workdir)
+    def resolved(*config):
+        run = snakemake(["-n", "-p", "results/c2i/data/train.npz", *config], workdir)
         assert run.returncode == 0, run.stderr[-2000:]
         return next(tok for tok in (run.stdout + run.stderr).split() if tok.startswith("results/configs/"))
-    smoke, tiny = resolved("smoke"), resolved("config")
+    smoke, tiny = resolved("--configfile", "config/smoke.yaml"), resolved("--configfile", "config/config.yaml")
     assert smoke != tiny and smoke.endswith(".yaml")
+    # --config KEY=VALUE alone overrides that key of the tiny preset (another resolved config), validated as
+    # the preset's own keys are: a wrong value stops the workflow before any job, naming the key
+    assert resolved("--config", "dropout_draws=bits16") not in (tiny, smoke)
+    wrong = snakemake(["-n", "results/c2i/data/train.npz", "--config", "dropout_draws=philox"], workdir)
+    assert wrong.returncode != 0 and "dropout_draws" in wrong.stdout + wrong.stderr, wrong.stderr[-2000:]
     assert not (workdir / "results").exists()
     # a real run writes it when it starts; the resolved config then names the preset
     run = snakemake(["results/c2i/data/train.npz", "--cores", "1", "--configfile", "config/smoke.yaml"], workdir)
