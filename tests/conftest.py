@@ -17,12 +17,27 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 
 
+@pytest.fixture(scope="session")
+def _failing_scontrol(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("no-slurm-controller")
+    (folder / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "scontrol").chmod(0o755)
+    return folder
+
+
 @pytest.fixture(autouse=True)
-def _own_environment():
+def _own_environment(request, _failing_scontrol):
     """Each test gets the environment the session started with: a Snakefile parsed in-process (the API tests)
     exports SOFTDIMO_CPU_KERNELS=avx2 into this process, and a later CLI test in the same worker would then
-    demand AVX2 kernels from a torch that already runs its native ones."""
+    demand AVX2 kernels from a torch that already runs its native ones.
+
+    Outside the cluster tests, `scontrol` fails at once: the SLURM executor plugin runs `scontrol show config`
+    whenever Snakemake starts, and where a SLURM client is installed with no controller running (a machine
+    that ran `make test-cluster` keeps its client) that waits 9 s in every one of the suite's Snakemake runs;
+    with no client at all it fails at once as well, so the tests see the same either way."""
     saved = dict(os.environ)
+    if request.node.get_closest_marker("cluster") is None and shutil.which("scontrol"):
+        os.environ["PATH"] = f"{_failing_scontrol}{os.pathsep}{os.environ['PATH']}"
     yield
     os.environ.clear()
     os.environ.update(saved)
