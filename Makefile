@@ -2,13 +2,14 @@
 #   make table1   set up, then build results/table1.csv (class-to-image) with the tiny preset
 #   make table2   set up, then build results/table2.csv (text-to-image) with the tiny preset
 #   make all      both tables, claims.csv, every figure
-#   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~4 min) and write
+#   make smoke    set up, then run every stage of both tracks for a few steps in .smoke/ (~5-9 min) and write
 #                 its fingerprint (.smoke/fingerprint.json: sha256 of every weight, sample, metric and table)
 #   make paper-smoke  set up, then run the paper preset's Table 1 and 2 DAGs (MaskBit, MaskGit, MaskGen-L, Meissonic)
 #                 on seeded stand-ins of the official files at small sizes, offline on the CPU, in .paper-smoke/
 #                 (~20 min on 2 cores)
-#   make test     set up, then run the quick test suite (everything but the end-to-end smoke run; ~5 min on 2 cores)
-#   make test-slow  set up, then the end-to-end smoke run with its fingerprint check and the paper_smoke run (~30 min)
+#   make test     set up, then run the quick test suite (everything not marked slow or cluster; ~5 min on 2 cores)
+#   make test-slow  set up, then what is marked slow: the end-to-end smoke run with its fingerprint check, the
+#                 paper_smoke run, interrupted and concurrent runs (~20-30 min)
 #   make readme-figure  docs/figures/tiny-table1.png, the README's figure, from the tiny Table 1 and its samples
 #   make profile  per-rule time profile of the newest workflow run here (PROFILE_ROOT=.smoke for the smoke run)
 #   make test-cluster  as root on a Debian-like machine: bring up a one-node SLURM cluster with two placeholder
@@ -80,7 +81,7 @@ paper-smoke: setup
 	cp -r Snakefile config workflow profiles $(PAPER_SMOKE)/
 	cd $(PAPER_SMOKE) && snakemake --cores all results/table1.csv results/table2.csv --configfile config/paper_smoke.yaml
 
-# the quick suite, on up to 4 processes (pytest-xdist); the end-to-end smoke run is marked slow and runs in
+# the quick suite, on up to 4 processes (pytest-xdist); the end-to-end runs are marked slow and run in
 # test-slow (CI runs both)
 test: setup
 	python -m pytest -n auto --maxprocesses 4 -m "not slow and not cluster"

@@ -1,4 +1,4 @@
-"""MS-COCO FID-30k and CLIP score as in Di[M]O's text-to-image evaluation (paper.md §5).
+"""MS-COCO FID-30k and CLIP score as in Di[M]O's text-to-image evaluation (docs/paper-scale.md).
 
 - Captions: T2IBenchmark's fixed 30,000 captions of COCO val2014 (`MS-COCO_val2014_30k_captions.csv`, columns
   image_id, text); one generated image per caption, image i for caption row i.

@@ -1,4 +1,4 @@
-"""results/claims.csv: each claim of the paper (paper.md §7: 1-7 class-to-image, 2 t2i and 8-10 text-to-image),
+"""results/claims.csv: each claim of the paper checked at tiny scale (1-7 class-to-image, 2 t2i, 8-10 text-to-image),
 our numbers, and whether it holds at this preset; claims 1, 3, 5 and 6 again for each further teacher family of
 Table 1 (c2i.families, rows '<n> (<family>)'), and at paper scale claims 2 t2i and 8-10 again on MaskGen-L's rows
 of the paper's Table 2 (rows '<n> (MaskGen-L)'). A claim whose rows are not configured is 'not tested', never dropped.

@@ -269,7 +269,7 @@ class EvalCfg(_Section):
 
 
 class DistillCfg(_Section):
-    """Di[M]O one-step distillation settings shared by every student of a track (paper.md §1)."""
+    """Di[M]O one-step distillation settings shared by every student of a track (docs/recipe.md)."""
 
     r_init: float = Field(ge=0, le=1, description="fraction of student input positions set to the mask token (the "
                                                   "rest uniform random tokens)")
@@ -554,8 +554,8 @@ class GanT2IStudentCfg(T2IStudentCfg):
 
 
 class TestTimeCfg(_Section):
-    """Best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; paper.md
-    §2.5)."""
+    """Best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; the
+    Soft-Di[M]O paper's TTEO)."""
 
     student: str = Field(description="the student (a key of students) that test-time scaling is applied to")
     best_of_n: _items(Annotated[int, Field(ge=1)]) = Field(
@@ -584,7 +584,7 @@ def _check_t2i(track) -> None:
 _T2I_STUDENTS = "one-step text-to-image students, one Table 2 row each; the key is the method name used in paths " \
                "and tables"
 _TEST_TIME = "best-of-N selected by the reward and TTEO (SGD on the student's input embedding, weights frozen; " \
-            "paper.md §2.5)"
+            "the Soft-Di[M]O paper's TTEO)"
 
 
 class T2ICfg(_Section):
@@ -1112,7 +1112,8 @@ class Config(_Section):
     precision: Literal["fp32", "bf16"] = Field(
         description="fp32 (TF32 matmuls on CUDA), or bf16 autocast of the models' forwards in training and sampling "
                     "(weights, optimizer, losses and the decoding of sampled tokens to images stay fp32)")
-    torch_threads: int = Field(ge=1, description="intra-op CPU threads per job")
+    torch_threads: int = Field(ge=1, description="intra-op CPU threads of each tokenizer, classifier and teacher "
+                               "training job (tiny students, judges, samplers and evaluators: 1 thread each, side by side)")
     dropout_draws: Literal["torch", "bits16"] = Field(
         description="how training draws the tiny transformers' dropout masks on the CPU: torch = torch's dropout "
                     "(two 32-bit Mersenne Twister draws per element; every published tiny number); bits16 = four "

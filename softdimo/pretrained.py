@@ -70,7 +70,7 @@ def require_file(path) -> Path:
     rule = next((r for f, r in PROVIDERS.items() if Path(f).name == path.name), "the download rule that makes it")
     if not path.exists():
         raise SystemExit(f"{path} not found. Make it with `snakemake --cores 1 {path} --configfile config/paper.yaml` (rule "
-                         f"{rule}) on a machine with internet, e.g. a login node; see README 'Paper scale'.")
+                         f"{rule}) on a machine with internet, e.g. a login node; see docs/paper-scale.md.")
     record = record_path(path)
     if not record.exists():
         print(f"{path}: no sha256 record ({record.name}); placed by hand, used unchecked", flush=True)

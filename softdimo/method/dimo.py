@@ -1,6 +1,6 @@
 """Di[M]O: token-level distribution matching of a one-step student to a masked diffusion teacher.
 
-Follows the official code (paper.md §1): the student's logits z at positions masked in the re-masked student
+Follows the official Di[M]O code (docs/recipe.md): the student's logits z at positions masked in the re-masked student
 sample receive the divergence gradient g computed from teacher (with CFG) and auxiliary (without) predictions;
 the surrogate 0.5 * ||z - sg(z - g)||^2 (summed, divided by the batch) makes dL/dz = g / B exactly. For
 factorised bit tokens every group (split) is one categorical, so g is computed per split.

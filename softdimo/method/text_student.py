@@ -1,5 +1,5 @@
 """The one-step text-to-image student: Di[M]O distillation, optionally with differentiable reward fine-tuning
-(Soft-Di[M]O, paper.md §2.4).
+(Soft-Di[M]O's reward fine-tuning).
 
 Phases of one step:
   generator  w_dimo * L_DiMO - w_reward * mean R(Dec(E_dec(p)), prompt) [+ w_gan * L_GAN], with p the soft

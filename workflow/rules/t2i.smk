@@ -46,10 +46,10 @@ rule t2i_train_tokenizer:
         curve="results/t2i/tokenizer_curve.csv",
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
-        train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
+        train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["tokenizer"],
-    threads: 2
+    threads: config["torch_threads"]
     resources:
         **job_resources("t2i_train_tokenizer"),
     log:
@@ -73,11 +73,11 @@ rule t2i_train_teacher:
         curve="results/t2i/teacher_curve.csv",
     params:
         numerics=NUMERICS,  # device, precision, threads, CPU kernels: a change reruns the job
-        train_threads=2,  # fixed, unlike {threads} (capped at --cores): the weights depend on it
+        train_threads=config["torch_threads"],  # fixed, unlike {threads} (capped at --cores): the weights depend on it
         resolved=resolved_config,
         section=T2I["teacher"],
         sampling=T2I["sampling"],
-    threads: 2
+    threads: config["torch_threads"]
     resources:
         **job_resources("t2i_train_teacher"),
     log:
