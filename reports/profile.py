@@ -4,13 +4,20 @@ finished, hence how many ran side by side) and the rules' `benchmark:` files (CP
     python -m reports.profile                      # newest log in .snakemake/log, benchmarks/ beside it
     python -m reports.profile --root .smoke                 # the smoke run of make smoke
     python -m reports.profile --out docs/profile.md
+    snakemake --forceall --dag dot -- all > dag.dot; python -m reports.profile --dag dag.dot   # + critical path
 
 Wall time is the sum of a rule's job durations (one-second resolution, as Snakemake logs them); "in parallel"
 is the mean number of jobs running during that rule's jobs, so a rule at 2.0 on 2 cores shared the machine
-the whole time. A rule without a benchmark file shows no CPU time; the row still counts its wall time."""
+the whole time. A rule without a benchmark file shows no CPU time; the row still counts its wall time.
+
+Two lines under the table say whether more speed can come from scheduling alone: how long all `--cores` were busy
+(jobs weighted by their threads), and, given the DAG of the same targets (`--dag`: Snakemake numbers its jobs the
+same way when it builds the same DAG, checked rule by rule), the critical path: the longest chain of dependent
+jobs at their measured durations, the least wall time any number of cores could give."""
 import argparse
 import csv
 import re
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +25,8 @@ _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
 _FIELD = re.compile(r"^\s+(jobid|benchmark|threads): (.+)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+)")
+_DOT_NODE = re.compile(r'^\s*(\d+)\[label = "([^"\\]+)', re.M)
+_DOT_EDGE = re.compile(r"^\s*(\d+) -> (\d+)", re.M)
 
 
 def parse_log(text: str) -> list[dict]:
@@ -98,12 +107,62 @@ def profile(jobs: list[dict], root: Path) -> tuple[list[dict], dict]:
     return sorted(rules.values(), key=lambda r: -r["wall_s"]), totals
 
 
+def core_use(jobs: list[dict], cores: int) -> dict[int, float]:
+    """Seconds of the run during which k of `cores` were busy (a job holds its threads; k capped at cores)."""
+    steps: dict[float, int] = defaultdict(int)
+    t0 = min(j["start"] for j in jobs)
+    for job in jobs:
+        steps[(job["start"] - t0).total_seconds()] += job["threads"]
+        steps[(job["end"] - t0).total_seconds()] -= job["threads"]
+    busy, last, use = 0, 0.0, defaultdict(float)
+    for t in sorted(steps):
+        if t > last:
+            use[min(busy, cores)] += t - last
+        busy, last = busy + steps[t], t
+    return dict(use)
+
+
+def critical_path(jobs: list[dict], dot: str) -> tuple[float, list[str]]:
+    """Longest chain of dependent jobs (seconds, rules in order) through the DAG of `snakemake --dag dot`, whose
+    node numbers must be the run's job ids: every job's rule is checked against its node's label."""
+    labels = dict(_DOT_NODE.findall(dot))
+    by_id = {job["jobid"]: job for job in jobs}
+    wrong = [f"job {i}: log {j['rule']}, DAG {labels.get(i, 'no node')}" for i, j in by_id.items()
+             if labels.get(i) != j["rule"]]
+    if wrong:
+        raise SystemExit(f"--dag is not this run's DAG ({len(wrong)} jobs differ, e.g. {wrong[0]}): write it with "
+                         "`snakemake --forceall --dag dot -- TARGETS` for the run's own targets and config")
+    parents = defaultdict(list)
+    for before, after in _DOT_EDGE.findall(dot):
+        parents[after].append(before)
+    seconds = {i: (j["end"] - j["start"]).total_seconds() for i, j in by_id.items()}
+    finish: dict[str, float] = {}
+
+    def done(i):  # longest path ending at job i, without recursion (chains can be long)
+        stack = [i]
+        while stack:
+            n = stack[-1]
+            todo = [p for p in parents[n] if p not in finish]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            finish[n] = seconds.get(n, 0.0) + max((finish[p] for p in parents[n]), default=0.0)
+        return finish[i]
+    end = max(by_id, key=done)
+    chain = [end]
+    while parents[chain[-1]]:
+        chain.append(max(parents[chain[-1]], key=lambda p: finish[p]))
+    return finish[end], [by_id[i]["rule"] for i in reversed(chain) if i in by_id]
+
+
 def _clock(seconds: float) -> str:
     minutes, s = divmod(int(round(seconds)), 60)
     return f"{minutes}:{s:02d}"
 
 
-def render(rows: list[dict], totals: dict, logs: list[Path]) -> str:
+def render(rows: list[dict], totals: dict, logs: list[Path], use: dict[int, float] | None = None, cores: int = 2,
+           path: tuple[float, list[str]] | None = None) -> str:
     names = ", ".join(f"`{log.name}`" for log in logs)
     lines = [f"Run log{'s' if len(logs) > 1 else ''} {names}: {totals['jobs']} jobs, "
              f"{_clock(totals['elapsed_s'])} from first start to last finish (m:s), "
@@ -117,6 +176,13 @@ def render(rows: list[dict], totals: dict, logs: list[Path]) -> str:
         rss = "–" if r["max_rss_mb"] is None else f"{r['max_rss_mb']:.0f}"
         lines.append(f"| {r['rule']} | {r['jobs']} | {_clock(r['wall_s'])} | {100 * r['share']:.1f}% | {cpu} | "
                      f"{ratio} | {r['parallel']:.2f} | {r['threads']} | {rss} |")
+    if use is not None:
+        fewer = ", ".join(f"{k}: {_clock(s)}" for k, s in sorted(use.items()) if k < cores and s > 0) or "none"
+        lines += ["", f"All {cores} cores busy {_clock(use.get(cores, 0.0))} of {_clock(totals['elapsed_s'])} "
+                      f"(time with fewer cores busy, by count: {fewer})."]
+    if path is not None:
+        seconds, chain = path
+        lines += ["", f"Critical path {_clock(seconds)}: {' → '.join(chain)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -136,6 +202,10 @@ def main(argv=None):
     parser.add_argument("--log", type=Path, nargs="+", help="Snakemake run logs (several: a run resumed after an "
                         "interruption, profiled as one); default: the newest under ROOT")
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
+    parser.add_argument("--cores", type=int, default=2, help="cores the run had, for the time all were busy "
+                        "(default 2)")
+    parser.add_argument("--dag", type=Path, help="the run's DAG as `snakemake --forceall --dag dot -- TARGETS` "
+                        "writes it: adds the critical path")
     args = parser.parse_args(argv)
     logs = args.log or [newest_log(args.root)]
     missing = [str(log) for log in logs if not log.is_file()]
@@ -144,7 +214,10 @@ def main(argv=None):
     jobs = [job for log in logs for job in parse_log(log.read_text())]
     if not jobs:
         raise SystemExit(f"{', '.join(map(str, logs))}: no finished job recorded")
-    text = render(*profile(jobs, args.root), logs)
+    if args.dag and not args.dag.is_file():
+        raise SystemExit(f"--dag: no such file {args.dag}")
+    path = critical_path(jobs, args.dag.read_text()) if args.dag else None
+    text = render(*profile(jobs, args.root), logs, core_use(jobs, args.cores), args.cores, path)
     print(text, end="")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """reports.profile reads Snakemake's run log and benchmark files into a per-rule table."""
 from pathlib import Path
 
-from reports.profile import main, parse_log, profile
+import pytest
+
+from reports.profile import core_use, critical_path, main, parse_log, profile
 
 LOG = """Select jobs to execute...
 [Tue Dec  1 11:35:00 2026]
@@ -55,6 +57,40 @@ def test_cli_writes_markdown(tmp_path: Path, capsys):
     assert text == capsys.readouterr().out
 
 
+DOT = """digraph snakemake_dag {
+    1[label = "prepare_data", color = "0.1 0.6 0.85", style="rounded"];
+    2[label = "train", color = "0.2 0.6 0.85", style="rounded"];
+    3[label = "train\\nseed: 0", color = "0.2 0.6 0.85", style="rounded"];
+    1 -> 3
+    EDGES
+}"""
+
+
+def test_core_use_and_critical_path():
+    jobs = parse_log(LOG)
+    # 0-10 s: 3 threads wanted (capped at 2 cores), 10-30 s: 2, 30-60 s: 1
+    assert core_use(jobs, 2) == {2: 30.0, 1: 30.0}
+    assert core_use(jobs, 4) == {3: 10.0, 2: 20.0, 1: 30.0}
+    # job 3 after job 1 only: 10 + 30 s; after job 2 as well: the 30-s job 2 is on the path
+    assert critical_path(jobs, DOT.replace("EDGES", "")) == (40.0, ["prepare_data", "train"])
+    assert critical_path(jobs, DOT.replace("EDGES", "2 -> 3")) == (60.0, ["train", "train"])
+    with pytest.raises(SystemExit, match="not this run's DAG.*job 2: log train, DAG prepare_data"):
+        critical_path(jobs, DOT.replace('2[label = "train"', '2[label = "prepare_data"').replace("EDGES", ""))
+
+
+def test_cli_adds_core_use_and_critical_path(tmp_path: Path, capsys):
+    log = tmp_path / ".snakemake" / "log" / "2026-12-01T000000.snakemake.log"
+    log.parent.mkdir(parents=True)
+    log.write_text(LOG)
+    (tmp_path / "dag.dot").write_text(DOT.replace("EDGES", "2 -> 3"))
+    main(["--root", str(tmp_path), "--dag", str(tmp_path / "dag.dot")])
+    out = capsys.readouterr().out
+    assert "All 2 cores busy 0:30 of 1:00 (time with fewer cores busy, by count: 1: 0:30)." in out
+    assert "Critical path 1:00: train → train." in out
+    with pytest.raises(SystemExit, match="--dag: no such file"):
+        main(["--root", str(tmp_path), "--dag", str(tmp_path / "none.dot")])
+
+
 def test_readme_figure_draws_the_table_and_the_strips(tmp_path: Path):
     """The README's figure (make readme-figure) from a Table 1 with two families and two sample files."""
     import numpy as np
@@ -74,8 +110,6 @@ def test_readme_figure_draws_the_table_and_the_strips(tmp_path: Path):
     figures(["readme", "--table", str(tmp_path / "table1.csv"), "--samples", str(tmp_path / "a.npz"),
              str(tmp_path / "b.npz"), "--titles", "teacher", "student", "--out", str(out)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
-    import pytest
-
     with pytest.raises(SystemExit):
         figures(["readme", "--table", str(tmp_path / "table1.csv"), "--samples", str(tmp_path / "a.npz"),
                  "--titles", "one", "two", "--out", str(out)])
