@@ -19,6 +19,7 @@ import csv
 import re
 from collections import defaultdict
 from datetime import datetime
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
@@ -137,19 +138,9 @@ def critical_path(jobs: list[dict], dot: str) -> tuple[float, list[str]]:
         parents[after].append(before)
     seconds = {i: (j["end"] - j["start"]).total_seconds() for i, j in by_id.items()}
     finish: dict[str, float] = {}
-
-    def done(i):  # longest path ending at job i, without recursion (chains can be long)
-        stack = [i]
-        while stack:
-            n = stack[-1]
-            todo = [p for p in parents[n] if p not in finish]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            finish[n] = seconds.get(n, 0.0) + max((finish[p] for p in parents[n]), default=0.0)
-        return finish[i]
-    end = max(by_id, key=done)
+    for n in TopologicalSorter({i: parents[i] for i in labels}).static_order():  # parents before children
+        finish[n] = seconds.get(n, 0.0) + max((finish[p] for p in parents[n]), default=0.0)
+    end = max(by_id, key=finish.__getitem__)
     chain = [end]
     while parents[chain[-1]]:
         chain.append(max(parents[chain[-1]], key=lambda p: finish[p]))
